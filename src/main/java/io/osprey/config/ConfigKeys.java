@@ -1,0 +1,81 @@
+package io.osprey.config;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Every configuration key the service reads, with its type, its allowed values and what it means.
+ * Defaults live in {@code conf/osprey.json}; this table is what validation and docs/configuration.md are checked
+ * against, so a key cannot be added to one place and forgotten in the other.
+ */
+public final class ConfigKeys {
+  public enum Type { STRING, INT, LONG, BOOL }
+
+  public record Key(String name, Type type, long min, long max, boolean allowEmpty, String meaning) {
+    public String envVar() {
+      return "OSPREY_" + name.toUpperCase().replace('.', '_');
+    }
+  }
+
+  private static final Map<String, Key> KEYS = new LinkedHashMap<>();
+
+  private static void str(String name, boolean allowEmpty, String meaning) {
+    KEYS.put(name, new Key(name, Type.STRING, 0, 0, allowEmpty, meaning));
+  }
+
+  private static void num(String name, Type type, long min, long max, String meaning) {
+    KEYS.put(name, new Key(name, type, min, max, false, meaning));
+  }
+
+  private static void bool(String name, String meaning) {
+    KEYS.put(name, new Key(name, Type.BOOL, 0, 0, false, meaning));
+  }
+
+  static {
+    str("http.host", false, "Interface the HTTP server binds to.");
+    num("http.port", Type.INT, 0, 65535, "HTTP port (0 picks a free port, used by tests).");
+    str("storage.root", false, "Root folder for uploaded files and results; relative paths are resolved from the working directory.");
+    num("storage.tmp_max_age_minutes", Type.INT, 1, 10080,
+        "Partial upload files and unregistered upload folders older than this are removed by the storage janitor.");
+    num("uploads.max_files", Type.INT, 1, 10000, "Most files accepted in one upload (spec: 100).");
+    num("uploads.max_file_bytes", Type.LONG, 1, 1L << 40, "Largest accepted file in bytes (spec: 50 MB = 52428800).");
+    num("uploads.min_dimension", Type.INT, 1, 1 << 20, "Smallest accepted image width and height in pixels (spec: 64).");
+    num("uploads.max_dimension", Type.INT, 1, 1 << 20, "Largest accepted image width and height in pixels (spec: 8192).");
+    num("uploads.worker_instances", Type.INT, 1, 64, "Worker verticles that inspect and store uploaded files.");
+    str("postgres.host", false, "PostgreSQL host.");
+    num("postgres.port", Type.INT, 1, 65535, "PostgreSQL port.");
+    str("postgres.database", false, "Database name; created at start when missing and postgres.create_database is true.");
+    str("postgres.user", false, "PostgreSQL user.");
+    str("postgres.password", true, "PostgreSQL password (empty for trust authentication).");
+    num("postgres.pool_size", Type.INT, 1, 512, "Connections in the service's PostgreSQL pool.");
+    bool("postgres.create_database", "Create the database at start when it does not exist (needs CREATEDB).");
+    num("postgres.connect_timeout_seconds", Type.INT, 0, 3600,
+        "How long start-up keeps retrying PostgreSQL before giving up.");
+    str("redis.host", false, "Redis host.");
+    num("redis.port", Type.INT, 1, 65535, "Redis port.");
+    str("redis.password", true, "Redis password (empty for none).");
+    str("rabbitmq.host", false, "RabbitMQ host (AMQP).");
+    num("rabbitmq.port", Type.INT, 1, 65535, "RabbitMQ AMQP port.");
+    str("rabbitmq.user", false, "RabbitMQ user.");
+    str("rabbitmq.password", true, "RabbitMQ password.");
+    str("rabbitmq.vhost", false, "RabbitMQ virtual host.");
+    str("rabbitmq.stream_host", false,
+        "Host of RabbitMQ's stream port; also where clients connect whatever host the broker advertises.");
+    num("rabbitmq.stream_port", Type.INT, 1, 65535, "RabbitMQ stream protocol port (rabbitmq_stream plugin).");
+    num("health.check_timeout_ms", Type.INT, 100, 60000, "Time each readiness check may take before it counts as down.");
+    str("native.cache_dir", false,
+        "Folder where OpenCV/JavaCPP and ONNX Runtime native libraries are unpacked once and reused across starts.");
+  }
+
+  private ConfigKeys() {
+  }
+
+  public static List<Key> all() {
+    return List.copyOf(KEYS.values());
+  }
+
+  public static Key get(String name) {
+    return KEYS.get(name);
+  }
+}

@@ -1,0 +1,114 @@
+package io.osprey.health;
+
+import io.osprey.config.Config;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
+import io.vertx.core.net.NetClient;
+import io.vertx.core.net.NetClientOptions;
+import io.vertx.ext.healthchecks.Status;
+import io.vertx.ext.web.healthchecks.HealthCheckHandler;
+import io.vertx.rabbitmq.RabbitMQClient;
+import io.vertx.rabbitmq.RabbitMQOptions;
+import io.vertx.redis.client.Command;
+import io.vertx.redis.client.Redis;
+import io.vertx.redis.client.RedisOptions;
+import io.vertx.redis.client.Request;
+import io.vertx.sqlclient.Pool;
+
+/**
+ * {@code GET /health/ready}: one check per real dependency, each answering with what it reached or why not, so an
+ * operator sees at once which server is down. The handler answers 503 when any check is down.
+ */
+public final class Readiness {
+  private final Vertx vertx;
+  private final Config config;
+  private final Pool pool;
+  private final Redis redis;
+  private final NetClient net;
+  private RabbitMQClient rabbit;
+  private Future<Void> rabbitConnecting;
+
+  public Readiness(Vertx vertx, Config config, Pool pool) {
+    this.vertx = vertx;
+    this.config = config;
+    this.pool = pool;
+    RedisOptions redisOptions = new RedisOptions()
+        .setConnectionString("redis://" + config.string("redis.host") + ":" + config.integer("redis.port"))
+        .setMaxPoolSize(2)
+        .setMaxPoolWaiting(16);
+    if (!config.string("redis.password").isEmpty()) {
+      redisOptions.setPassword(config.string("redis.password"));
+    }
+    this.redis = Redis.createClient(vertx, redisOptions);
+    this.net = vertx.createNetClient(new NetClientOptions().setConnectTimeout(config.integer("health.check_timeout_ms")));
+  }
+
+  public HealthCheckHandler handler() {
+    long timeout = config.integer("health.check_timeout_ms");
+    return HealthCheckHandler.create(vertx)
+        .register("postgres", timeout, p -> complete(p, pool.query("SELECT 1").execute().mapEmpty(),
+            config.string("postgres.host") + ":" + config.integer("postgres.port") + "/"
+                + config.string("postgres.database")))
+        .register("redis", timeout, p -> complete(p, redis.send(Request.cmd(Command.PING)).mapEmpty(),
+            config.string("redis.host") + ":" + config.integer("redis.port")))
+        .register("rabbitmq", timeout, p -> complete(p, rabbitConnected(),
+            config.string("rabbitmq.host") + ":" + config.integer("rabbitmq.port")))
+        .register("rabbitmq_stream", timeout, p -> complete(p,
+            net.connect(config.integer("rabbitmq.stream_port"), config.string("rabbitmq.stream_host"))
+                .compose(socket -> socket.close()),
+            config.string("rabbitmq.stream_host") + ":" + config.integer("rabbitmq.stream_port")));
+  }
+
+  /** Reuses one AMQP connection; after the broker drops it, the next probe opens a fresh client. */
+  private synchronized Future<Void> rabbitConnected() {
+    if (rabbit != null && rabbit.isConnected()) {
+      return Future.succeededFuture();
+    }
+    if (rabbitConnecting != null) {
+      return rabbitConnecting;
+    }
+    RabbitMQClient previous = rabbit;
+    if (previous != null) {
+      previous.stop();
+    }
+    RabbitMQOptions options = new RabbitMQOptions()
+        .setHost(config.string("rabbitmq.host"))
+        .setPort(config.integer("rabbitmq.port"))
+        .setUser(config.string("rabbitmq.user"))
+        .setPassword(config.string("rabbitmq.password"))
+        .setVirtualHost(config.string("rabbitmq.vhost"))
+        .setConnectionTimeout(config.integer("health.check_timeout_ms"))
+        .setAutomaticRecoveryEnabled(false)
+        .setReconnectAttempts(0)
+        .setConnectionName("osprey-readiness");
+    RabbitMQClient client = RabbitMQClient.create(vertx, options);
+    rabbit = client;
+    Future<Void> attempt = client.start();
+    rabbitConnecting = attempt;
+    attempt.onComplete(done -> {
+      synchronized (this) {
+        rabbitConnecting = null;
+      }
+    });
+    return attempt;
+  }
+
+  private static void complete(Promise<Status> promise, Future<Void> probe, String target) {
+    probe.onComplete(result -> {
+      JsonObject data = new JsonObject().put("target", target);
+      if (result.succeeded()) {
+        promise.tryComplete(Status.OK(data));
+      } else {
+        String reason = result.cause().getMessage();
+        promise.tryComplete(Status.KO(data.put("error", reason == null ? result.cause().toString() : reason)));
+      }
+    });
+  }
+
+  public Future<Void> close() {
+    Future<Void> r = rabbit == null ? Future.succeededFuture() : rabbit.stop().otherwiseEmpty();
+    return Future.join(r, redis.close().otherwiseEmpty(), net.close().otherwiseEmpty()).mapEmpty();
+  }
+}

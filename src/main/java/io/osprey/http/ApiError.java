@@ -1,0 +1,46 @@
+package io.osprey.http;
+
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+
+/**
+ * The one error body of the service:
+ * <pre>{ "code", "message", "request_id", "details"?, "errors"?: [...], "error": {"code","message","details"?} }</pre>
+ * {@code error} repeats code/message/details in the nested form the spec's job status uses, so a client written
+ * against either shape reads the same fields. {@code errors} lists per-item problems (one per bad file or field).
+ */
+public record ApiError(ErrorCode code, String message, JsonObject details, JsonArray errors) {
+
+  public static ApiError of(ErrorCode code) {
+    return new ApiError(code, code.message(), null, null);
+  }
+
+  public static ApiError of(ErrorCode code, String message) {
+    return new ApiError(code, message, null, null);
+  }
+
+  public ApiError withDetails(JsonObject details) {
+    return new ApiError(code, message, details, errors);
+  }
+
+  public ApiError withErrors(JsonArray errors) {
+    return new ApiError(code, message, details, errors);
+  }
+
+  public int status() {
+    return code.status();
+  }
+
+  public JsonObject toJson(String requestId) {
+    JsonObject nested = new JsonObject().put("code", code.name()).put("message", message);
+    JsonObject body = new JsonObject().put("code", code.name()).put("message", message).put("request_id", requestId);
+    if (details != null) {
+      body.put("details", details);
+      nested.put("details", details);
+    }
+    if (errors != null) {
+      body.put("errors", errors);
+    }
+    return body.put("error", nested);
+  }
+}

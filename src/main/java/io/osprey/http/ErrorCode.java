@@ -1,0 +1,38 @@
+package io.osprey.http;
+
+/**
+ * The stable error codes clients switch on, with their HTTP status and default human message. Codes and messages of
+ * the spec's tables are kept verbatim; the rest cover inputs the spec does not name.
+ */
+public enum ErrorCode {
+  INVALID_FORMAT(400, "Only JPEG, PNG, TIFF allowed"),
+  FILE_TOO_LARGE(400, "File exceeds 50MB limit"),
+  TOO_MANY_FILES(400, "Maximum 100 files per upload"),
+  INVALID_DIMENSIONS(400, "Image must be 64x64 to 8192x8192"),
+  CORRUPTED_FILE(400, "Unable to read image file"),
+  NO_FILES(400, "The upload contains no files"),
+  INVALID_REQUEST(400, "The request is malformed"),
+  NOT_FOUND(404, "No such resource"),
+  METHOD_NOT_ALLOWED(405, "Method not allowed on this resource"),
+  UNSUPPORTED_MEDIA_TYPE(415, "Unsupported content type"),
+  STORAGE_ERROR(500, "Server storage unavailable"),
+  DATABASE_ERROR(500, "Unable to save metadata"),
+  INTERNAL_ERROR(500, "Internal server error"),
+  SERVICE_UNAVAILABLE(503, "Service temporarily unavailable");
+
+  private final int status;
+  private final String message;
+
+  ErrorCode(int status, String message) {
+    this.status = status;
+    this.message = message;
+  }
+
+  public int status() {
+    return status;
+  }
+
+  public String message() {
+    return message;
+  }
+}

@@ -1,0 +1,102 @@
+package io.osprey.http;
+
+import io.osprey.health.Readiness;
+import io.osprey.metrics.ApiMetrics;
+import io.osprey.metrics.Metrics;
+import io.vertx.core.Future;
+import io.vertx.core.Handler;
+import io.vertx.core.VerticleBase;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import io.vertx.micrometer.PrometheusScrapingHandler;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The HTTP front: health, metrics and the OpenAPI document always; the API routes given by the caller (the API
+ * role) on top. Handlers registered here never block: file and CPU work goes to worker verticles.
+ */
+public final class HttpVerticle extends VerticleBase {
+  private static final Logger LOG = LoggerFactory.getLogger(HttpVerticle.class);
+
+  /** Adds API routes to a router; one per capability (uploads now, jobs and annotations later). */
+  public interface Routes {
+    void mount(Router router);
+  }
+
+  private final String host;
+  private final int port;
+  private final Metrics metrics;
+  private final Readiness readiness;
+  private final Routes routes;
+  private HttpServer server;
+  private Router router;
+
+  public HttpVerticle(String host, int port, Metrics metrics, Readiness readiness, Routes routes) {
+    this.host = host;
+    this.port = port;
+    this.metrics = metrics;
+    this.readiness = readiness;
+    this.routes = routes;
+  }
+
+  @Override
+  public Future<?> start() {
+    router = Router.router(vertx);
+    router.route().handler(new RequestIds());
+    router.route().handler(new AccessLog());
+    router.route().handler(new ApiMetrics(metrics.registry()));
+
+    router.get("/health/live").handler(ctx -> Responses.json(ctx, 200, new JsonObject().put("status", "UP")));
+    router.get("/health/ready").handler(readiness.handler());
+    router.get("/metrics").handler(PrometheusScrapingHandler.create(metrics.registry()));
+    router.get("/openapi.yaml").handler(new OpenApiDocument());
+    routes.mount(router);
+
+    router.route().last().handler(ctx -> Responses.error(ctx, ApiError.of(ErrorCode.NOT_FOUND,
+        "No route for " + ctx.request().method() + " " + ctx.request().path())));
+    router.errorHandler(405, ctx -> Responses.error(ctx, ApiError.of(ErrorCode.METHOD_NOT_ALLOWED,
+        ctx.request().method() + " is not allowed on " + ctx.request().path())));
+    router.errorHandler(404, ctx -> Responses.error(ctx, ApiError.of(ErrorCode.NOT_FOUND,
+        "No route for " + ctx.request().method() + " " + ctx.request().path())));
+    router.errorHandler(500, failures());
+
+    HttpServerOptions options = new HttpServerOptions()
+        .setHost(host)
+        .setPort(port)
+        .setCompressionSupported(true)
+        .setIdleTimeout(300);
+    return vertx.createHttpServer(options)
+        .requestHandler(router)
+        .listen()
+        .onSuccess(s -> {
+          server = s;
+          LOG.info("HTTP listening on {}:{}", host, s.actualPort());
+        });
+  }
+
+  private Handler<RoutingContext> failures() {
+    return ctx -> {
+      Throwable failure = ctx.failure();
+      if (failure instanceof ApiException api) {
+        Responses.error(ctx, api.error());
+        return;
+      }
+      LOG.error("rid={} unhandled failure on {} {}", RequestIds.of(ctx), ctx.request().method(),
+          ctx.request().path(), failure);
+      Responses.error(ctx, ApiError.of(ErrorCode.INTERNAL_ERROR,
+          "Internal server error; quote request id " + RequestIds.of(ctx) + " when reporting it"));
+    };
+  }
+
+  public int actualPort() {
+    return server.actualPort();
+  }
+
+  public Router router() {
+    return router;
+  }
+}

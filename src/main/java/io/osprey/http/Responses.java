@@ -1,0 +1,24 @@
+package io.osprey.http;
+
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.RoutingContext;
+
+/** Writes JSON bodies and errors, always with the request id. */
+public final class Responses {
+  private Responses() {
+  }
+
+  public static void json(RoutingContext ctx, int status, JsonObject body) {
+    if (ctx.response().ended() || ctx.response().closed()) {
+      return;
+    }
+    ctx.response()
+        .setStatusCode(status)
+        .putHeader("Content-Type", "application/json; charset=utf-8")
+        .end(body.encode());
+  }
+
+  public static void error(RoutingContext ctx, ApiError error) {
+    json(ctx, error.status(), error.toJson(RequestIds.of(ctx)));
+  }
+}

@@ -1,0 +1,55 @@
+package io.osprey.storage;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * Where files live under the storage root. Every path the service writes is built here from ids it generated
+ * itself, never from client-supplied names, so nothing a client sends can point outside the root.
+ */
+public final class StorageLayout {
+  private final Path root;
+
+  public StorageLayout(Path root) {
+    this.root = root.toAbsolutePath().normalize();
+  }
+
+  public Path root() {
+    return root;
+  }
+
+  /** Partial uploads are received here; same file system as the final folders, so moves are renames. */
+  public Path tmp() {
+    return root.resolve("tmp");
+  }
+
+  public Path uploads() {
+    return root.resolve("uploads");
+  }
+
+  public Path uploadDir(String uploadId) {
+    return within(uploads().resolve(uploadId));
+  }
+
+  public Path uploadFile(String uploadId, String fileId, String extension) {
+    return within(uploadDir(uploadId).resolve(fileId + "." + extension));
+  }
+
+  public String relative(Path path) {
+    return root.relativize(path).toString();
+  }
+
+  /** Creates the root and tmp folders at start, so a storage problem shows then and not at the first upload. */
+  public void ensureBaseFolders() throws IOException {
+    Files.createDirectories(tmp());
+  }
+
+  private Path within(Path path) {
+    Path normalized = path.normalize();
+    if (!normalized.startsWith(root)) {
+      throw new IllegalArgumentException("path escapes the storage root: " + path);
+    }
+    return normalized;
+  }
+}
