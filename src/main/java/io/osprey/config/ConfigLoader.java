@@ -19,6 +19,8 @@ public final class ConfigLoader {
   private static final Logger LOG = LoggerFactory.getLogger(ConfigLoader.class);
   static final String DEFAULTS_RESOURCE = "conf/osprey.json";
   public static final String CONFIG_FILE_ENV = "OSPREY_CONFIG";
+  /** Variables read by other parts (the config file, logback) that are not configuration keys. */
+  private static final java.util.Set<String> NOT_KEYS = java.util.Set.of(CONFIG_FILE_ENV, "OSPREY_LOG_LEVEL");
 
   private ConfigLoader() {
   }
@@ -36,7 +38,7 @@ public final class ConfigLoader {
       }
     }
     env.keySet().stream()
-        .filter(name -> name.startsWith("OSPREY_") && !name.equals(CONFIG_FILE_ENV) && !name.startsWith("OSPREY_TEST_"))
+        .filter(name -> name.startsWith("OSPREY_") && !NOT_KEYS.contains(name) && !name.startsWith("OSPREY_TEST_"))
         .filter(name -> ConfigKeys.all().stream().noneMatch(k -> k.envVar().equals(name)))
         .forEach(name -> LOG.warn("environment variable {} matches no configuration key; ignored", name));
     return validate(merged);

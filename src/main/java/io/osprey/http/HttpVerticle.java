@@ -56,8 +56,6 @@ public final class HttpVerticle extends VerticleBase {
     router.get("/openapi.yaml").handler(new OpenApiDocument());
     routes.mount(router);
 
-    router.route().last().handler(ctx -> Responses.error(ctx, ApiError.of(ErrorCode.NOT_FOUND,
-        "No route for " + ctx.request().method() + " " + ctx.request().path())));
     router.errorHandler(405, ctx -> Responses.error(ctx, ApiError.of(ErrorCode.METHOD_NOT_ALLOWED,
         ctx.request().method() + " is not allowed on " + ctx.request().path())));
     router.errorHandler(404, ctx -> Responses.error(ctx, ApiError.of(ErrorCode.NOT_FOUND,

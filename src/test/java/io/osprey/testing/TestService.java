@@ -1,0 +1,108 @@
+package io.osprey.testing;
+
+import io.osprey.OspreyApp;
+import io.osprey.Role;
+import io.osprey.config.Config;
+import io.osprey.config.ConfigLoader;
+import io.osprey.storage.Database;
+import io.vertx.core.json.JsonObject;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Comparator;
+import java.util.Locale;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+/**
+ * A real Osprey started in-process against the real PostgreSQL, Redis and RabbitMQ, with its own database
+ * (created here, dropped on close), its own storage root and a free port, so test classes never see each other's
+ * leftovers.
+ */
+public final class TestService implements AutoCloseable {
+  private final OspreyApp app;
+  private final Config config;
+  private final Path storage;
+  private final String database;
+
+  private TestService(OspreyApp app, Config config, Path storage, String database) {
+    this.app = app;
+    this.config = config;
+    this.storage = storage;
+    this.database = database;
+  }
+
+  public static TestService start(Class<?> owner) throws Exception {
+    return start(owner, Role.ALL, new JsonObject());
+  }
+
+  public static TestService start(Class<?> owner, Role role, JsonObject overrides) throws Exception {
+    String database = "osprey_t_" + owner.getSimpleName().toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9]", "")
+        + "_" + UUID.randomUUID().toString().substring(0, 8);
+    if (database.length() > 60) {
+      database = database.substring(0, 51) + database.substring(database.length() - 9);
+    }
+    Path storage = Files.createTempDirectory("osprey-test-storage-");
+    JsonObject base = new JsonObject()
+        .put("http", new JsonObject().put("host", "127.0.0.1").put("port", 0))
+        .put("storage", new JsonObject().put("root", storage.toString()))
+        .put("native", new JsonObject().put("cache_dir", Path.of("target", "native-cache").toAbsolutePath().toString()))
+        .put("postgres", new JsonObject().put("database", database).put("connect_timeout_seconds", 5));
+    Config config = ConfigLoader.load(System.getenv()).with(base.mergeIn(overrides, true));
+    OspreyApp app = OspreyApp.start(config, role).toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
+    return new TestService(app, config, storage, database);
+  }
+
+  public OspreyApp app() {
+    return app;
+  }
+
+  public Config config() {
+    return config;
+  }
+
+  public String baseUrl() {
+    return "http://127.0.0.1:" + app.port();
+  }
+
+  public Path storage() {
+    return storage;
+  }
+
+  public String database() {
+    return database;
+  }
+
+  /** Plain JDBC to this test's database, for assertions on what was (not) stored. */
+  public java.sql.Connection jdbc() throws java.sql.SQLException {
+    return java.sql.DriverManager.getConnection(Database.jdbcUrl(config, database), config.string("postgres.user"),
+        config.string("postgres.password"));
+  }
+
+  public long count(String sql) throws java.sql.SQLException {
+    try (var c = jdbc(); var s = c.createStatement(); var rs = s.executeQuery(sql)) {
+      rs.next();
+      return rs.getLong(1);
+    }
+  }
+
+  /** Regular files anywhere under the storage root, relative to it. */
+  public java.util.List<String> storedFiles() throws IOException {
+    try (Stream<Path> walk = Files.walk(storage)) {
+      return walk.filter(Files::isRegularFile).map(p -> storage.relativize(p).toString()).sorted().toList();
+    }
+  }
+
+  @Override
+  public void close() throws Exception {
+    try {
+      app.close().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+    } finally {
+      Database.drop(config, database);
+      try (Stream<Path> walk = Files.walk(storage)) {
+        walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+      }
+    }
+  }
+}
