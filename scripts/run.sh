@@ -13,4 +13,9 @@ if [ ! -f "$jar" ] || [ -n "$(find pom.xml conf src/main -newer "$jar" -print -q
   mvn -B -q -DskipTests package
 fi
 
+# The shared test models are used when they sit beside the repository (models.dir, see docs/configuration.md).
+if [ -z "${OSPREY_MODELS_DIR:-}" ] && [ -d ../shared/models ]; then
+  export OSPREY_MODELS_DIR="$(cd ../shared/models && pwd)"
+fi
+
 exec java ${JAVA_OPTS:-} -jar "$jar" "$@"

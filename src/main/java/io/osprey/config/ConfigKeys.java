@@ -19,6 +19,7 @@ public final class ConfigKeys {
   }
 
   private static final Map<String, Key> KEYS = new LinkedHashMap<>();
+  private static final Map<String, List<String>> CHOICES = Map.of("inference.device", List.of("auto", "cpu", "cuda"));
 
   private static void str(String name, boolean allowEmpty, String meaning) {
     KEYS.put(name, new Key(name, Type.STRING, 0, 0, allowEmpty, meaning));
@@ -64,6 +65,15 @@ public final class ConfigKeys {
         "Host of RabbitMQ's stream port; also where clients connect whatever host the broker advertises.");
     num("rabbitmq.stream_port", Type.INT, 1, 65535, "RabbitMQ stream protocol port (rabbitmq_stream plugin).");
     num("health.check_timeout_ms", Type.INT, 100, 60000, "Time each readiness check may take before it counts as down.");
+    str("models.dir", false, "Folder of ONNX detection models; a model is named by its file name without .onnx"
+        + " (scripts/run.sh points it at ../shared/models when that exists).");
+    str("models.default", false, "Model used when a request names none.");
+    str("inference.device", false, "ONNX Runtime execution provider: auto (CUDA when the build has it), cpu or cuda.");
+    num("inference.intra_op_threads", Type.INT, 0, 256,
+        "Threads ONNX Runtime uses inside one inference (0 = one per core).");
+    num("inference.inter_op_threads", Type.INT, 1, 256, "Threads ONNX Runtime uses across independent graph nodes.");
+    num("inference.batch_size", Type.INT, 1, 256,
+        "Most tiles per ONNX Runtime call for models with a dynamic batch dimension (fixed-batch models take one).");
     str("native.cache_dir", false,
         "Folder where OpenCV/JavaCPP and ONNX Runtime native libraries are unpacked once and reused across starts.");
   }
@@ -73,6 +83,11 @@ public final class ConfigKeys {
 
   public static List<Key> all() {
     return List.copyOf(KEYS.values());
+  }
+
+  /** Allowed values of a string key, or an empty list when any non-empty string is allowed. */
+  public static List<String> choices(String name) {
+    return CHOICES.getOrDefault(name, List.of());
   }
 
   public static Key get(String name) {

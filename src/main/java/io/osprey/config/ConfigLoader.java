@@ -7,6 +7,7 @@ import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -127,6 +128,10 @@ public final class ConfigLoader {
           }
           if (!key.allowEmpty() && s.isBlank()) {
             throw invalid(key, value, "must not be empty");
+          }
+          List<String> choices = ConfigKeys.choices(key.name());
+          if (!choices.isEmpty() && !choices.contains(s.strip().toLowerCase(java.util.Locale.ROOT))) {
+            throw invalid(key, value, "must be one of " + String.join(", ", choices));
           }
         }
         case INT, LONG -> {

@@ -1,0 +1,259 @@
+package io.osprey.inference;
+
+import static org.bytedeco.opencv.global.opencv_imgcodecs.IMREAD_COLOR;
+import static org.bytedeco.opencv.global.opencv_imgcodecs.imread;
+
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OnnxValue;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.function.IntPredicate;
+import org.bytedeco.opencv.opencv_core.Mat;
+
+/**
+ * SAHI-style sliced detection of one model, for one thread at a time (a worker owns one engine per model; the
+ * ONNX session underneath is shared). Tiles go to ONNX Runtime in batches (one tile per call for fixed-batch
+ * models) while a helper thread letterboxes the next batch into the other of two tensor slots, so preparation
+ * overlaps inference. Tensors and output buffers are allocated once per engine and reused.
+ */
+public final class DetectionEngine implements AutoCloseable {
+  private final OnnxModel model;
+  private final int batchSize;
+  private final Slot[] slots = new Slot[2];
+  private final TilePreparer preparer;
+  private final ExecutorService prep;
+
+  /** One tensor buffer pair: the input being filled or run, and the output ONNX Runtime writes into. */
+  private final class Slot implements AutoCloseable {
+    final FloatBuffer input;
+    final TilePreparer.Planes[] planes;
+    final Map<Integer, OnnxTensor> inputTensors = new HashMap<>();
+    final FloatBuffer output;
+    final OnnxTensor pinnedOutput;
+
+    Slot() throws OrtException {
+      int plane = 3 * model.inputWidth() * model.inputHeight();
+      input = direct((long) plane * batchSize);
+      planes = new TilePreparer.Planes[batchSize];
+      for (int b = 0; b < batchSize; b++) {
+        planes[b] = new TilePreparer.Planes(input, b, model.inputWidth(), model.inputHeight());
+      }
+      if (!model.dynamicBatch()) {
+        output = direct((long) model.outputRows() * model.outputCols());
+        pinnedOutput = OnnxTensor.createTensor(OrtEnvironment.getEnvironment(), output,
+            new long[] {1, model.outputRows(), model.outputCols()});
+      } else {
+        output = null;
+        pinnedOutput = null;
+      }
+    }
+
+    OnnxTensor inputFor(int count) throws OrtException {
+      OnnxTensor tensor = inputTensors.get(count);
+      if (tensor == null) {
+        int plane = 3 * model.inputWidth() * model.inputHeight();
+        FloatBuffer view = input.duplicate().position(0).limit(count * plane).slice();
+        tensor = OnnxTensor.createTensor(OrtEnvironment.getEnvironment(), view,
+            new long[] {count, 3, model.inputHeight(), model.inputWidth()});
+        inputTensors.put(count, tensor);
+      }
+      return tensor;
+    }
+
+    @Override
+    public void close() {
+      inputTensors.values().forEach(OnnxTensor::close);
+      if (pinnedOutput != null) {
+        pinnedOutput.close();
+      }
+      for (TilePreparer.Planes p : planes) {
+        p.close();
+      }
+    }
+  }
+
+  public DetectionEngine(OnnxModel model, int maxBatch) throws InferenceException {
+    this.model = model;
+    this.batchSize = model.dynamicBatch() ? Math.max(1, maxBatch) : 1;
+    this.preparer = new TilePreparer(model.layout(), model.inputWidth(), model.inputHeight());
+    this.prep = Executors.newSingleThreadExecutor(r -> {
+      Thread t = new Thread(r, "osprey-tile-prep-" + model.name());
+      t.setDaemon(true);
+      return t;
+    });
+    try {
+      slots[0] = new Slot();
+      slots[1] = new Slot();
+    } catch (OrtException e) {
+      close();
+      throw new InferenceException(InferenceException.Code.MODEL_LOAD_ERROR,
+          "cannot allocate tensors for model " + model.name() + ": " + e.getMessage(), e);
+    }
+  }
+
+  public OnnxModel model() {
+    return model;
+  }
+
+  public int batchSize() {
+    return batchSize;
+  }
+
+  /** Decodes the file with OpenCV and detects on it. */
+  public ImageDetections detect(Path file, DetectionParams params) throws InferenceException {
+    long start = System.nanoTime();
+    if (!Files.isRegularFile(file)) {
+      throw new InferenceException(InferenceException.Code.FILE_NOT_FOUND, "image " + file + " does not exist");
+    }
+    Mat image = imread(file.toString(), IMREAD_COLOR);
+    try {
+      if (image == null || image.empty()) {
+        throw new InferenceException(InferenceException.Code.CORRUPTED_FILE, "image " + file
+            + " cannot be decoded");
+      }
+      long decoded = System.nanoTime() - start;
+      ImageDetections r = detect(image, params);
+      return new ImageDetections(r.width(), r.height(), r.detections(), r.tiles(), r.modelCalls(), decoded,
+          r.inferenceNanos(), System.nanoTime() - start);
+    } finally {
+      if (image != null) {
+        image.close();
+      }
+    }
+  }
+
+  /** Detects on a decoded BGR image (8-bit, 3 channels). */
+  public ImageDetections detect(Mat image, DetectionParams params) throws InferenceException {
+    long start = System.nanoTime();
+    int width = image.cols();
+    int height = image.rows();
+    List<Slicing.Window> windows = windows(width, height, params);
+    IntPredicate allowed = ClassFilter.of(params.includeClasses(), params.excludeClasses(), model.classNames());
+    List<Detection> all = new ArrayList<>();
+    long inference = 0;
+    int calls = 0;
+    try {
+      List<List<Slicing.Window>> groups = new ArrayList<>();
+      for (int i = 0; i < windows.size(); i += batchSize) {
+        groups.add(windows.subList(i, Math.min(windows.size(), i + batchSize)));
+      }
+      Future<Letterbox[]> next = prep.submit(() -> prepareGroup(image, groups.get(0), slots[0]));
+      for (int g = 0; g < groups.size(); g++) {
+        Letterbox[] boxes = next.get();
+        Slot slot = slots[g % 2];
+        if (g + 1 < groups.size()) {
+          int following = g + 1;
+          next = prep.submit(() -> prepareGroup(image, groups.get(following), slots[following % 2]));
+        }
+        List<Slicing.Window> group = groups.get(g);
+        long t0 = System.nanoTime();
+        FloatBuffer out = run(slot, group.size());
+        inference += System.nanoTime() - t0;
+        calls++;
+        int perImage = model.outputRows() * model.outputCols();
+        for (int k = 0; k < group.size(); k++) {
+          List<Detection> tile = TensorDecoder.decode(model.layout(), out, k * perImage, model.outputRows(),
+              model.outputCols(), boxes[k], params.confidence(), allowed, model.classNames());
+          if (!model.layout().selectsItself() && tile.size() > 1) {
+            tile = Merging.merge(tile, MergeType.NMS, MatchMetric.IOU, params.modelNmsIou(), false);
+          }
+          Slicing.Window w = group.get(k);
+          for (Detection d : tile) {
+            Detection placed = Boxes.clip(Boxes.shift(d, w.x1(), w.y1()), width, height);
+            if (placed != null && placed.area() >= params.minBoxArea()) {
+              all.add(placed);
+            }
+          }
+        }
+      }
+    } catch (ExecutionException e) {
+      Throwable cause = e.getCause();
+      throw new InferenceException(InferenceException.Code.INFERENCE_ERROR,
+          "preparing a tile failed: " + cause, cause);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new InferenceException(InferenceException.Code.INFERENCE_ERROR, "interrupted", e);
+    } catch (OrtException e) {
+      throw new InferenceException(InferenceException.Code.INFERENCE_ERROR,
+          "ONNX Runtime failed on model " + model.name() + ": " + e.getMessage(), e);
+    }
+    List<Detection> result;
+    if (windows.size() > 1) {
+      result = Merging.merge(all, params.postprocessType(), params.matchMetric(), params.matchThreshold(),
+          params.classAgnostic());
+    } else {
+      result = new ArrayList<>(all);
+      result.sort(Comparator.comparingDouble((Detection d) -> d.score()).reversed());
+    }
+    return new ImageDetections(width, height, List.copyOf(result), windows.size(), calls, 0, inference,
+        System.nanoTime() - start);
+  }
+
+  /** SAHI's windows: slices (auto-sized when not given), then the whole image when asked and there are several. */
+  public static List<Slicing.Window> windows(int width, int height, DetectionParams params) {
+    Slicing.Params p = params.sliceWidth() == null || params.sliceHeight() == null
+        ? Slicing.auto(width, height)
+        : Slicing.fromRatios(params.sliceWidth(), params.sliceHeight(), params.overlapWidthRatio(),
+            params.overlapHeightRatio());
+    List<Slicing.Window> windows = new ArrayList<>(Slicing.grid(width, height, p));
+    if (params.performStandardPred() && windows.size() > 1) {
+      windows.add(new Slicing.Window(0, 0, width, height));
+    }
+    return windows;
+  }
+
+  private Letterbox[] prepareGroup(Mat image, List<Slicing.Window> group, Slot slot) {
+    Letterbox[] boxes = new Letterbox[group.size()];
+    for (int k = 0; k < group.size(); k++) {
+      boxes[k] = preparer.prepare(image, group.get(k), slot.planes[k]);
+    }
+    return boxes;
+  }
+
+  private FloatBuffer run(Slot slot, int count) throws OrtException {
+    OrtSession session = model.session();
+    Map<String, OnnxTensor> inputs = Map.of(model.inputName(), slot.inputFor(count));
+    if (slot.pinnedOutput != null) {
+      // Outputs land in the slot's own buffer: no per-tile copy of the (often multi-megabyte) output tensor.
+      try (OrtSession.Result ignored = session.run(inputs, Set.of(),
+          Map.<String, OnnxValue>of(model.outputName(), slot.pinnedOutput))) {
+        return slot.output;
+      }
+    }
+    try (OrtSession.Result result = session.run(inputs, Set.of(model.outputName()))) {
+      OnnxTensor out = (OnnxTensor) result.get(model.outputName()).orElseThrow();
+      return out.getFloatBuffer();
+    }
+  }
+
+  private static FloatBuffer direct(long floats) {
+    return ByteBuffer.allocateDirect(Math.toIntExact(floats * 4)).order(ByteOrder.nativeOrder()).asFloatBuffer();
+  }
+
+  @Override
+  public void close() {
+    prep.shutdownNow();
+    for (Slot s : slots) {
+      if (s != null) {
+        s.close();
+      }
+    }
+    preparer.close();
+  }
+}

@@ -1,0 +1,134 @@
+package io.osprey.inference;
+
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The models of a directory, by file name without {@code .onnx}. Each is loaded once, warmed up with one inference
+ * (so the first real tile does not pay ONNX Runtime's lazy initialisation), and shared by every worker.
+ */
+public final class ModelRegistry implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(ModelRegistry.class);
+  private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
+
+  private final OrtRuntime runtime;
+  private final Path directory;
+  private final String defaultModel;
+  private final Map<String, OnnxModel> loaded = new ConcurrentHashMap<>();
+
+  public ModelRegistry(OrtRuntime runtime, Path directory, String defaultModel) {
+    this.runtime = runtime;
+    this.directory = directory.toAbsolutePath().normalize();
+    this.defaultModel = defaultModel;
+  }
+
+  public Path directory() {
+    return directory;
+  }
+
+  public String defaultModel() {
+    return defaultModel;
+  }
+
+  /** Model names present in the directory, sorted. */
+  public List<String> available() {
+    if (!Files.isDirectory(directory)) {
+      return List.of();
+    }
+    try (Stream<Path> files = Files.list(directory)) {
+      return files.map(p -> p.getFileName().toString())
+          .filter(n -> n.endsWith(".onnx"))
+          .map(n -> n.substring(0, n.length() - ".onnx".length()))
+          .filter(n -> NAME.matcher(n).matches())
+          .sorted().toList();
+    } catch (IOException e) {
+      return List.of();
+    }
+  }
+
+  /** True when {@code name} (or the default for null) names a model file in the directory. */
+  public boolean exists(String name) {
+    String resolved = resolveName(name);
+    return NAME.matcher(resolved).matches() && Files.isRegularFile(fileOf(resolved));
+  }
+
+  /** The loaded model; null or blank means the default. */
+  public OnnxModel get(String name) throws InferenceException {
+    String resolved = resolveName(name);
+    if (!NAME.matcher(resolved).matches()) {
+      throw new InferenceException(InferenceException.Code.MODEL_LOAD_ERROR,
+          "'" + name + "' is not a model name (letters, digits, '.', '_' and '-' only)");
+    }
+    OnnxModel model = loaded.get(resolved);
+    if (model != null) {
+      return model;
+    }
+    synchronized (this) {
+      model = loaded.get(resolved);
+      if (model == null) {
+        model = load(resolved);
+        loaded.put(resolved, model);
+      }
+      return model;
+    }
+  }
+
+  private String resolveName(String name) {
+    return name == null || name.isBlank() ? defaultModel : name.strip();
+  }
+
+  private Path fileOf(String name) {
+    return directory.resolve(name + ".onnx");
+  }
+
+  private OnnxModel load(String name) throws InferenceException {
+    long start = System.nanoTime();
+    Path file = fileOf(name);
+    OnnxModel model;
+    try (OrtSession.SessionOptions options = runtime.sessionOptions()) {
+      model = OnnxModel.load(name, file, runtime.environment(), options, runtime.provider());
+    }
+    try {
+      warmUp(model);
+    } catch (OrtException e) {
+      model.close();
+      throw new InferenceException(InferenceException.Code.MODEL_LOAD_ERROR,
+          "model " + file + " fails its warm-up inference: " + e.getMessage(), e);
+    }
+    LOG.info("model {} loaded from {}: layout {}, input {}x{}, {} classes, batch {}, {} in {} ms", name, file,
+        model.layout().name().toLowerCase(), model.inputWidth(), model.inputHeight(), model.classNames().size(),
+        model.dynamicBatch() ? "dynamic" : "fixed 1", model.provider(), (System.nanoTime() - start) / 1_000_000);
+    return model;
+  }
+
+  private static void warmUp(OnnxModel model) throws OrtException {
+    int floats = 3 * model.inputWidth() * model.inputHeight();
+    FloatBuffer zeros = ByteBuffer.allocateDirect(floats * 4).order(ByteOrder.nativeOrder()).asFloatBuffer();
+    try (OnnxTensor input = OnnxTensor.createTensor(ai.onnxruntime.OrtEnvironment.getEnvironment(), zeros,
+        new long[] {1, 3, model.inputHeight(), model.inputWidth()});
+         OrtSession.Result ignored = model.session().run(Map.of(model.inputName(), input),
+             java.util.Set.of(model.outputName()))) {
+      // the run itself is the point
+    }
+  }
+
+  @Override
+  public void close() {
+    loaded.values().forEach(OnnxModel::close);
+    loaded.clear();
+  }
+}

@@ -1,0 +1,283 @@
+package io.osprey.inference;
+
+import ai.onnxruntime.NodeInfo;
+import ai.onnxruntime.OnnxModelMetadata;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import ai.onnxruntime.TensorInfo;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+
+/**
+ * A loaded detector: the ONNX Runtime session (thread-safe, shared by every worker) plus what was learnt from the
+ * graph: layout, input size, batch dimension, output to read and class names.
+ */
+public final class OnnxModel implements AutoCloseable {
+  private static final Pattern PY_DICT_ENTRY = Pattern.compile("(\\d+)\\s*:\\s*(['\"])(.*?)\\2");
+
+  private final String name;
+  private final Path file;
+  private final OrtSession session;
+  private final ModelLayout layout;
+  private final String inputName;
+  private final String outputName;
+  private final int inputWidth;
+  private final int inputHeight;
+  private final boolean dynamicBatch;
+  private final int outputRows;
+  private final int outputCols;
+  private final List<String> classNames;
+  private final String provider;
+
+  private OnnxModel(String name, Path file, OrtSession session, ModelLayout layout, String inputName,
+                    String outputName, int inputWidth, int inputHeight, boolean dynamicBatch, int outputRows,
+                    int outputCols, List<String> classNames, String provider) {
+    this.name = name;
+    this.file = file;
+    this.session = session;
+    this.layout = layout;
+    this.inputName = inputName;
+    this.outputName = outputName;
+    this.inputWidth = inputWidth;
+    this.inputHeight = inputHeight;
+    this.dynamicBatch = dynamicBatch;
+    this.outputRows = outputRows;
+    this.outputCols = outputCols;
+    this.classNames = classNames;
+    this.provider = provider;
+  }
+
+  /** Loads and inspects a model; every failure is a {@code MODEL_LOAD_ERROR} naming the file and the reason. */
+  public static OnnxModel load(String name, Path file, OrtEnvironment env, OrtSession.SessionOptions options,
+                               String provider) throws InferenceException {
+    if (!Files.isRegularFile(file)) {
+      throw new InferenceException(InferenceException.Code.MODEL_LOAD_ERROR,
+          "model file " + file + " does not exist");
+    }
+    OrtSession session;
+    try {
+      session = env.createSession(file.toString(), options);
+    } catch (OrtException e) {
+      throw new InferenceException(InferenceException.Code.MODEL_LOAD_ERROR,
+          "model file " + file + " cannot be loaded by ONNX Runtime: " + e.getMessage(), e);
+    }
+    try {
+      return inspect(name, file, session, provider);
+    } catch (InferenceException | RuntimeException e) {
+      closeQuietly(session);
+      throw e instanceof InferenceException ie ? ie : new InferenceException(
+          InferenceException.Code.MODEL_LOAD_ERROR, "model " + file + ": " + e.getMessage(), e);
+    } catch (OrtException e) {
+      closeQuietly(session);
+      throw new InferenceException(InferenceException.Code.MODEL_LOAD_ERROR,
+          "model " + file + ": cannot read its graph: " + e.getMessage(), e);
+    }
+  }
+
+  private static OnnxModel inspect(String name, Path file, OrtSession session, String provider)
+      throws OrtException, InferenceException {
+    Map<String, NodeInfo> inputs = session.getInputInfo();
+    if (inputs.size() != 1) {
+      throw loadError(file, "expected one image input, found " + inputs.keySet());
+    }
+    Map.Entry<String, NodeInfo> input = inputs.entrySet().iterator().next();
+    long[] inShape = shape(input.getValue());
+    if (inShape.length != 4 || (inShape[1] != 3 && inShape[1] != -1)) {
+      throw loadError(file, "input " + input.getKey() + " is not an NCHW image tensor: "
+          + java.util.Arrays.toString(inShape));
+    }
+    Map<String, String> meta = metadata(session);
+    int[] size = inputSize(inShape, meta);
+    Map<String, NodeInfo> outputs = session.getOutputInfo();
+    String outputName = outputs.containsKey("output") ? "output" : outputs.keySet().iterator().next();
+    long[] outShape = shape(outputs.get(outputName));
+    if (outShape.length != 3) {
+      throw loadError(file, "output " + outputName + " has shape " + java.util.Arrays.toString(outShape)
+          + "; expected a detection tensor [batch, a, b]");
+    }
+    int rows = (int) outShape[1];
+    int cols = (int) outShape[2];
+    ModelLayout layout = layout(file, rows, cols, size[0], size[1], meta);
+    int classes = switch (layout) {
+      case YOLOV8 -> rows - 4;
+      case YOLOV5, YOLOX -> cols - 5;
+      case END2END -> -1;
+    };
+    List<String> names = classNames(file, meta, classes);
+    return new OnnxModel(name, file, session, layout, input.getKey(), outputName, size[0], size[1],
+        inShape[0] < 0, rows, cols, names, provider);
+  }
+
+  /** Recognises the layout from output shape and, for Ultralytics exports, their metadata. */
+  static ModelLayout layout(Path file, int rows, int cols, int inputWidth, int inputHeight, Map<String, String> meta)
+      throws InferenceException {
+    int cells = ModelLayout.gridCells(inputWidth, inputHeight);
+    if (cols == 6 && rows > 0 && rows < cells / 4) {
+      return ModelLayout.END2END;
+    }
+    if ("True".equalsIgnoreCase(meta.getOrDefault("end2end", "")) && cols == 6) {
+      return ModelLayout.END2END;
+    }
+    if (rows > 4 && cols == cells && rows < cols) {
+      return ModelLayout.YOLOV8;
+    }
+    if (cols > 5 && rows == 3 * cells) {
+      return ModelLayout.YOLOV5;
+    }
+    if (cols > 5 && rows == cells) {
+      return ModelLayout.YOLOX;
+    }
+    throw loadError(file, "output [1, " + rows + ", " + cols + "] matches no known detector layout"
+        + " (yolov8 [1,4+C," + cells + "], yolov5 [1," + 3 * cells + ",5+C], yolox [1," + cells
+        + ",5+C], end2end [1,K,6]) for input " + inputWidth + "x" + inputHeight);
+  }
+
+  private static int[] inputSize(long[] shape, Map<String, String> meta) {
+    int h = (int) shape[2];
+    int w = (int) shape[3];
+    if (h > 0 && w > 0) {
+      return new int[] {w, h};
+    }
+    Matcher m = Pattern.compile("(\\d+)\\D+(\\d+)").matcher(meta.getOrDefault("imgsz", ""));
+    if (m.find()) {
+      return new int[] {Integer.parseInt(m.group(2)), Integer.parseInt(m.group(1))};
+    }
+    return new int[] {640, 640};
+  }
+
+  /** Names from Ultralytics metadata ({0: 'person', ...}), else {@code <model>.names}, else a dir names file. */
+  static List<String> classNames(Path file, Map<String, String> meta, int classes) throws InferenceException {
+    String dict = meta.get("names");
+    if (dict != null) {
+      TreeMap<Integer, String> byId = new TreeMap<>();
+      Matcher m = PY_DICT_ENTRY.matcher(dict);
+      while (m.find()) {
+        byId.put(Integer.parseInt(m.group(1)), m.group(3));
+      }
+      if (!byId.isEmpty() && byId.lastKey() == byId.size() - 1) {
+        return List.copyOf(byId.values());
+      }
+    }
+    String base = file.getFileName().toString().replaceFirst("\\.onnx$", "");
+    Path own = file.resolveSibling(base + ".names");
+    try {
+      if (Files.isRegularFile(own)) {
+        return readNames(own);
+      }
+      Path dir = file.toAbsolutePath().getParent();
+      if (dir != null && classes > 0) {
+        try (Stream<Path> files = Files.list(dir)) {
+          for (Path candidate : files.filter(p -> p.toString().endsWith(".names")).sorted().toList()) {
+            List<String> names = readNames(candidate);
+            if (names.size() == classes) {
+              return names;
+            }
+          }
+        }
+      }
+    } catch (IOException e) {
+      throw loadError(file, "cannot read class names: " + e.getMessage());
+    }
+    List<String> generic = new ArrayList<>();
+    for (int i = 0; i < Math.max(classes, 0); i++) {
+      generic.add("class_" + i);
+    }
+    return Collections.unmodifiableList(generic);
+  }
+
+  private static List<String> readNames(Path file) throws IOException {
+    return Files.readAllLines(file).stream().map(String::strip).filter(s -> !s.isEmpty()).toList();
+  }
+
+  private static Map<String, String> metadata(OrtSession session) throws OrtException {
+    OnnxModelMetadata meta = session.getMetadata();
+    return meta.getCustomMetadata();
+  }
+
+  private static long[] shape(NodeInfo info) {
+    if (info.getInfo() instanceof TensorInfo tensor) {
+      return tensor.getShape();
+    }
+    return new long[0];
+  }
+
+  private static InferenceException loadError(Path file, String reason) {
+    return new InferenceException(InferenceException.Code.MODEL_LOAD_ERROR, "model " + file + ": " + reason);
+  }
+
+  private static void closeQuietly(OrtSession session) {
+    try {
+      session.close();
+    } catch (OrtException ignored) {
+      // already failing
+    }
+  }
+
+  public String name() {
+    return name;
+  }
+
+  public Path file() {
+    return file;
+  }
+
+  public OrtSession session() {
+    return session;
+  }
+
+  public ModelLayout layout() {
+    return layout;
+  }
+
+  public String inputName() {
+    return inputName;
+  }
+
+  public String outputName() {
+    return outputName;
+  }
+
+  public int inputWidth() {
+    return inputWidth;
+  }
+
+  public int inputHeight() {
+    return inputHeight;
+  }
+
+  public boolean dynamicBatch() {
+    return dynamicBatch;
+  }
+
+  public int outputRows() {
+    return outputRows;
+  }
+
+  public int outputCols() {
+    return outputCols;
+  }
+
+  public List<String> classNames() {
+    return classNames;
+  }
+
+  /** Execution provider the session runs on ("CUDA" or "CPU"). */
+  public String provider() {
+    return provider;
+  }
+
+  @Override
+  public void close() {
+    closeQuietly(session);
+  }
+}
