@@ -29,15 +29,16 @@ import org.bytedeco.opencv.opencv_core.Mat;
 /**
  * SAHI-style sliced detection of one model, for one thread at a time (a worker owns one engine per model; the
  * ONNX session underneath is shared). Tiles go to ONNX Runtime in batches (one tile per call for fixed-batch
- * models) while a helper thread letterboxes the next batch into the other of two tensor slots, so preparation
- * overlaps inference. Tensors and output buffers are allocated once per engine and reused.
+ * models) on the engine's own large-stack inference thread, while the calling thread letterboxes the next batch
+ * into the other of two tensor slots and decodes the previous one, so preparation and decoding overlap inference.
+ * Tensors and output buffers are allocated once per engine and reused.
  */
 public final class DetectionEngine implements AutoCloseable {
   private final OnnxModel model;
   private final int batchSize;
   private final Slot[] slots = new Slot[2];
   private final TilePreparer preparer;
-  private final ExecutorService prep;
+  private final ExecutorService infer;
 
   /** One tensor buffer pair: the input being filled or run, and the output ONNX Runtime writes into. */
   private final class Slot implements AutoCloseable {
@@ -46,6 +47,8 @@ public final class DetectionEngine implements AutoCloseable {
     final Map<Integer, OnnxTensor> inputTensors = new HashMap<>();
     final FloatBuffer output;
     final OnnxTensor pinnedOutput;
+    /** Output of the last run; written by the inference thread, read after its future completes. */
+    volatile FloatBuffer lastOutput;
 
     Slot() throws OrtException {
       int plane = 3 * model.inputWidth() * model.inputHeight();
@@ -92,11 +95,7 @@ public final class DetectionEngine implements AutoCloseable {
     this.model = model;
     this.batchSize = model.dynamicBatch() ? Math.max(1, maxBatch) : 1;
     this.preparer = new TilePreparer(model.layout(), model.inputWidth(), model.inputHeight());
-    this.prep = Executors.newSingleThreadExecutor(r -> {
-      Thread t = new Thread(r, "osprey-tile-prep-" + model.name());
-      t.setDaemon(true);
-      return t;
-    });
+    this.infer = Executors.newSingleThreadExecutor(OrtThreads.factory("osprey-infer-" + model.name()));
     try {
       slots[0] = new Slot();
       slots[1] = new Slot();
@@ -148,28 +147,34 @@ public final class DetectionEngine implements AutoCloseable {
     List<Detection> all = new ArrayList<>();
     long inference = 0;
     int calls = 0;
+    Future<Long> running = null;
     try {
       List<List<Slicing.Window>> groups = new ArrayList<>();
       for (int i = 0; i < windows.size(); i += batchSize) {
         groups.add(windows.subList(i, Math.min(windows.size(), i + batchSize)));
       }
-      Future<Letterbox[]> next = prep.submit(() -> prepareGroup(image, groups.get(0), slots[0]));
+      // The caller letterboxes group g+1 into one slot and decodes group g-1 from it while the inference thread
+      // runs group g on the other slot.
+      Letterbox[][] boxes = new Letterbox[groups.size()][];
+      boxes[0] = prepareGroup(image, groups.get(0), slots[0]);
+      running = infer.submit(() -> run(slots[0], groups.get(0).size()));
+      int perImage = model.outputRows() * model.outputCols();
       for (int g = 0; g < groups.size(); g++) {
-        Letterbox[] boxes = next.get();
+        if (g + 1 < groups.size()) {
+          boxes[g + 1] = prepareGroup(image, groups.get(g + 1), slots[(g + 1) % 2]);
+        }
+        inference += running.get();
+        calls++;
         Slot slot = slots[g % 2];
+        FloatBuffer out = slot.lastOutput;
         if (g + 1 < groups.size()) {
           int following = g + 1;
-          next = prep.submit(() -> prepareGroup(image, groups.get(following), slots[following % 2]));
+          running = infer.submit(() -> run(slots[following % 2], groups.get(following).size()));
         }
         List<Slicing.Window> group = groups.get(g);
-        long t0 = System.nanoTime();
-        FloatBuffer out = run(slot, group.size());
-        inference += System.nanoTime() - t0;
-        calls++;
-        int perImage = model.outputRows() * model.outputCols();
         for (int k = 0; k < group.size(); k++) {
           List<Detection> tile = TensorDecoder.decode(model.layout(), out, k * perImage, model.outputRows(),
-              model.outputCols(), boxes[k], params.confidence(), allowed, model.classNames());
+              model.outputCols(), boxes[g][k], params.confidence(), allowed, model.classNames());
           if (!model.layout().selectsItself() && tile.size() > 1) {
             tile = Merging.merge(tile, MergeType.NMS, MatchMetric.IOU, params.modelNmsIou(), false);
           }
@@ -185,13 +190,12 @@ public final class DetectionEngine implements AutoCloseable {
     } catch (ExecutionException e) {
       Throwable cause = e.getCause();
       throw new InferenceException(InferenceException.Code.INFERENCE_ERROR,
-          "preparing a tile failed: " + cause, cause);
+          "ONNX Runtime failed on model " + model.name() + ": " + cause.getMessage(), cause);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new InferenceException(InferenceException.Code.INFERENCE_ERROR, "interrupted", e);
-    } catch (OrtException e) {
-      throw new InferenceException(InferenceException.Code.INFERENCE_ERROR,
-          "ONNX Runtime failed on model " + model.name() + ": " + e.getMessage(), e);
+    } finally {
+      awaitQuietly(running);
     }
     List<Detection> result;
     if (windows.size() > 1) {
@@ -226,19 +230,36 @@ public final class DetectionEngine implements AutoCloseable {
     return boxes;
   }
 
-  private FloatBuffer run(Slot slot, int count) throws OrtException {
+  /** Runs one group on the inference thread; leaves the output in {@code slot.lastOutput}; returns run nanos. */
+  private long run(Slot slot, int count) throws OrtException {
     OrtSession session = model.session();
     Map<String, OnnxTensor> inputs = Map.of(model.inputName(), slot.inputFor(count));
+    long start = System.nanoTime();
     if (slot.pinnedOutput != null) {
       // Outputs land in the slot's own buffer: no per-tile copy of the (often multi-megabyte) output tensor.
       try (OrtSession.Result ignored = session.run(inputs, Set.of(),
           Map.<String, OnnxValue>of(model.outputName(), slot.pinnedOutput))) {
-        return slot.output;
+        slot.lastOutput = slot.output;
+      }
+    } else {
+      try (OrtSession.Result result = session.run(inputs, Set.of(model.outputName()))) {
+        slot.lastOutput = ((OnnxTensor) result.get(model.outputName()).orElseThrow()).getFloatBuffer();
       }
     }
-    try (OrtSession.Result result = session.run(inputs, Set.of(model.outputName()))) {
-      OnnxTensor out = (OnnxTensor) result.get(model.outputName()).orElseThrow();
-      return out.getFloatBuffer();
+    return System.nanoTime() - start;
+  }
+
+  /** After a failure, lets an inference still in flight finish before its slots are reused by the next image. */
+  private static void awaitQuietly(Future<Long> running) {
+    if (running == null || running.isDone()) {
+      return;
+    }
+    try {
+      running.get();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (ExecutionException ignored) {
+      // the failure that matters is already being reported
     }
   }
 
@@ -248,7 +269,7 @@ public final class DetectionEngine implements AutoCloseable {
 
   @Override
   public void close() {
-    prep.shutdownNow();
+    infer.shutdownNow();
     for (Slot s : slots) {
       if (s != null) {
         s.close();

@@ -318,11 +318,17 @@ public final class Merging {
       }
 
       Detection toDetection() {
-        if (!changed) {
-          return input[source[keeperPos]];
-        }
+        Detection k = input[source[keeperPos]];
         Detection c = input[source[classFrom]];
-        return new Detection(c.classId(), c.className(), mscore, (float) mx1, (float) my1, (float) mx2, (float) my2);
+        float fx1 = (float) mx1;
+        float fy1 = (float) my1;
+        float fx2 = (float) mx2;
+        float fy2 = (float) my2;
+        if (!changed || (k.x1() == fx1 && k.y1() == fy1 && k.x2() == fx2 && k.y2() == fy2 && k.score() == mscore
+            && k.classId() == c.classId() && Objects.equals(k.className(), c.className()))) {
+          return k; // nothing merged, or only boxes inside it: no new record
+        }
+        return new Detection(c.classId(), c.className(), mscore, fx1, fy1, fx2, fy2);
       }
     }
   }

@@ -99,15 +99,26 @@ public final class ModelRegistry implements AutoCloseable {
     long start = System.nanoTime();
     Path file = fileOf(name);
     OnnxModel model;
-    try (OrtSession.SessionOptions options = runtime.sessionOptions()) {
-      model = OnnxModel.load(name, file, runtime.environment(), options, runtime.provider());
-    }
     try {
-      warmUp(model);
-    } catch (OrtException e) {
-      model.close();
+      model = OrtThreads.call(() -> {
+        OnnxModel loadedModel;
+        try (OrtSession.SessionOptions options = runtime.sessionOptions()) {
+          loadedModel = OnnxModel.load(name, file, runtime.environment(), options, runtime.provider());
+        }
+        try {
+          warmUp(loadedModel);
+        } catch (OrtException e) {
+          loadedModel.close();
+          throw new InferenceException(InferenceException.Code.MODEL_LOAD_ERROR,
+              "model " + file + " fails its warm-up inference: " + e.getMessage(), e);
+        }
+        return loadedModel;
+      });
+    } catch (InferenceException e) {
+      throw e;
+    } catch (Exception e) {
       throw new InferenceException(InferenceException.Code.MODEL_LOAD_ERROR,
-          "model " + file + " fails its warm-up inference: " + e.getMessage(), e);
+          "model " + file + " cannot be loaded: " + e, e);
     }
     LOG.info("model {} loaded from {}: layout {}, input {}x{}, {} classes, batch {}, {} in {} ms", name, file,
         model.layout().name().toLowerCase(), model.inputWidth(), model.inputHeight(), model.classNames().size(),

@@ -17,7 +17,7 @@ public final class OrtRuntime {
 
   public enum Device { AUTO, CPU, CUDA }
 
-  private final OrtEnvironment env = OrtEnvironment.getEnvironment();
+  private final OrtEnvironment env;
   private final Device device;
   private final int intraOpThreads;
   private final int interOpThreads;
@@ -25,6 +25,12 @@ public final class OrtRuntime {
 
   public OrtRuntime(Device device, int intraOpThreads, int interOpThreads) throws InferenceException {
     this.device = device;
+    try {
+      this.env = OrtThreads.call(OrtEnvironment::getEnvironment);
+    } catch (Exception e) {
+      throw new InferenceException(InferenceException.Code.MODEL_LOAD_ERROR,
+          "ONNX Runtime cannot start: " + e.getMessage(), e);
+    }
     this.intraOpThreads = intraOpThreads > 0 ? intraOpThreads : Runtime.getRuntime().availableProcessors();
     this.interOpThreads = Math.max(1, interOpThreads);
     boolean cudaBuilt = OrtEnvironment.getAvailableProviders().contains(OrtProvider.CUDA);
