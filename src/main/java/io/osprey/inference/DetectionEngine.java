@@ -39,6 +39,7 @@ public final class DetectionEngine implements AutoCloseable {
   private final Slot[] slots = new Slot[2];
   private final TilePreparer preparer;
   private final ExecutorService infer;
+  private final boolean overlap;
 
   /** One tensor buffer pair: the input being filled or run, and the output ONNX Runtime writes into. */
   private final class Slot implements AutoCloseable {
@@ -91,8 +92,14 @@ public final class DetectionEngine implements AutoCloseable {
     }
   }
 
-  public DetectionEngine(OnnxModel model, int maxBatch) throws InferenceException {
+  /**
+   * @param maxBatch       most tiles per call for dynamic-batch models
+   * @param overlap        prepare and decode on the calling thread while inference runs; worth it only when cores
+   *                       outnumber ONNX Runtime's intra-op threads (see {@link #overlapPays})
+   */
+  public DetectionEngine(OnnxModel model, int maxBatch, boolean overlap) throws InferenceException {
     this.model = model;
+    this.overlap = overlap;
     this.batchSize = model.dynamicBatch() ? Math.max(1, maxBatch) : 1;
     this.preparer = new TilePreparer(model.layout(), model.inputWidth(), model.inputHeight());
     this.infer = Executors.newSingleThreadExecutor(OrtThreads.factory("osprey-infer-" + model.name()));
@@ -104,6 +111,11 @@ public final class DetectionEngine implements AutoCloseable {
       throw new InferenceException(InferenceException.Code.MODEL_LOAD_ERROR,
           "cannot allocate tensors for model " + model.name() + ": " + e.getMessage(), e);
     }
+  }
+
+  /** True when this machine has a core left over beside ONNX Runtime's intra-op threads. */
+  public static boolean overlapPays(int intraOpThreads) {
+    return Runtime.getRuntime().availableProcessors() > intraOpThreads;
   }
 
   public OnnxModel model() {
@@ -153,38 +165,27 @@ public final class DetectionEngine implements AutoCloseable {
       for (int i = 0; i < windows.size(); i += batchSize) {
         groups.add(windows.subList(i, Math.min(windows.size(), i + batchSize)));
       }
-      // The caller letterboxes group g+1 into one slot and decodes group g-1 from it while the inference thread
-      // runs group g on the other slot.
+      // With cores to spare, the caller letterboxes group g+1 and decodes group g while the inference thread runs
+      // the other slot. When ONNX Runtime's threads already take every core, that concurrent work would stall its
+      // parallel kernels (one descheduled thread delays the whole operator), so the steps run one after another.
       Letterbox[][] boxes = new Letterbox[groups.size()][];
       boxes[0] = prepareGroup(image, groups.get(0), slots[0]);
       running = infer.submit(() -> run(slots[0], groups.get(0).size()));
-      int perImage = model.outputRows() * model.outputCols();
       for (int g = 0; g < groups.size(); g++) {
-        if (g + 1 < groups.size()) {
+        boolean more = g + 1 < groups.size();
+        if (overlap && more) {
           boxes[g + 1] = prepareGroup(image, groups.get(g + 1), slots[(g + 1) % 2]);
         }
         inference += running.get();
         calls++;
-        Slot slot = slots[g % 2];
-        FloatBuffer out = slot.lastOutput;
-        if (g + 1 < groups.size()) {
-          int following = g + 1;
-          running = infer.submit(() -> run(slots[following % 2], groups.get(following).size()));
+        FloatBuffer out = slots[g % 2].lastOutput;
+        if (overlap && more) {
+          running = submitRun(groups, g + 1);
         }
-        List<Slicing.Window> group = groups.get(g);
-        for (int k = 0; k < group.size(); k++) {
-          List<Detection> tile = TensorDecoder.decode(model.layout(), out, k * perImage, model.outputRows(),
-              model.outputCols(), boxes[g][k], params.confidence(), allowed, model.classNames());
-          if (!model.layout().selectsItself() && tile.size() > 1) {
-            tile = Merging.merge(tile, MergeType.NMS, MatchMetric.IOU, params.modelNmsIou(), false);
-          }
-          Slicing.Window w = group.get(k);
-          for (Detection d : tile) {
-            Detection placed = Boxes.clip(Boxes.shift(d, w.x1(), w.y1()), width, height);
-            if (placed != null && placed.area() >= params.minBoxArea()) {
-              all.add(placed);
-            }
-          }
+        decodeGroup(groups.get(g), boxes[g], out, params, allowed, width, height, all);
+        if (!overlap && more) {
+          boxes[g + 1] = prepareGroup(image, groups.get(g + 1), slots[(g + 1) % 2]);
+          running = submitRun(groups, g + 1);
         }
       }
     } catch (ExecutionException e) {
@@ -207,6 +208,29 @@ public final class DetectionEngine implements AutoCloseable {
     }
     return new ImageDetections(width, height, List.copyOf(result), windows.size(), calls, 0, inference,
         System.nanoTime() - start);
+  }
+
+  private Future<Long> submitRun(List<List<Slicing.Window>> groups, int g) {
+    return infer.submit(() -> run(slots[g % 2], groups.get(g).size()));
+  }
+
+  private void decodeGroup(List<Slicing.Window> group, Letterbox[] boxes, FloatBuffer out, DetectionParams params,
+                           IntPredicate allowed, int width, int height, List<Detection> into) {
+    int perImage = model.outputRows() * model.outputCols();
+    for (int k = 0; k < group.size(); k++) {
+      List<Detection> tile = TensorDecoder.decode(model.layout(), out, k * perImage, model.outputRows(),
+          model.outputCols(), boxes[k], params.confidence(), allowed, model.classNames());
+      if (!model.layout().selectsItself() && tile.size() > 1) {
+        tile = Merging.merge(tile, MergeType.NMS, MatchMetric.IOU, params.modelNmsIou(), false);
+      }
+      Slicing.Window w = group.get(k);
+      for (Detection d : tile) {
+        Detection placed = Boxes.clip(Boxes.shift(d, w.x1(), w.y1()), width, height);
+        if (placed != null && placed.area() >= params.minBoxArea()) {
+          into.add(placed);
+        }
+      }
+    }
   }
 
   /** SAHI's windows: slices (auto-sized when not given), then the whole image when asked and there are several. */

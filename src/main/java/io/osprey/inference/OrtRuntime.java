@@ -53,6 +53,10 @@ public final class OrtRuntime {
     return env;
   }
 
+  public int intraOpThreads() {
+    return intraOpThreads;
+  }
+
   public String provider() {
     return provider;
   }

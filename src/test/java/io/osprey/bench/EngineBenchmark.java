@@ -64,14 +64,16 @@ public final class EngineBenchmark {
     System.out.printf("machine: %d cores, %s %s, java %s; ONNX Runtime intra-op threads %d, rounds %d%n",
         Runtime.getRuntime().availableProcessors(), System.getProperty("os.name"), System.getProperty("os.arch"),
         System.getProperty("java.version"), threads, rounds);
-    System.out.printf("%-14s %-22s %5s %5s %12s %12s %8s%n", "model", "image", "tiles", "batch", "raw ms/tile",
-        "engine ms/t", "overhead");
+    System.out.printf("%-14s %-22s %5s %5s %-10s %12s %12s %8s%n", "model", "image", "tiles", "batch", "prep",
+        "raw ms/tile", "engine ms/t", "overhead");
     for (String modelName : models) {
       OnnxModel model = registry.get(modelName);
       for (String imageName : images) {
         Path image = shared.resolve("data/images").resolve(imageName);
-        try (DetectionEngine engine = new DetectionEngine(model, 8)) {
-          measure(model, engine, image, rounds);
+        for (boolean overlap : new boolean[] {false, true}) {
+          try (DetectionEngine engine = new DetectionEngine(model, 8, overlap)) {
+            measure(model, engine, image, rounds, overlap);
+          }
         }
       }
     }
@@ -81,7 +83,8 @@ public final class EngineBenchmark {
     registry.close();
   }
 
-  private static void measure(OnnxModel model, DetectionEngine engine, Path image, int rounds) throws Exception {
+  private static void measure(OnnxModel model, DetectionEngine engine, Path image, int rounds, boolean overlap)
+      throws Exception {
     DetectionParams params = DetectionParams.defaults();
     Mat decoded = imread(image.toString(), IMREAD_COLOR);
     List<Slicing.Window> windows = DetectionEngine.windows(decoded.cols(), decoded.rows(), params);
@@ -106,6 +109,8 @@ public final class EngineBenchmark {
     engine.detect(image, params); // warm caches and the prep thread
     long rawNanos = 0;
     long engineNanos = 0;
+    long engineInference = 0;
+    long engineDecode = 0;
     int tiles = 0;
     for (int r = 0; r < rounds; r++) {
       long t0 = System.nanoTime();
@@ -119,19 +124,23 @@ public final class EngineBenchmark {
       long t1 = System.nanoTime();
       ImageDetections result = engine.detect(image, params);
       engineNanos += System.nanoTime() - t1;
+      engineInference += result.inferenceNanos();
+      engineDecode += result.decodeNanos();
       tiles += result.tiles();
     }
     inputs.forEach(OnnxTensor::close);
     pinned.close();
     double raw = rawNanos / 1e6 / (rounds * windows.size());
     double eng = engineNanos / 1e6 / tiles;
-    System.out.printf("%-14s %-22s %5d %5d %12.2f %12.2f %7.1f%%%n", model.name(), image.getFileName(),
-        windows.size(), engine.batchSize(), raw, eng, 100 * (eng / raw - 1));
+    System.out.printf("%-14s %-22s %5d %5d %-10s %12.2f %12.2f %7.1f%%   (in engine: run %.2f, file decode %.2f"
+            + " ms/tile)%n", model.name(), image.getFileName(), windows.size(), engine.batchSize(),
+        overlap ? "overlapped" : "in turn", raw, eng, 100 * (eng / raw - 1),
+        engineInference / 1e6 / tiles, engineDecode / 1e6 / tiles);
   }
 
   private static void soak(OnnxModel model, Path image, int tiles) throws Exception {
     DetectionParams params = DetectionParams.defaults().withSlices(256, 256, 0.2, 0.2);
-    try (DetectionEngine engine = new DetectionEngine(model, 8)) {
+    try (DetectionEngine engine = new DetectionEngine(model, 8, false)) {
       ImageDetections first = engine.detect(image, params);
       System.gc();
       long rss0 = Pointer.physicalBytes();

@@ -49,6 +49,6 @@ public final class Models {
   }
 
   public static DetectionEngine engine(String model) throws InferenceException {
-    return new DetectionEngine(registry().get(model), 8);
+    return new DetectionEngine(registry().get(model), 8, DetectionEngine.overlapPays(2));
   }
 }
