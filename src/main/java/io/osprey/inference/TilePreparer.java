@@ -3,9 +3,9 @@ package io.osprey.inference;
 import static org.bytedeco.opencv.global.opencv_core.CV_32F;
 import static org.bytedeco.opencv.global.opencv_core.CV_32FC1;
 import static org.bytedeco.opencv.global.opencv_core.split;
-import static org.bytedeco.opencv.global.opencv_imgproc.INTER_AREA;
 import static org.bytedeco.opencv.global.opencv_imgproc.INTER_LINEAR;
 import static org.bytedeco.opencv.global.opencv_imgproc.resize;
+import static org.bytedeco.opencv.global.opencv_imgproc.sepFilter2D;
 
 import java.nio.FloatBuffer;
 import org.bytedeco.javacpp.FloatPointer;
@@ -18,8 +18,9 @@ import org.bytedeco.opencv.opencv_core.Size;
 
 /**
  * Letterboxes one window of a decoded image straight into an NCHW float tensor. All pixel work runs in OpenCV: the
- * window is resized (INTER_AREA when shrinking, which averages the whole footprint instead of aliasing small
- * objects away; INTER_LINEAR when enlarging), split into 8-bit channel planes, and each plane converted to float
+ * window is resized (bilinear; when shrinking, after a triangle pre-filter as wide as the shrink factor, which makes
+ * it the antialiased bilinear of PIL and libvips that the reference detections were made with, instead of a 2x2
+ * sample that aliases small objects away), split into 8-bit channel planes, and each plane converted to float
  * directly into its place inside tensor planes that alias the tensor's direct buffer. Channel order (BGR to RGB) is
  * handled by which plane receives which channel, and the grey padding is only rewritten when the letterbox geometry
  * changes, so a tile costs one resize, one split and one conversion. Working matrices are reused from tile to tile
@@ -30,8 +31,11 @@ public final class TilePreparer implements AutoCloseable {
   private final ModelLayout layout;
   private final int inputWidth;
   private final int inputHeight;
+  private final Mat blurred = new Mat();
   private final Mat resized = new Mat();
   private final MatVector bytePlanes = new MatVector(3);
+  private Mat kernel;
+  private double kernelSupport;
 
   public TilePreparer(ModelLayout layout, int inputWidth, int inputHeight) {
     this.layout = layout;
@@ -69,6 +73,8 @@ public final class TilePreparer implements AutoCloseable {
   public Letterbox prepare(Mat image, Slicing.Window window, Planes planes) {
     Letterbox box = Letterbox.of(window.width(), window.height(), inputWidth, inputHeight, layout.centred());
     double alpha = layout.rgbUnitScale() ? 1.0 / 255.0 : 1.0;
+    // Built outside the scope below: the cached kernel must outlive this tile.
+    Mat filter = box.scale() < 1.0 ? triangle(1.0 / box.scale()) : null;
     try (PointerScope scope = new PointerScope()) {
       if (!box.equals(planes.padded)) {
         try (Scalar grey = new Scalar(114 * alpha)) {
@@ -83,8 +89,12 @@ public final class TilePreparer implements AutoCloseable {
       Mat source = whole ? image : image.apply(new Rect(window.x1(), window.y1(), window.width(), window.height()));
       Mat fitted = source;
       if (box.resizedWidth() != window.width() || box.resizedHeight() != window.height()) {
-        resize(source, resized, new Size(box.resizedWidth(), box.resizedHeight()), 0, 0,
-            box.scale() < 1.0 ? INTER_AREA : INTER_LINEAR);
+        Mat input = source;
+        if (filter != null) {
+          sepFilter2D(source, blurred, -1, filter, filter);
+          input = blurred;
+        }
+        resize(input, resized, new Size(box.resizedWidth(), box.resizedHeight()), 0, 0, INTER_LINEAR);
         fitted = resized;
       }
       split(fitted, bytePlanes);
@@ -98,8 +108,37 @@ public final class TilePreparer implements AutoCloseable {
     return box;
   }
 
+  /** Normalised 1-D triangle of half-width {@code support} source pixels, cached for the last support used. */
+  private Mat triangle(double support) {
+    if (kernel != null && kernelSupport == support) {
+      return kernel;
+    }
+    if (kernel != null) {
+      kernel.close();
+    }
+    int radius = Math.max(0, (int) Math.ceil(support) - 1);
+    float[] weights = new float[2 * radius + 1];
+    float sum = 0;
+    for (int k = -radius; k <= radius; k++) {
+      weights[k + radius] = (float) Math.max(0, 1 - Math.abs(k) / support);
+      sum += weights[k + radius];
+    }
+    kernel = new Mat(weights.length, 1, CV_32FC1);
+    try (FloatPointer data = new FloatPointer(kernel.data())) {
+      for (int i = 0; i < weights.length; i++) {
+        data.put(i, weights[i] / sum);
+      }
+    }
+    kernelSupport = support;
+    return kernel;
+  }
+
   @Override
   public void close() {
+    blurred.close();
+    if (kernel != null) {
+      kernel.close();
+    }
     resized.close();
     bytePlanes.close();
   }
