@@ -3,7 +3,22 @@ package io.osprey;
 import io.osprey.config.Config;
 import io.osprey.health.Readiness;
 import io.osprey.http.HttpVerticle;
+import io.osprey.inference.DetectionEngine;
+import io.osprey.inference.InferenceException;
+import io.osprey.inference.ModelRegistry;
 import io.osprey.inference.NativeLibraries;
+import io.osprey.inference.OrtRuntime;
+import io.osprey.jobs.JobConsumerVerticle;
+import io.osprey.jobs.JobMaintenanceVerticle;
+import io.osprey.jobs.JobMetrics;
+import io.osprey.jobs.JobQueue;
+import io.osprey.jobs.JobRepository;
+import io.osprey.jobs.JobRunnerVerticle;
+import io.osprey.jobs.JobsApi;
+import io.osprey.jobs.RateLimiter;
+import io.osprey.jobs.ResultWriter;
+import io.osprey.jobs.StatusCache;
+import io.osprey.jobs.WorkerHeartbeat;
 import io.osprey.metrics.Metrics;
 import io.osprey.storage.Database;
 import io.osprey.storage.StorageLayout;
@@ -17,10 +32,16 @@ import io.vertx.core.Future;
 import io.vertx.core.ThreadingModel;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
+import io.vertx.redis.client.Redis;
 import io.vertx.sqlclient.Pool;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -36,10 +57,17 @@ public final class OspreyApp {
   private final Vertx vertx;
   private final Metrics metrics;
   private final Pool pool;
+  private final Redis redis;
   private final Readiness readiness;
   private final StorageLayout layout;
+  private final String workerId = UUID.randomUUID().toString();
   private HttpVerticle http;
   private StorageJanitorVerticle janitor;
+  private JobMaintenanceVerticle maintenance;
+  private ModelRegistry models;
+  private WorkerHeartbeat heartbeat;
+  private long heartbeatTimer = -1;
+  private JobQueue publisher;
 
   private OspreyApp(Config config, Role role, Vertx vertx, Metrics metrics) {
     this.config = config;
@@ -48,7 +76,8 @@ public final class OspreyApp {
     this.metrics = metrics;
     this.layout = new StorageLayout(config.path("storage.root"));
     this.pool = Database.pool(vertx, config);
-    this.readiness = new Readiness(vertx, config, pool);
+    this.redis = Readiness.redisClient(vertx, config);
+    this.readiness = new Readiness(vertx, config, pool, redis);
   }
 
   /** Blocking preparation on the calling thread, then asynchronous deployment. */
@@ -72,8 +101,25 @@ public final class OspreyApp {
   }
 
   private Future<Void> deploy() {
+    String prefix = config.string("redis.key_prefix");
     UploadRepository uploads = new UploadRepository(pool);
+    JobRepository jobs = new JobRepository(pool);
+    StatusCache cache = new StatusCache(vertx, redis, prefix, config.integer("jobs.status_cache_ttl_seconds"));
+    JobMetrics jobMetrics = new JobMetrics(metrics.registry(), config.string("jobs.queue"));
+    heartbeat = new WorkerHeartbeat(redis, prefix);
+    OrtRuntime runtime = null;
+    if (role.runsWorkers()) {
+      try {
+        runtime = new OrtRuntime(OrtRuntime.parseDevice(config.string("inference.device")),
+            config.integer("inference.intra_op_threads"), config.integer("inference.inter_op_threads"));
+      } catch (InferenceException e) {
+        return Future.failedFuture(e);
+      }
+    }
+    models = new ModelRegistry(runtime, config.path("models.dir"), config.string("models.default"));
+
     Future<?> chain = Future.succeededFuture();
+    JobsApi jobsApi = null;
     if (role.runsApi()) {
       chain = chain.compose(x -> vertx.deployVerticle(UploadFilesVerticle::new, new DeploymentOptions()
           .setThreadingModel(ThreadingModel.WORKER)
@@ -82,16 +128,45 @@ public final class OspreyApp {
           Duration.ofMinutes(config.integer("storage.tmp_max_age_minutes")));
       chain = chain.compose(x -> vertx.deployVerticle(janitor,
           new DeploymentOptions().setThreadingModel(ThreadingModel.WORKER)));
+      publisher = new JobQueue(vertx, config, "osprey-api");
+      publisher.start();
+      maintenance = new JobMaintenanceVerticle(jobs, publisher, cache, jobMetrics,
+          Duration.ofSeconds(config.integer("jobs.queued_timeout_seconds")), 5000);
+      chain = chain.compose(x -> vertx.deployVerticle(maintenance));
+      jobsApi = new JobsApi(vertx, jobs, publisher, cache,
+          new RateLimiter(redis, prefix, config.integer("jobs.rate_limit_per_minute")), models, layout, jobMetrics,
+          heartbeat);
+    }
+    if (role.runsWorkers()) {
+      int workers = config.integer("jobs.worker_instances");
+      ResultWriter writer = new ResultWriter(layout, config.integer("jobs.thumbnail_size"),
+          config.integer("jobs.jpeg_quality"));
+      boolean overlap = DetectionEngine.overlapPays(runtime.intraOpThreads());
+      JobRunnerVerticle runner = new JobRunnerVerticle(jobs, models, layout, writer, cache, jobMetrics, workers,
+          config.integer("jobs.max_deliveries"), config.integer("jobs.retry_attempts"),
+          config.integer("jobs.retry_backoff_ms"), overlap);
+      JobQueue consumerQueue = new JobQueue(vertx, config, "osprey-worker-" + workerId.substring(0, 8));
+      chain = chain.compose(x -> vertx.deployVerticle(runner))
+          .compose(x -> vertx.deployVerticle(new JobConsumerVerticle(consumerQueue, workers)))
+          .onSuccess(x -> {
+            heartbeat.beat(workerId);
+            heartbeatTimer = vertx.setPeriodic(5000, t -> heartbeat.beat(workerId));
+            // Warm the default model now so the first job does not pay for loading it.
+            vertx.executeBlocking(() -> models.get(null), false)
+                .onFailure(e -> LOG.warn("default model not loaded: {}", e.getMessage()));
+          });
     }
     UploadHandler uploadHandler = new UploadHandler(vertx, layout, uploads, UploadLimits.from(config));
+    JobsApi api = jobsApi;
     http = new HttpVerticle(config.string("http.host"), config.integer("http.port"), metrics, readiness, router -> {
       if (role.runsApi()) {
         router.post("/api/v1/inference/upload").handler(uploadHandler);
+        api.mount(router);
       }
     });
     return chain.compose(x -> vertx.deployVerticle(http))
-        .onSuccess(id -> LOG.info("Osprey started: role {}, port {}, storage {}", role.name().toLowerCase(),
-            http.actualPort(), layout.root()))
+        .onSuccess(id -> LOG.info("Osprey started: role {}, port {}, storage {}, models {}",
+            role.name().toLowerCase(), http.actualPort(), layout.root(), models.directory()))
         .mapEmpty();
   }
 
@@ -115,10 +190,52 @@ public final class OspreyApp {
     return janitor;
   }
 
+  public JobMaintenanceVerticle maintenance() {
+    return maintenance;
+  }
+
+  /**
+   * Stops the process's work and connections. Every step is bounded, so a server that went away cannot hold up a
+   * shutdown; unacknowledged jobs go back to the broker when the connection closes.
+   */
   public Future<Void> close() {
-    return readiness.close()
-        .transform(x -> pool.close())
-        .transform(x -> vertx.close())
+    if (heartbeatTimer >= 0) {
+      vertx.cancelTimer(heartbeatTimer);
+    }
+    Future<Void> left = role.runsWorkers() && heartbeat != null ? heartbeat.leave(workerId) : Future.succeededFuture();
+    CompletableFuture<Void> done = new CompletableFuture<>();
+    bounded("heartbeat", left)
+        .transform(x -> bounded("job publisher", publisher == null ? Future.succeededFuture() : publisher.close()))
+        .transform(x -> bounded("readiness", readiness.close()))
+        .transform(x -> bounded("verticles", undeployAll()))
+        .onComplete(x -> {
+          // Vert.x is closed from a plain thread and its end observed without a Vert.x context: a completion
+          // routed through one of its (by then terminated) event loops would never arrive.
+          Thread closer = new Thread(() -> {
+            if (models != null) {
+              models.close();
+            }
+            vertx.close().toCompletionStage().whenComplete((v, e) -> done.complete(null));
+          }, "osprey-shutdown-vertx");
+          closer.setDaemon(true);
+          closer.start();
+        });
+    return Future.fromCompletionStage(done);
+  }
+
+  private Future<Void> undeployAll() {
+    List<Future<Void>> all = new ArrayList<>();
+    for (String id : vertx.deploymentIDs()) {
+      all.add(vertx.undeploy(id).otherwiseEmpty());
+    }
+    return Future.join(all).mapEmpty();
+  }
+
+  private Future<Void> bounded(String step, Future<Void> work) {
+    long start = System.nanoTime();
+    return work.timeout(10, TimeUnit.SECONDS)
+        .onFailure(e -> LOG.warn("shutdown step '{}' did not finish: {}", step, e.toString()))
+        .onComplete(x -> LOG.debug("shutdown step '{}' took {} ms", step, (System.nanoTime() - start) / 1_000_000))
         .otherwiseEmpty();
   }
 }

@@ -19,6 +19,22 @@ public final class Bus {
   /** Remove files and folders of an upload that will not be kept. Request {@link DiscardFiles}; empty reply. */
   public static final String UPLOAD_DISCARD = "osprey.uploads.discard";
 
+  /**
+   * Run one detection job. Request {@link RunJob}; the reply (empty) means the job reached a state that lets its
+   * queue message be acknowledged; a failure means it must be delivered again.
+   */
+  public static final String JOBS_RUN = "osprey.jobs.run";
+
+  public record RunJob(String jobId, long deliveries) {
+    public JsonObject toJson() {
+      return new JsonObject().put("job_id", jobId).put("deliveries", deliveries);
+    }
+
+    public static RunJob fromJson(JsonObject json) {
+      return new RunJob(json.getString("job_id"), json.getLong("deliveries", 1L));
+    }
+  }
+
   /** Failure codes carried by {@code ReplyException.failureCode()} on these addresses. */
   public static final int FAILURE_STORAGE = 507;
 

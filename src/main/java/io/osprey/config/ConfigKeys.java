@@ -56,6 +56,7 @@ public final class ConfigKeys {
     str("redis.host", false, "Redis host.");
     num("redis.port", Type.INT, 1, 65535, "Redis port.");
     str("redis.password", true, "Redis password (empty for none).");
+    str("redis.key_prefix", false, "Prefix of every Redis key the service writes (lets several deployments share one Redis).");
     str("rabbitmq.host", false, "RabbitMQ host (AMQP).");
     num("rabbitmq.port", Type.INT, 1, 65535, "RabbitMQ AMQP port.");
     str("rabbitmq.user", false, "RabbitMQ user.");
@@ -74,6 +75,21 @@ public final class ConfigKeys {
     num("inference.inter_op_threads", Type.INT, 1, 256, "Threads ONNX Runtime uses across independent graph nodes.");
     num("inference.batch_size", Type.INT, 1, 256,
         "Most tiles per ONNX Runtime call for models with a dynamic batch dimension (fixed-batch models take one).");
+    str("jobs.queue", false, "Durable quorum queue that carries detection jobs to workers.");
+    num("jobs.worker_instances", Type.INT, 1, 64,
+        "Detection workers in a process running the worker role (each runs one image at a time).");
+    num("jobs.queued_timeout_seconds", Type.INT, 1, 7 * 86400,
+        "A job still queued after this long fails with QUEUE_TIMEOUT (spec: 5 minutes).");
+    num("jobs.max_deliveries", Type.INT, 1, 100,
+        "A job delivered more often than this (workers died on it) fails with MAX_RETRIES.");
+    num("jobs.retry_attempts", Type.INT, 1, 20,
+        "Attempts at an image after an inference or storage error before the job fails with MAX_RETRIES.");
+    num("jobs.retry_backoff_ms", Type.INT, 0, 600000, "First retry delay; each further retry waits twice as long.");
+    num("jobs.rate_limit_per_minute", Type.INT, 0, 1000000,
+        "Predict requests a user may make per minute (0 = unlimited); beyond it 429 RATE_LIMIT_EXCEEDED.");
+    num("jobs.status_cache_ttl_seconds", Type.INT, 1, 30 * 86400, "How long job status stays in Redis.");
+    num("jobs.thumbnail_size", Type.INT, 16, 4096, "Longest side of result thumbnails in pixels.");
+    num("jobs.jpeg_quality", Type.INT, 1, 100, "JPEG quality of annotated images and thumbnails.");
     str("native.cache_dir", false,
         "Folder where OpenCV/JavaCPP and ONNX Runtime native libraries are unpacked once and reused across starts.");
   }

@@ -26,22 +26,28 @@ public final class Readiness {
   private final Config config;
   private final Pool pool;
   private final Redis redis;
+
+  /** The service's Redis client (shared by readiness, the status cache and the rate limiter). */
+  public static Redis redisClient(Vertx vertx, Config config) {
+    RedisOptions options = new RedisOptions()
+        .setConnectionString("redis://" + config.string("redis.host") + ":" + config.integer("redis.port"))
+        .setMaxPoolSize(16)
+        .setMaxPoolWaiting(256)
+        .setPoolRecycleTimeout(15_000);
+    if (!config.string("redis.password").isEmpty()) {
+      options.setPassword(config.string("redis.password"));
+    }
+    return Redis.createClient(vertx, options);
+  }
   private final NetClient net;
   private RabbitMQClient rabbit;
   private Future<Void> rabbitConnecting;
 
-  public Readiness(Vertx vertx, Config config, Pool pool) {
+  public Readiness(Vertx vertx, Config config, Pool pool, Redis redis) {
     this.vertx = vertx;
     this.config = config;
     this.pool = pool;
-    RedisOptions redisOptions = new RedisOptions()
-        .setConnectionString("redis://" + config.string("redis.host") + ":" + config.integer("redis.port"))
-        .setMaxPoolSize(2)
-        .setMaxPoolWaiting(16);
-    if (!config.string("redis.password").isEmpty()) {
-      redisOptions.setPassword(config.string("redis.password"));
-    }
-    this.redis = Redis.createClient(vertx, redisOptions);
+    this.redis = redis;
     this.net = vertx.createNetClient(new NetClientOptions().setConnectTimeout(config.integer("health.check_timeout_ms")));
   }
 
@@ -109,6 +115,6 @@ public final class Readiness {
 
   public Future<Void> close() {
     Future<Void> r = rabbit == null ? Future.succeededFuture() : rabbit.stop().otherwiseEmpty();
-    return Future.join(r, redis.close().otherwiseEmpty(), net.close().otherwiseEmpty()).mapEmpty();
+    return Future.join(r, net.close().otherwiseEmpty()).mapEmpty();
   }
 }

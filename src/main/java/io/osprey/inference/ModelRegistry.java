@@ -30,6 +30,7 @@ public final class ModelRegistry implements AutoCloseable {
   private final String defaultModel;
   private final Map<String, OnnxModel> loaded = new ConcurrentHashMap<>();
 
+  /** @param runtime null in processes that only check model names (the API role) */
   public ModelRegistry(OrtRuntime runtime, Path directory, String defaultModel) {
     this.runtime = runtime;
     this.directory = directory.toAbsolutePath().normalize();
@@ -68,6 +69,9 @@ public final class ModelRegistry implements AutoCloseable {
 
   /** The loaded model; null or blank means the default. */
   public OnnxModel get(String name) throws InferenceException {
+    if (runtime == null) {
+      throw new IllegalStateException("this process has no ONNX Runtime (API role): it can only list models");
+    }
     String resolved = resolveName(name);
     if (!NAME.matcher(resolved).matches()) {
       throw new InferenceException(InferenceException.Code.MODEL_LOAD_ERROR,

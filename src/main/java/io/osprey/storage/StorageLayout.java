@@ -36,6 +36,33 @@ public final class StorageLayout {
     return within(uploadDir(uploadId).resolve(fileId + "." + extension));
   }
 
+  public Path resultsDir(String jobId) {
+    return within(root.resolve("results").resolve(jobId));
+  }
+
+  /** YOLO lines {@code class cx cy w h conf}, normalised (spec: results/{job_id}/predictions/{file_id}.txt). */
+  public Path predictions(String jobId, String fileId) {
+    return within(resultsDir(jobId).resolve("predictions").resolve(fileId + ".txt"));
+  }
+
+  /** Full detections with class names and pixel boxes, for the JSON and COCO result formats. */
+  public Path detections(String jobId, String fileId) {
+    return within(resultsDir(jobId).resolve("detections").resolve(fileId + ".json"));
+  }
+
+  public Path annotated(String jobId, String fileId) {
+    return within(resultsDir(jobId).resolve("visualizations").resolve(fileId + ".jpg"));
+  }
+
+  public Path thumbnail(String jobId, String fileId) {
+    return within(resultsDir(jobId).resolve("thumbnails").resolve(fileId + ".jpg"));
+  }
+
+  /** An uploaded file from its stored relative path, refusing anything outside the root. */
+  public Path stored(String relativePath) {
+    return within(root.resolve(relativePath));
+  }
+
   public String relative(Path path) {
     return root.relativize(path).toString();
   }

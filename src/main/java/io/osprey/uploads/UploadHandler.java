@@ -2,6 +2,7 @@ package io.osprey.uploads;
 
 import io.osprey.bus.Bus;
 import io.osprey.http.ApiError;
+import io.osprey.http.CurrentUser;
 import io.osprey.http.ErrorCode;
 import io.osprey.http.RequestIds;
 import io.osprey.http.Responses;
@@ -259,7 +260,7 @@ public final class UploadHandler implements Handler<RoutingContext> {
             LOG.error("rid={} storing upload {} failed: {}", RequestIds.of(ctx), uploadId, e.getMessage());
             finish(ApiError.of(ErrorCode.STORAGE_ERROR));
           })
-          .onSuccess(stored -> repository.insert(uploadId, UploadUser.of(ctx), files)
+          .onSuccess(stored -> repository.insert(uploadId, CurrentUser.of(ctx), files)
               .onFailure(e -> {
                 LOG.error("rid={} recording upload {} failed: {}", RequestIds.of(ctx), uploadId, e.toString());
                 discard(List.of(directory.toString()));

@@ -44,14 +44,36 @@ public final class TestService implements AutoCloseable {
       database = database.substring(0, 51) + database.substring(database.length() - 9);
     }
     Path storage = Files.createTempDirectory("osprey-test-storage-");
-    JsonObject base = new JsonObject()
-        .put("http", new JsonObject().put("host", "127.0.0.1").put("port", 0))
-        .put("storage", new JsonObject().put("root", storage.toString()))
-        .put("native", new JsonObject().put("cache_dir", Path.of("target", "native-cache").toAbsolutePath().toString()))
-        .put("postgres", new JsonObject().put("database", database).put("connect_timeout_seconds", 5));
+    JsonObject base = baseConfig(database, storage);
     Config config = ConfigLoader.load(System.getenv()).with(base.mergeIn(overrides, true));
     OspreyApp app = OspreyApp.start(config, role).toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
     return new TestService(app, config, storage, database);
+  }
+
+  /**
+   * What every test service shares: loopback on a free port, its own storage, database, queue and Redis keys,
+   * the shared models, short retry delays.
+   */
+  public static JsonObject baseConfig(String database, Path storage) {
+    return new JsonObject()
+        .put("http", new JsonObject().put("host", "127.0.0.1").put("port", 0))
+        .put("storage", new JsonObject().put("root", storage.toString()))
+        .put("native", new JsonObject().put("cache_dir", Path.of("target", "native-cache").toAbsolutePath().toString()))
+        .put("postgres", new JsonObject().put("database", database).put("connect_timeout_seconds", 5))
+        .put("redis", new JsonObject().put("key_prefix", database + ":"))
+        .put("models", new JsonObject().put("dir", Models.dir().toAbsolutePath().normalize().toString()))
+        .put("inference", new JsonObject().put("intra_op_threads", 2))
+        .put("jobs", new JsonObject().put("queue", "osprey.test." + database).put("retry_backoff_ms", 50));
+  }
+
+  /** Another process role on the same database, storage, queue and Redis keys (several instances of one service). */
+  public OspreyApp startPeer(Role role, JsonObject overrides) throws Exception {
+    Config peer = config.with(new JsonObject().put("http", new JsonObject().put("port", 0)).mergeIn(overrides, true));
+    return OspreyApp.start(peer, role).toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
+  }
+
+  public static void stop(OspreyApp app) throws Exception {
+    app.close().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
   }
 
   public OspreyApp app() {

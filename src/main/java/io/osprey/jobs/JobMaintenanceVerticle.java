@@ -1,0 +1,94 @@
+package io.osprey.jobs;
+
+import io.vertx.core.Future;
+import io.vertx.core.VerticleBase;
+import java.time.Duration;
+import java.time.OffsetDateTime;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Periodic duties of an API process: hands the broker the jobs it missed while it was down (they stay queued in
+ * PostgreSQL meanwhile), fails jobs queued longer than the timeout (spec: queued, 5 min, failed), and samples the
+ * queue length for the metrics and the dashboard.
+ */
+public final class JobMaintenanceVerticle extends VerticleBase {
+  private static final Logger LOG = LoggerFactory.getLogger(JobMaintenanceVerticle.class);
+
+  private final JobRepository jobs;
+  private final JobQueue queue;
+  private final StatusCache cache;
+  private final JobMetrics metrics;
+  private final Duration queuedTimeout;
+  private final long periodMs;
+  private long timer;
+  private boolean running;
+
+  public JobMaintenanceVerticle(JobRepository jobs, JobQueue queue, StatusCache cache, JobMetrics metrics,
+                                Duration queuedTimeout, long periodMs) {
+    this.jobs = jobs;
+    this.queue = queue;
+    this.cache = cache;
+    this.metrics = metrics;
+    this.queuedTimeout = queuedTimeout;
+    this.periodMs = periodMs;
+  }
+
+  @Override
+  public Future<?> start() {
+    timer = vertx.setPeriodic(periodMs, id -> tick());
+    return Future.succeededFuture();
+  }
+
+  @Override
+  public Future<?> stop() {
+    vertx.cancelTimer(timer);
+    return Future.succeededFuture();
+  }
+
+  /** One round of all duties; rounds never overlap. */
+  public Future<Void> tick() {
+    if (running) {
+      return Future.succeededFuture();
+    }
+    running = true;
+    return expire()
+        .compose(x -> republish())
+        .compose(x -> sampleQueue())
+        .onFailure(e -> LOG.warn("job maintenance round failed: {}", e.getMessage()))
+        .onComplete(x -> running = false)
+        .otherwiseEmpty();
+  }
+
+  private Future<Void> expire() {
+    return jobs.failQueuedBefore(OffsetDateTime.now().minus(queuedTimeout), JobRunnerVerticle.error("QUEUE_TIMEOUT",
+            "Job timed out in the queue", "No worker started this job within " + queuedTimeout.toSeconds()
+                + " seconds."))
+        .compose(failed -> {
+          failed.forEach(job -> {
+            LOG.warn("job {} failed: queued longer than {} s", job.jobId(), queuedTimeout.toSeconds());
+            metrics.jobCounted(JobRow.FAILED);
+            cache.put(job);
+          });
+          return Future.succeededFuture();
+        });
+  }
+
+  private Future<Void> republish() {
+    if (!queue.connected()) {
+      return Future.succeededFuture();
+    }
+    return jobs.notEnqueued(100).compose(ids -> {
+      Future<Void> chain = Future.succeededFuture();
+      for (String id : ids) {
+        chain = chain.compose(x -> queue.publish(id).compose(y -> jobs.markEnqueued(id))
+            .onSuccess(y -> LOG.info("job {} handed to the broker after it came back", id)));
+      }
+      return chain;
+    });
+  }
+
+  private Future<Void> sampleQueue() {
+    return queue.length().onSuccess(metrics::queueLength).<Void>mapEmpty().otherwiseEmpty();
+  }
+}

@@ -1,0 +1,349 @@
+package io.osprey.jobs;
+
+import static org.bytedeco.opencv.global.opencv_imgcodecs.IMREAD_COLOR;
+import static org.bytedeco.opencv.global.opencv_imgcodecs.imread;
+
+import io.osprey.bus.Bus;
+import io.osprey.inference.DetectionEngine;
+import io.osprey.inference.ImageDetections;
+import io.osprey.inference.InferenceException;
+import io.osprey.inference.ModelRegistry;
+import io.osprey.inference.OnnxModel;
+import io.osprey.storage.StorageLayout;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.VerticleBase;
+import io.vertx.core.WorkerExecutor;
+import io.vertx.core.eventbus.Message;
+import io.vertx.core.json.JsonObject;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.OffsetDateTime;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import org.bytedeco.opencv.opencv_core.Mat;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs detection jobs handed over the event bus by the queue consumer. The job's bookkeeping (state changes,
+ * progress, results rows, status cache) is asynchronous on this verticle's event loop; each image's blocking work
+ * (decode, sliced inference, result files) runs on the shared "osprey-inference" worker pool, one image per worker
+ * thread, each thread with its own engines over the shared model sessions.
+ *
+ * <p>Errors follow the spec's worker table: a missing or unreadable model, a missing or undecodable image and an
+ * impossible configuration fail the job at once; inference and storage errors are retried with exponential
+ * backoff and fail the job with MAX_RETRIES when attempts run out; a message delivered more than
+ * {@code jobs.max_deliveries} times (workers died on it) fails with MAX_RETRIES. Results of images finished before
+ * a crash are kept and the rerun resumes after them; a failed job's partial results are removed.
+ */
+public final class JobRunnerVerticle extends VerticleBase {
+  private static final Logger LOG = LoggerFactory.getLogger(JobRunnerVerticle.class);
+  private static final Set<InferenceException.Code> FINAL = Set.of(InferenceException.Code.MODEL_LOAD_ERROR,
+      InferenceException.Code.FILE_NOT_FOUND, InferenceException.Code.CORRUPTED_FILE,
+      InferenceException.Code.INVALID_CONFIG);
+
+  private final JobRepository jobs;
+  private final ModelRegistry models;
+  private final StorageLayout layout;
+  private final ResultWriter writer;
+  private final StatusCache cache;
+  private final JobMetrics metrics;
+  private final int workers;
+  private final int maxDeliveries;
+  private final int retryAttempts;
+  private final long retryBackoffMs;
+  private final boolean overlap;
+  private final Map<Thread, Map<String, DetectionEngine>> engines = new ConcurrentHashMap<>();
+  private WorkerExecutor inference;
+
+  public JobRunnerVerticle(JobRepository jobs, ModelRegistry models, StorageLayout layout, ResultWriter writer,
+                           StatusCache cache, JobMetrics metrics, int workers, int maxDeliveries, int retryAttempts,
+                           long retryBackoffMs, boolean overlap) {
+    this.jobs = jobs;
+    this.models = models;
+    this.layout = layout;
+    this.writer = writer;
+    this.cache = cache;
+    this.metrics = metrics;
+    this.workers = workers;
+    this.maxDeliveries = maxDeliveries;
+    this.retryAttempts = retryAttempts;
+    this.retryBackoffMs = retryBackoffMs;
+    this.overlap = overlap;
+  }
+
+  @Override
+  public Future<?> start() {
+    inference = vertx.createSharedWorkerExecutor("osprey-inference", workers, 24, TimeUnit.HOURS);
+    return vertx.eventBus().<JsonObject>localConsumer(Bus.JOBS_RUN, this::onRun).completion();
+  }
+
+  @Override
+  public Future<?> stop() {
+    Future<Void> closed = inference == null ? Future.succeededFuture() : inference.close();
+    return closed.onComplete(x -> engines.values().forEach(m -> m.values().forEach(DetectionEngine::close)));
+  }
+
+  private void onRun(Message<JsonObject> message) {
+    Bus.RunJob run = Bus.RunJob.fromJson(message.body());
+    runJob(run).onComplete(done -> {
+      if (done.succeeded()) {
+        message.reply(null);
+      } else {
+        LOG.error("job {} could not be brought to a safe state: {}", run.jobId(), done.cause().toString());
+        message.fail(500, String.valueOf(done.cause().getMessage()));
+      }
+    });
+  }
+
+  /** Completes when the job's queue message may be acknowledged. */
+  Future<Void> runJob(Bus.RunJob run) {
+    if (run.deliveries() > maxDeliveries) {
+      return failJob(run.jobId(), error("MAX_RETRIES", "Job failed after " + maxDeliveries + " deliveries",
+          "Workers stopped while processing this job " + (run.deliveries() - 1) + " times."), false);
+    }
+    return jobs.start(run.jobId()).compose(job -> {
+      if (job == null) {
+        return Future.succeededFuture(); // cancelled while queued, or already finished by another delivery
+      }
+      metrics.started();
+      long startNanos = System.nanoTime();
+      cache.put(job);
+      // The stored config was validated at predict time; parsing it again only fills the engine's parameters.
+      JobConfig config = JobConfig.parse(job.config(), new ArrayList<>());
+      return jobs.uploadFiles(job.uploadId())
+          .compose(files -> jobs.results(job.jobId()).map(done -> new Work(job, config, files, done)))
+          .compose(work -> loadModel(config.model()).compose(model -> processFrom(work, model, 0)))
+          .compose(outcome -> finish(job, outcome, startNanos))
+          .recover(e -> {
+            boolean jobFails = e instanceof InferenceException || e instanceof RetriesExhausted;
+            metrics.finished(Duration.ofNanos(System.nanoTime() - startNanos), 0, 0,
+                jobFails ? JobRow.FAILED : JobRow.PROCESSING);
+            return failure(job.jobId(), e);
+          });
+    });
+  }
+
+  private record Work(JobRow job, JobConfig config, List<JobRepository.UploadedFile> files,
+                      List<JobRepository.ResultRow> done) {
+  }
+
+  /** How a job's image loop ended. */
+  private enum Outcome { COMPLETED, CANCELLED }
+
+  private Future<OnnxModel> loadModel(String name) {
+    return inference.executeBlocking(() -> models.get(name), false);
+  }
+
+  private Future<Outcome> processFrom(Work work, OnnxModel model, int index) {
+    Set<String> finished = new HashSet<>();
+    work.done().forEach(r -> finished.add(r.fileId()));
+    Map<String, JobRepository.UploadedFile> byId = new HashMap<>();
+    work.files().forEach(f -> byId.put(f.fileId(), f));
+    List<String> order = work.job().fileIds();
+    Promise<Outcome> result = Promise.promise();
+    step(work, model, order, byId, finished, index, finished.size(), result);
+    return result.future();
+  }
+
+  private void step(Work work, OnnxModel model, List<String> order, Map<String, JobRepository.UploadedFile> byId,
+                    Set<String> finished, int index, int processed, Promise<Outcome> result) {
+    if (index >= order.size()) {
+      result.complete(Outcome.COMPLETED);
+      return;
+    }
+    String fileId = order.get(index);
+    if (finished.contains(fileId)) {
+      step(work, model, order, byId, finished, index + 1, processed, result);
+      return;
+    }
+    JobRepository.UploadedFile file = byId.get(fileId);
+    String jobId = work.job().jobId();
+    if (file == null) {
+      result.fail(new InferenceException(InferenceException.Code.FILE_NOT_FOUND,
+          "file " + fileId + " is no longer part of upload " + work.job().uploadId()));
+      return;
+    }
+    String stage = "Running SAHI inference on " + file.filename() + " (" + (processed + 1) + "/" + order.size() + ")";
+    jobs.progress(jobId, processed, stage)
+        .onSuccess(row -> {
+          if (row != null) {
+            cache.put(row);
+          }
+        })
+        .compose(row -> attempt(work, model, file, index, 1))
+        .compose(image -> jobs.saveResult(jobId, fileId, index, image.count(), image.meanConfidence(),
+            image.annotated()).map(image))
+        .compose(image -> jobs.progress(jobId, processed + 1, "Finished " + file.filename()))
+        .onFailure(result::fail)
+        .onSuccess(row -> {
+          if (row == null) {
+            result.complete(Outcome.CANCELLED); // no longer processing: failed or cancelled meanwhile
+            return;
+          }
+          cache.put(row);
+          if (row.cancelRequested()) {
+            result.complete(Outcome.CANCELLED);
+            return;
+          }
+          step(work, model, order, byId, finished, index + 1, processed + 1, result);
+        });
+  }
+
+  private record ImageOutcome(int count, Double meanConfidence, boolean annotated) {
+  }
+
+  /** One image, retried with exponential backoff on errors that may pass. */
+  private Future<ImageOutcome> attempt(Work work, OnnxModel model, JobRepository.UploadedFile file, int index,
+                                       int attempt) {
+    return inference.executeBlocking(() -> detectAndStore(work, model, file), false)
+        .recover(e -> {
+          if (e instanceof InferenceException ie && FINAL.contains(ie.code())) {
+            return Future.failedFuture(e);
+          }
+          if (e instanceof IllegalArgumentException) {
+            return Future.failedFuture(new InferenceException(InferenceException.Code.INVALID_CONFIG,
+                e.getMessage()));
+          }
+          if (attempt >= retryAttempts) {
+            return Future.failedFuture(new RetriesExhausted(file.filename(), attempt, e));
+          }
+          long delay = retryBackoffMs << (attempt - 1);
+          LOG.warn("job {}: image {} failed (attempt {}/{}), retrying in {} ms: {}", work.job().jobId(),
+              file.filename(), attempt, retryAttempts, delay, e.toString());
+          Promise<ImageOutcome> retried = Promise.promise();
+          vertx.setTimer(Math.max(1, delay), t -> attempt(work, model, file, index, attempt + 1)
+              .onComplete(retried));
+          return retried.future();
+        });
+  }
+
+  /** Blocking: decode, detect, write result files. Runs on an inference worker thread. */
+  private ImageOutcome detectAndStore(Work work, OnnxModel model, JobRepository.UploadedFile file)
+      throws InferenceException, IOException {
+    Path path = layout.stored(file.storagePath());
+    if (!Files.isRegularFile(path)) {
+      throw new InferenceException(InferenceException.Code.FILE_NOT_FOUND,
+          "image " + file.filename() + " (" + file.fileId() + ") is missing from storage");
+    }
+    Mat image = imread(path.toString(), IMREAD_COLOR);
+    try {
+      if (image == null || image.empty()) {
+        throw new InferenceException(InferenceException.Code.CORRUPTED_FILE,
+            "image " + file.filename() + " (" + file.fileId() + ") cannot be decoded");
+      }
+      DetectionEngine engine = engine(model);
+      ImageDetections found = engine.detect(image, work.config().params());
+      writer.write(work.job().jobId(), file.fileId(), image.cols(), image.rows(), found.detections(), image,
+          work.config().visualization());
+      double mean = found.detections().stream().mapToDouble(d -> d.score()).average().orElse(Double.NaN);
+      return new ImageOutcome(found.detections().size(), Double.isNaN(mean) ? null : mean,
+          work.config().visualization());
+    } finally {
+      if (image != null) {
+        image.close();
+      }
+    }
+  }
+
+  private DetectionEngine engine(OnnxModel model) throws InferenceException {
+    Map<String, DetectionEngine> mine = engines.computeIfAbsent(Thread.currentThread(), t -> new HashMap<>());
+    DetectionEngine engine = mine.get(model.name());
+    if (engine == null || engine.model() != model) {
+      engine = new DetectionEngine(model, 8, overlap);
+      mine.put(model.name(), engine);
+    }
+    return engine;
+  }
+
+  private Future<Void> finish(JobRow job, Outcome outcome, long startNanos) {
+    Duration took = Duration.ofNanos(System.nanoTime() - startNanos);
+    if (outcome == Outcome.CANCELLED) {
+      return jobs.finishCancelled(job.jobId()).compose(row -> {
+        metrics.finished(took, 0, 0, JobRow.CANCELLED);
+        if (row != null) {
+          LOG.info("job {} cancelled after its current image", job.jobId());
+          return cache.put(row);
+        }
+        return jobs.find(job.jobId()).compose(current -> current == null ? Future.succeededFuture()
+            : cache.put(current));
+      });
+    }
+    return jobs.results(job.jobId()).compose(rows -> {
+      long total = rows.stream().mapToLong(JobRepository.ResultRow::detectionCount).sum();
+      double weighted = rows.stream().filter(r -> r.meanConfidence() != null)
+          .mapToDouble(r -> r.meanConfidence() * r.detectionCount()).sum();
+      OffsetDateTime started = job.startedAt();
+      long seconds = started == null ? took.toSeconds()
+          : Duration.between(started, OffsetDateTime.now()).toSeconds();
+      JsonObject summary = new JsonObject()
+          .put("total_detections", total)
+          .put("average_confidence", total == 0 ? 0.0 : Math.round(weighted / total * 1000) / 1000.0)
+          .put("processing_time_seconds", seconds)
+          .put("model", job.config().getString("model"));
+      return jobs.complete(job.jobId(), summary).compose(row -> {
+        metrics.finished(took, total, rows.size(), JobRow.COMPLETED);
+        if (row == null) {
+          return Future.succeededFuture();
+        }
+        LOG.info("job {} completed: {} image(s), {} detection(s) in {} ms", job.jobId(), rows.size(), total,
+            took.toMillis());
+        return cache.put(row);
+      });
+    });
+  }
+
+  /** Thrown when an image kept failing after every retry. */
+  static final class RetriesExhausted extends Exception {
+    RetriesExhausted(String filename, int attempts, Throwable last) {
+      super("image " + filename + " failed " + attempts + " times; last error: " + last.getMessage(), last);
+    }
+  }
+
+  private Future<Void> failure(String jobId, Throwable e) {
+    JsonObject error;
+    if (e instanceof InferenceException ie) {
+      error = error(ie.code().name(), switch (ie.code()) {
+        case MODEL_LOAD_ERROR -> "Failed to load YOLO model";
+        case FILE_NOT_FOUND -> "Image file not found";
+        case CORRUPTED_FILE -> "Unable to read image file";
+        case INVALID_CONFIG -> "Invalid inference configuration";
+        case INFERENCE_ERROR -> "Inference failed";
+      }, ie.getMessage());
+    } else if (e instanceof RetriesExhausted) {
+      error = error("MAX_RETRIES", "Job failed after " + retryAttempts + " attempts", e.getMessage());
+    } else {
+      // A database or bookkeeping failure: the job is not failed, the message is delivered again.
+      return Future.failedFuture(e);
+    }
+    LOG.warn("job {} failed: {} {}", jobId, error.getString("code"), error.getString("details"));
+    return failJob(jobId, error, true);
+  }
+
+  private Future<Void> failJob(String jobId, JsonObject error, boolean clean) {
+    return jobs.fail(jobId, error).compose(row -> {
+      if (row == null) {
+        return Future.succeededFuture();
+      }
+      if (!clean) {
+        metrics.jobCounted(JobRow.FAILED);
+      }
+      Future<Void> cleaned = clean ? jobs.clearResults(jobId).compose(x -> vertx.fileSystem()
+          .deleteRecursive(layout.resultsDir(jobId).toString()).otherwiseEmpty()) : Future.succeededFuture();
+      return cleaned.compose(x -> cache.put(row));
+    });
+  }
+
+  static JsonObject error(String code, String message, String details) {
+    return new JsonObject().put("code", code).put("message", message).put("details", details);
+  }
+}

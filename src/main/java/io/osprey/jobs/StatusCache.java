@@ -1,0 +1,64 @@
+package io.osprey.jobs;
+
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
+import io.vertx.redis.client.Command;
+import io.vertx.redis.client.Redis;
+import io.vertx.redis.client.Request;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The status fast path (spec: "Check Redis cache", key {@code job:{id}}). Written on every change by whoever made
+ * it; read by status polling. Redis being slow or down is never an error: reads fall back to PostgreSQL, writes
+ * are dropped. A non-terminal entry older than a few seconds is not trusted (a missed write while Redis was away
+ * could leave it stale), so polling then reads PostgreSQL and refreshes the entry.
+ */
+public final class StatusCache {
+  private static final long TIMEOUT_MS = 250;
+  private static final long FRESH_MS = 5000;
+
+  private final Vertx vertx;
+  private final Redis redis;
+  private final String prefix;
+  private final int ttlSeconds;
+
+  public StatusCache(Vertx vertx, Redis redis, String prefix, int ttlSeconds) {
+    this.vertx = vertx;
+    this.redis = redis;
+    this.prefix = prefix;
+    this.ttlSeconds = ttlSeconds;
+  }
+
+  private String key(String jobId) {
+    return prefix + "job:" + jobId;
+  }
+
+  public Future<Void> put(JobRow job) {
+    JsonObject entry = new JsonObject().put("cached_at", System.currentTimeMillis()).put("terminal", job.terminal())
+        .put("user_id", job.userId()).put("status", job.statusJson());
+    return redis.send(Request.cmd(Command.SET).arg(key(job.jobId())).arg(entry.encode()).arg("EX").arg(ttlSeconds))
+        .timeout(TIMEOUT_MS, TimeUnit.MILLISECONDS)
+        .<Void>mapEmpty()
+        .otherwiseEmpty();
+  }
+
+  /** The cached entry ({@code user_id}, {@code status}) when present and trustworthy, else null. */
+  public Future<JsonObject> get(String jobId) {
+    return redis.send(Request.cmd(Command.GET).arg(key(jobId)))
+        .timeout(TIMEOUT_MS, TimeUnit.MILLISECONDS)
+        .map(r -> {
+          if (r == null) {
+            return null;
+          }
+          JsonObject entry = new JsonObject(r.toString());
+          boolean fresh = System.currentTimeMillis() - entry.getLong("cached_at", 0L) < FRESH_MS;
+          return entry.getBoolean("terminal", false) || fresh ? entry : null;
+        })
+        .otherwise((JsonObject) null);
+  }
+
+  Vertx vertx() {
+    return vertx;
+  }
+}
