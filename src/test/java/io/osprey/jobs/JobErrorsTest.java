@@ -1,0 +1,277 @@
+package io.osprey.jobs;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.osprey.OspreyApp;
+import io.osprey.Role;
+import io.osprey.bus.Bus;
+import io.osprey.testing.Fixtures;
+import io.osprey.testing.Http;
+import io.osprey.testing.Jobs;
+import io.osprey.testing.Models;
+import io.osprey.testing.TestService;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Every error path of the job API and the worker, against the real servers. Peers (other processes of the same
+ * service, in this JVM) with their own queue or a broken dependency make a job stay queued, time out, or meet a
+ * dead broker or Redis.
+ */
+class JobErrorsTest {
+  @TempDir
+  static Path modelsDir;
+  private static TestService service;
+  private static String base;
+
+  @BeforeAll
+  static void start() throws Exception {
+    Models.assumePresent();
+    // The shared models plus one that exists but cannot load.
+    for (String name : List.of("yolox_nano.onnx", "yolov8n_int8.onnx", "coco80.names")) {
+      Files.createSymbolicLink(modelsDir.resolve(name), Models.dir().resolve(name).toAbsolutePath());
+    }
+    Files.writeString(modelsDir.resolve("broken.onnx"), "not a model");
+    service = TestService.start(JobErrorsTest.class, Role.ALL, new JsonObject()
+        .put("models", new JsonObject().put("dir", modelsDir.toString()).put("default", "yolox_nano")));
+    base = service.baseUrl();
+  }
+
+  @AfterAll
+  static void stop() throws Exception {
+    if (service != null) {
+      service.close();
+    }
+  }
+
+  private static JsonObject smallUpload(String url) throws Exception {
+    Path dir = Files.createTempDirectory("osprey-jobs-");
+    Path png = Fixtures.write(dir, "field.png", Fixtures.image("png", 320, 200));
+    return Jobs.upload(url, List.of(png));
+  }
+
+  private static JsonObject predictBody(JsonObject upload, JsonObject config) {
+    return new JsonObject().put("upload_id", upload.getString("upload_id")).put("config", config);
+  }
+
+  private static String accept(String url, JsonObject body) throws Exception {
+    Http.Response r = Jobs.predict(url, body);
+    assertEquals(202, r.status(), r.body());
+    return r.json().getJsonObject("data").getString("job_id");
+  }
+
+  /** A peer API process whose jobs go to a queue nobody consumes: they stay queued. */
+  private static OspreyApp idlePeer(JsonObject extra) throws Exception {
+    return service.startPeer(Role.API, new JsonObject()
+        .put("jobs", new JsonObject().put("queue", "osprey.test.idle." + UUID.randomUUID())).mergeIn(extra, true));
+  }
+
+  private static String url(OspreyApp app) {
+    return "http://127.0.0.1:" + app.port();
+  }
+
+  @Test
+  void predictNamesEveryBadFieldWithInvalidConfig() throws Exception {
+    JsonObject upload = smallUpload(base);
+    String fileId = upload.getJsonArray("files").getJsonObject(0).getString("file_id");
+    Http.Response r = Jobs.predict(base, new JsonObject()
+        .put("upload_id", upload.getString("upload_id"))
+        .put("file_ids", new JsonArray().add(fileId).add(UUID.randomUUID().toString()).add("nope"))
+        .put("config", new JsonObject().put("confidence", 2).put("model", "ghost")
+            .put("sahi", new JsonObject().put("overlap_height_ratio", 1.5).put("postprocess_type", "FOO")
+                .put("slice_height", 10).put("slice_width", 512))));
+    assertEquals(400, r.status(), r.body());
+    assertEquals("INVALID_CONFIG", r.json().getString("code"));
+    Set<String> fields = r.json().getJsonArray("errors").stream()
+        .map(e -> ((JsonObject) e).getString("field")).collect(Collectors.toSet());
+    assertEquals(Set.of("config.confidence", "config.model", "config.sahi.overlap_height_ratio",
+        "config.sahi.postprocess_type", "config.sahi.slice_height", "file_ids[1]", "file_ids[2]"), fields);
+    assertTrue(r.json().getJsonArray("errors").stream().allMatch(e -> ((JsonObject) e).getString("message") != null));
+  }
+
+  @Test
+  void predictForAnUnknownUploadOrWithoutJsonIsRefused() throws Exception {
+    Http.Response unknown = Jobs.predict(base, new JsonObject().put("upload_id", UUID.randomUUID().toString()));
+    assertEquals(400, unknown.status());
+    assertEquals("INVALID_CONFIG", unknown.json().getString("code"));
+    assertEquals("upload_id", unknown.json().getJsonArray("errors").getJsonObject(0).getString("field"));
+
+    Http.Response notJson = Http.send(java.net.http.HttpRequest.newBuilder(
+            java.net.URI.create(base + "/api/v1/inference/predict"))
+        .header("Content-Type", "application/json")
+        .POST(java.net.http.HttpRequest.BodyPublishers.ofString("{not json")).build());
+    assertEquals(400, notJson.status());
+    assertEquals("INVALID_REQUEST", notJson.json().getString("code"));
+  }
+
+  @Test
+  void unknownJobsAreJobNotFound() throws Exception {
+    for (String path : List.of("/status", "/results", "/visualization")) {
+      Http.Response r = Http.get(base + "/api/v1/jobs/" + UUID.randomUUID() + path);
+      assertEquals(404, r.status(), path);
+      assertEquals("JOB_NOT_FOUND", r.json().getString("code"));
+    }
+    assertEquals("JOB_NOT_FOUND", Http.get(base + "/api/v1/jobs/job_abc123/status").json().getString("code"));
+    assertEquals(404, Jobs.post(base + "/api/v1/jobs/" + UUID.randomUUID() + "/cancel").status());
+  }
+
+  @Test
+  void queuedJobHasNoResultsYetAndCancelsAtOnceThenNeverChanges() throws Exception {
+    OspreyApp peer = idlePeer(new JsonObject());
+    try {
+      String jobId = accept(url(peer), predictBody(smallUpload(url(peer)), new JsonObject()));
+      JsonObject queued = Jobs.status(url(peer), jobId);
+      assertEquals("queued", queued.getString("status"));
+      assertEquals(new JsonObject().put("total_images", 1).put("processed_images", 0).put("percentage", 0),
+          queued.getJsonObject("progress"));
+      Http.Response notReady = Http.get(url(peer) + "/api/v1/jobs/" + jobId + "/results");
+      assertEquals(404, notReady.status());
+      assertEquals("RESULTS_NOT_READY", notReady.json().getString("code"));
+
+      Http.Response cancel = Jobs.post(url(peer) + "/api/v1/jobs/" + jobId + "/cancel");
+      assertEquals(200, cancel.status(), cancel.body());
+      assertEquals("cancelled", cancel.json().getString("status"));
+      assertNotNull(cancel.json().getString("cancelled_at"));
+      assertEquals("cancelled", Jobs.status(base, jobId).getString("status"));
+
+      Http.Response again = Jobs.post(url(peer) + "/api/v1/jobs/" + jobId + "/cancel");
+      assertEquals(409, again.status());
+      assertEquals("JOB_NOT_CANCELLABLE", again.json().getString("code"));
+
+      // A worker that gets the message anyway leaves the cancelled job alone.
+      service.app().vertx().eventBus().request(Bus.JOBS_RUN, new Bus.RunJob(jobId, 1).toJson())
+          .toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+      assertEquals("cancelled", Jobs.status(base, jobId).getString("status"));
+    } finally {
+      TestService.stop(peer);
+    }
+  }
+
+  @Test
+  void jobQueuedPastTheTimeoutFails() throws Exception {
+    OspreyApp peer = idlePeer(new JsonObject().put("jobs", new JsonObject().put("queued_timeout_seconds", 1)));
+    try {
+      String jobId = accept(url(peer), predictBody(smallUpload(url(peer)), new JsonObject()));
+      Thread.sleep(1500);
+      peer.maintenance().tick().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+      JsonObject failed = Jobs.status(url(peer), jobId);
+      assertEquals("failed", failed.getString("status"), failed.encode());
+      assertEquals("QUEUE_TIMEOUT", failed.getJsonObject("error").getString("code"));
+      assertNotNull(failed.getString("failed_at"));
+    } finally {
+      TestService.stop(peer);
+    }
+  }
+
+  @Test
+  void jobAcceptedWhileTheBrokerIsDownIsQueuedWhenItIsBack() throws Exception {
+    OspreyApp noBroker = service.startPeer(Role.API, new JsonObject().put("rabbitmq", new JsonObject().put("port", 2)));
+    String jobId;
+    try {
+      jobId = accept(url(noBroker), predictBody(smallUpload(url(noBroker)), new JsonObject()));
+      Thread.sleep(500);
+      assertEquals("queued", Jobs.status(url(noBroker), jobId).getString("status"));
+    } finally {
+      TestService.stop(noBroker);
+    }
+    // The same job table seen by an instance that reaches the broker: its next round hands the job over.
+    service.app().maintenance().tick().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+    JsonObject done = Jobs.waitFor(base, jobId, 60_000, "completed", "failed");
+    assertEquals("completed", done.getString("status"), done.encode());
+  }
+
+  @Test
+  void statusIsServedFromPostgresWhenRedisIsDown() throws Exception {
+    String jobId = accept(base, predictBody(smallUpload(base), new JsonObject()));
+    Jobs.waitFor(base, jobId, 60_000, "completed");
+    OspreyApp noRedis = service.startPeer(Role.API, new JsonObject().put("redis", new JsonObject().put("port", 1)));
+    try {
+      long start = System.nanoTime();
+      JsonObject status = Jobs.status(url(noRedis), jobId);
+      assertEquals("completed", status.getString("status"));
+      assertTrue(System.nanoTime() - start < TimeUnit.SECONDS.toNanos(3), "fallback must not wait long");
+      // Predict still works: the rate limit is not enforced without Redis, the job is stored and queued.
+      Http.Response accepted = Jobs.predict(url(noRedis), predictBody(smallUpload(url(noRedis)), new JsonObject()));
+      assertEquals(202, accepted.status(), accepted.body());
+    } finally {
+      TestService.stop(noRedis);
+    }
+  }
+
+  @Test
+  void predictBeyondTheRateLimitIs429WithRetryAfter() throws Exception {
+    OspreyApp limited = idlePeer(new JsonObject()
+        .put("jobs", new JsonObject().put("rate_limit_per_minute", 2))
+        .put("redis", new JsonObject().put("key_prefix", "osprey:rate-test:" + UUID.randomUUID() + ":")));
+    try {
+      JsonObject upload = smallUpload(url(limited));
+      int accepted = 0;
+      Http.Response last = null;
+      for (int i = 0; i < 3; i++) {
+        last = Jobs.predict(url(limited), predictBody(upload, new JsonObject()));
+        if (last.status() == 202) {
+          accepted++;
+        }
+      }
+      // Two fit in one minute window unless the minute turned between requests.
+      assertTrue(accepted >= 2, "accepted " + accepted);
+      if (accepted == 2) {
+        assertEquals(429, last.status());
+        assertEquals("RATE_LIMIT_EXCEEDED", last.json().getString("code"));
+        int retryAfter = Integer.parseInt(last.header("Retry-After"));
+        assertTrue(retryAfter >= 1 && retryAfter <= 60, "Retry-After " + retryAfter);
+      }
+    } finally {
+      TestService.stop(limited);
+    }
+  }
+
+  @Test
+  void modelThatCannotLoadFailsTheJobWithoutRetry() throws Exception {
+    String jobId = accept(base, predictBody(smallUpload(base), new JsonObject().put("model", "broken")));
+    JsonObject failed = Jobs.waitFor(base, jobId, 60_000, "completed", "failed");
+    assertEquals("failed", failed.getString("status"));
+    assertEquals("MODEL_LOAD_ERROR", failed.getJsonObject("error").getString("code"));
+    assertEquals("Failed to load YOLO model", failed.getJsonObject("error").getString("message"));
+    assertTrue(failed.getJsonObject("error").getString("details").contains("broken.onnx"));
+  }
+
+  @Test
+  void imageMissingFromStorageFailsTheJobWithFileNotFound() throws Exception {
+    JsonObject upload = smallUpload(base);
+    Files.delete(service.storage().resolve(upload.getJsonArray("files").getJsonObject(0).getString("storage_path")));
+    String jobId = accept(base, predictBody(upload, new JsonObject()));
+    JsonObject failed = Jobs.waitFor(base, jobId, 60_000, "completed", "failed");
+    assertEquals("FILE_NOT_FOUND", failed.getJsonObject("error").getString("code"), failed.encode());
+  }
+
+  @Test
+  void jobDeliveredMoreThanThreeTimesFailsWithMaxRetries() throws Exception {
+    OspreyApp peer = idlePeer(new JsonObject());
+    try {
+      String jobId = accept(url(peer), predictBody(smallUpload(url(peer)), new JsonObject()));
+      service.app().vertx().eventBus().request(Bus.JOBS_RUN, new Bus.RunJob(jobId, 4).toJson())
+          .toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+      JsonObject failed = Jobs.status(base, jobId);
+      assertEquals("failed", failed.getString("status"));
+      assertEquals("MAX_RETRIES", failed.getJsonObject("error").getString("code"));
+      assertFalse(Files.exists(service.storage().resolve("results").resolve(jobId).resolve("predictions")));
+    } finally {
+      TestService.stop(peer);
+    }
+  }
+}

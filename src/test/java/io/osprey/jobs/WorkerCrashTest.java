@@ -1,0 +1,128 @@
+package io.osprey.jobs;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.osprey.Launcher;
+import io.osprey.OspreyApp;
+import io.osprey.Role;
+import io.osprey.config.Config;
+import io.osprey.config.ConfigKeys;
+import io.osprey.testing.Fixtures;
+import io.osprey.testing.Jobs;
+import io.osprey.testing.Models;
+import io.osprey.testing.TestService;
+import io.vertx.core.json.JsonObject;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A worker process killed with SIGKILL in the middle of a job: the broker hands the unacknowledged job to another
+ * worker, which resumes after the images already stored, and the job completes exactly once.
+ */
+class WorkerCrashTest {
+  private static TestService api;
+
+  @BeforeAll
+  static void start() throws Exception {
+    Models.assumePresent();
+    api = TestService.start(WorkerCrashTest.class, Role.API, new JsonObject());
+  }
+
+  @AfterAll
+  static void stop() throws Exception {
+    if (api != null) {
+      api.close();
+    }
+  }
+
+  /** A separate JVM running {@code --role worker} on this test's database, storage, queue and Redis keys. */
+  private static Process workerProcess(Path log) throws Exception {
+    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    ProcessBuilder pb = new ProcessBuilder(java, "-Xmx1g", "-cp", System.getProperty("java.class.path"),
+        Launcher.class.getName(), "--role", "worker");
+    Config c = api.config();
+    for (ConfigKeys.Key key : ConfigKeys.all()) {
+      pb.environment().put(key.envVar(), switch (key.type()) {
+        case STRING -> c.string(key.name());
+        case INT -> Integer.toString(c.integer(key.name()));
+        case LONG -> Long.toString(c.longValue(key.name()));
+        case BOOL -> Boolean.toString(c.bool(key.name()));
+      });
+    }
+    pb.environment().put("OSPREY_HTTP_PORT", "0");
+    pb.redirectErrorStream(true).redirectOutput(log.toFile());
+    return pb.start();
+  }
+
+  @Test
+  void jobSurvivesItsWorkerBeingKilledAndCompletesOnce() throws Exception {
+    Path terrain = Fixtures.imagesDir().resolve("terrain1.jpg");
+    JsonObject upload = Jobs.upload(api.baseUrl(), List.of(terrain, terrain, terrain, terrain));
+    // Small slices make each 2048x1365 image take a while, so the kill lands mid-job.
+    String jobId = Jobs.predict(api.baseUrl(), new JsonObject().put("upload_id", upload.getString("upload_id"))
+        .put("config", new JsonObject().put("model", "yolov8n_int8").put("visualization", false)
+            .put("sahi", new JsonObject().put("slice_width", 320).put("slice_height", 320))))
+        .json().getJsonObject("data").getString("job_id");
+
+    Path log = Files.createTempFile("osprey-worker-", ".log");
+    Process worker = workerProcess(log);
+    try {
+      long deadline = System.currentTimeMillis() + 120_000;
+      JsonObject status;
+      do {
+        Thread.sleep(100);
+        status = Jobs.status(api.baseUrl(), jobId);
+      } while (status.getJsonObject("progress").getInteger("processed_images") < 1
+          && System.currentTimeMillis() < deadline && worker.isAlive());
+      assertEquals("processing", status.getString("status"), status.encode() + "\n" + Files.readString(log));
+      assertTrue(status.getJsonObject("progress").getInteger("processed_images") < 4, status.encode());
+    } finally {
+      worker.destroyForcibly(); // SIGKILL: no shutdown hook, no ack, no goodbye
+      worker.waitFor(30, TimeUnit.SECONDS);
+    }
+    int processedBeforeKill;
+    try (var c = api.jdbc(); var s = c.createStatement();
+         var rs = s.executeQuery("SELECT count(*) FROM job_results WHERE job_id = '" + jobId + "'")) {
+      rs.next();
+      processedBeforeKill = rs.getInt(1);
+    }
+    assertTrue(processedBeforeKill >= 1 && processedBeforeKill < 4, "processed before kill: " + processedBeforeKill);
+
+    OspreyApp replacement = api.startPeer(Role.WORKER, new JsonObject());
+    try {
+      JsonObject done = Jobs.waitFor(api.baseUrl(), jobId, 180_000, "completed", "failed");
+      assertEquals("completed", done.getString("status"), done.encode());
+      assertEquals(4, done.getJsonObject("progress").getInteger("processed_images"));
+      try (var c = api.jdbc(); var s = c.createStatement()) {
+        try (var rs = s.executeQuery("SELECT attempts FROM jobs WHERE job_id = '" + jobId + "'")) {
+          rs.next();
+          assertEquals(2, rs.getInt(1), "one attempt killed, one that finished");
+        }
+        try (var rs = s.executeQuery("SELECT count(*), count(DISTINCT file_id) FROM job_results"
+            + " WHERE job_id = '" + jobId + "'")) {
+          rs.next();
+          assertEquals(4, rs.getInt(1), "one result row per image, none duplicated");
+          assertEquals(4, rs.getInt(2));
+        }
+      }
+      List<String> predictions = new ArrayList<>();
+      try (var files = Files.list(api.storage().resolve("results").resolve(jobId).resolve("predictions"))) {
+        files.forEach(p -> predictions.add(p.getFileName().toString()));
+      }
+      assertEquals(4, predictions.size(), predictions.toString());
+      assertTrue(predictions.stream().allMatch(n -> n.endsWith(".txt")), "no partial files left: " + predictions);
+      long total = done.getJsonObject("summary").getLong("total_detections");
+      long fromResults = Jobs.status(api.baseUrl(), jobId).getJsonObject("summary").getLong("total_detections");
+      assertEquals(total, fromResults);
+    } finally {
+      TestService.stop(replacement);
+    }
+  }
+}
