@@ -90,6 +90,9 @@ public final class ConfigKeys {
     num("jobs.status_cache_ttl_seconds", Type.INT, 1, 30 * 86400, "How long job status stays in Redis.");
     num("jobs.thumbnail_size", Type.INT, 16, 4096, "Longest side of result thumbnails in pixels.");
     num("jobs.jpeg_quality", Type.INT, 1, 100, "JPEG quality of annotated images and thumbnails.");
+    str("rules.dir", false, "Folder of Prolog rule sets (*.pl); a job names one by file name without .pl.");
+    num("rules.time_budget_ms", Type.INT, 1, 600000,
+        "Longest the rules stage may take on one image before the job fails with RULES_ERROR.");
     str("native.cache_dir", false,
         "Folder where OpenCV/JavaCPP and ONNX Runtime native libraries are unpacked once and reused across starts.");
   }
