@@ -20,6 +20,8 @@ import io.osprey.jobs.ResultWriter;
 import io.osprey.jobs.StatusCache;
 import io.osprey.jobs.WorkerHeartbeat;
 import io.osprey.metrics.Metrics;
+import io.osprey.rules.RuleSets;
+import io.osprey.rules.RulesStage;
 import io.osprey.storage.Database;
 import io.osprey.storage.StorageLayout;
 import io.osprey.uploads.StorageJanitorVerticle;
@@ -117,6 +119,7 @@ public final class OspreyApp {
       }
     }
     models = new ModelRegistry(runtime, config.path("models.dir"), config.string("models.default"));
+    RuleSets ruleSets = new RuleSets(config.path("rules.dir"));
 
     Future<?> chain = Future.succeededFuture();
     JobsApi jobsApi = null;
@@ -134,15 +137,16 @@ public final class OspreyApp {
           Duration.ofSeconds(config.integer("jobs.queued_timeout_seconds")), 5000);
       chain = chain.compose(x -> vertx.deployVerticle(maintenance));
       jobsApi = new JobsApi(vertx, jobs, publisher, cache,
-          new RateLimiter(redis, prefix, config.integer("jobs.rate_limit_per_minute")), models, layout, jobMetrics,
-          heartbeat);
+          new RateLimiter(redis, prefix, config.integer("jobs.rate_limit_per_minute")), models, ruleSets, layout,
+          jobMetrics, heartbeat);
     }
     if (role.runsWorkers()) {
       int workers = config.integer("jobs.worker_instances");
       ResultWriter writer = new ResultWriter(layout, config.integer("jobs.thumbnail_size"),
           config.integer("jobs.jpeg_quality"));
       boolean overlap = DetectionEngine.overlapPays(runtime.intraOpThreads());
-      JobRunnerVerticle runner = new JobRunnerVerticle(jobs, models, layout, writer, cache, jobMetrics, workers,
+      JobRunnerVerticle runner = new JobRunnerVerticle(jobs, models,
+          new RulesStage(ruleSets, config.integer("rules.time_budget_ms")), layout, writer, cache, jobMetrics, workers,
           config.integer("jobs.max_deliveries"), config.integer("jobs.retry_attempts"),
           config.integer("jobs.retry_backoff_ms"), overlap);
       JobQueue consumerQueue = new JobQueue(vertx, config, "osprey-worker-" + workerId.substring(0, 8));

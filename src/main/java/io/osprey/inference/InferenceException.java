@@ -11,6 +11,8 @@ public final class InferenceException extends Exception {
     CORRUPTED_FILE,
     /** A parameter is out of range for this image or model. Not retried. */
     INVALID_CONFIG,
+    /** The rules stage failed: a rule file that does not parse, a rule that throws or overruns its budget. */
+    RULES_ERROR,
     /** ONNX Runtime failed while running; may succeed on retry. */
     INFERENCE_ERROR
   }

@@ -19,7 +19,31 @@ import java.util.function.Predicate;
  * @param params        detection parameters for the engine
  * @param visualization write annotated images and thumbnails
  */
-public record JobConfig(String model, DetectionParams params, boolean visualization) {
+public record JobConfig(String model, DetectionParams params, boolean visualization, Symbolic symbolic) {
+
+  /**
+   * The rules stage: a rule set by name, its parameters, and image metadata (gsd, altitude, time of day, ...) for
+   * every image, optionally overridden per file id.
+   */
+  public record Symbolic(boolean enabled, String ruleSet, JsonObject params, JsonObject metadata,
+                         JsonObject imageMetadata) {
+    public static final Symbolic OFF = new Symbolic(false, null, new JsonObject(), new JsonObject(), new JsonObject());
+
+    public JsonObject toJson() {
+      return new JsonObject().put("enabled", enabled).put("rule_set", ruleSet).put("params", params)
+          .put("metadata", metadata).put("image_metadata", imageMetadata);
+    }
+
+    /** Metadata of one image: the job-wide values, then that file's own. */
+    public java.util.Map<String, Object> metadataFor(String fileId) {
+      JsonObject merged = metadata.copy();
+      JsonObject own = imageMetadata.getJsonObject(fileId);
+      if (own != null) {
+        merged.mergeIn(own);
+      }
+      return merged.getMap();
+    }
+  }
 
   public record FieldError(String field, String message) {
     public JsonObject toJson() {
@@ -52,7 +76,7 @@ public record JobConfig(String model, DetectionParams params, boolean visualizat
         .put("exclude_classes", new JsonArray(params.excludeClasses()))
         .put("visualization", visualization)
         .put("sahi", sahi)
-        .put("symbolic", new JsonObject().put("enabled", false))
+        .put("symbolic", symbolic.toJson())
         .put("create_annotations", false);
   }
 
@@ -89,9 +113,16 @@ public record JobConfig(String model, DetectionParams params, boolean visualizat
         v -> v >= 0 && v <= 1, "between 0 and 1");
     boolean agnostic = r.bool(sahi, "config.sahi.postprocess_class_agnostic", "postprocess_class_agnostic", false);
 
-    JsonObject symbolic = r.object(c, "config.symbolic", "symbolic");
-    if (r.bool(symbolic, "config.symbolic.enabled", "enabled", false)) {
-      errors.add(new FieldError("config.symbolic.enabled", "the rules stage is not available in this version"));
+    JsonObject symbolicJson = r.object(c, "config.symbolic", "symbolic");
+    Symbolic symbolic = Symbolic.OFF;
+    if (r.bool(symbolicJson, "config.symbolic.enabled", "enabled", false)) {
+      String ruleSet = r.string(symbolicJson, "config.symbolic.rule_set", "rule_set");
+      if (ruleSet == null) {
+        errors.add(new FieldError("config.symbolic.rule_set", "name the rule set to apply when the stage is enabled"));
+      }
+      symbolic = new Symbolic(true, ruleSet, r.scalars(symbolicJson, "config.symbolic.params", "params"),
+          r.scalars(symbolicJson, "config.symbolic.metadata", "metadata"),
+          r.perFile(symbolicJson, "config.symbolic.image_metadata", "image_metadata"));
     }
     if (r.bool(c, "config.create_annotations", "create_annotations", false)) {
       errors.add(new FieldError("config.create_annotations",
@@ -113,7 +144,7 @@ public record JobConfig(String model, DetectionParams params, boolean visualizat
       params = new DetectionParams(params.confidence(), null, null, overlapW, overlapH, standard, type, metric,
           threshold, agnostic, nmsIou, minArea, include, exclude);
     }
-    return new JobConfig(model, params, visualization);
+    return new JobConfig(model, params, visualization, symbolic);
   }
 
   /** Reads typed values, recording a field error instead of throwing. */
@@ -204,6 +235,28 @@ public record JobConfig(String model, DetectionParams params, boolean visualizat
       }
       errors.add(new FieldError(path, "must be an array of class names or ids"));
       return List.of();
+    }
+
+    /** An object of numbers, strings and booleans (facts for Prolog). */
+    JsonObject scalars(JsonObject c, String path, String key) {
+      JsonObject o = object(c, path, key);
+      for (String field : o.fieldNames()) {
+        Object v = o.getValue(field);
+        if (!(v instanceof Number || v instanceof String || v instanceof Boolean)) {
+          errors.add(new FieldError(path + "." + field, "must be a number, string or boolean"));
+        } else if (!field.matches("[a-z][A-Za-z0-9_]{0,63}")) {
+          errors.add(new FieldError(path + "." + field, "keys are lower-case words (letters, digits, _)"));
+        }
+      }
+      return o;
+    }
+
+    JsonObject perFile(JsonObject c, String path, String key) {
+      JsonObject o = object(c, path, key);
+      for (String field : o.fieldNames()) {
+        scalars(o, path + "." + field, field);
+      }
+      return o;
     }
 
     <T> T choice(JsonObject c, String path, String key, T fallback, java.util.function.Function<String, T> parse) {

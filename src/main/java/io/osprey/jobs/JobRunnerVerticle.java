@@ -4,11 +4,14 @@ import static org.bytedeco.opencv.global.opencv_imgcodecs.IMREAD_COLOR;
 import static org.bytedeco.opencv.global.opencv_imgcodecs.imread;
 
 import io.osprey.bus.Bus;
+import io.osprey.inference.Detection;
 import io.osprey.inference.DetectionEngine;
 import io.osprey.inference.ImageDetections;
 import io.osprey.inference.InferenceException;
 import io.osprey.inference.ModelRegistry;
 import io.osprey.inference.OnnxModel;
+import io.osprey.rules.RulesException;
+import io.osprey.rules.RulesStage;
 import io.osprey.storage.StorageLayout;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
@@ -39,8 +42,9 @@ import org.slf4j.LoggerFactory;
  * (decode, sliced inference, result files) runs on the shared "osprey-inference" worker pool, one image per worker
  * thread, each thread with its own engines over the shared model sessions.
  *
- * <p>Errors follow the spec's worker table: a missing or unreadable model, a missing or undecodable image and an
- * impossible configuration fail the job at once; inference and storage errors are retried with exponential
+ * <p>Between detection and storage, the rules stage (when the job enables it) adjusts, suppresses and relabels
+ * boxes. Errors follow the spec's worker table: a missing or unreadable model, a missing or undecodable image, an
+ * impossible configuration and a failing rule set fail the job at once; inference and storage errors are retried with exponential
  * backoff and fail the job with MAX_RETRIES when attempts run out; a message delivered more than
  * {@code jobs.max_deliveries} times (workers died on it) fails with MAX_RETRIES. Results of images finished before
  * a crash are kept and the rerun resumes after them; a failed job's partial results are removed.
@@ -49,10 +53,11 @@ public final class JobRunnerVerticle extends VerticleBase {
   private static final Logger LOG = LoggerFactory.getLogger(JobRunnerVerticle.class);
   private static final Set<InferenceException.Code> FINAL = Set.of(InferenceException.Code.MODEL_LOAD_ERROR,
       InferenceException.Code.FILE_NOT_FOUND, InferenceException.Code.CORRUPTED_FILE,
-      InferenceException.Code.INVALID_CONFIG);
+      InferenceException.Code.INVALID_CONFIG, InferenceException.Code.RULES_ERROR);
 
   private final JobRepository jobs;
   private final ModelRegistry models;
+  private final RulesStage rules;
   private final StorageLayout layout;
   private final ResultWriter writer;
   private final StatusCache cache;
@@ -65,11 +70,13 @@ public final class JobRunnerVerticle extends VerticleBase {
   private final Map<Thread, Map<String, DetectionEngine>> engines = new ConcurrentHashMap<>();
   private WorkerExecutor inference;
 
-  public JobRunnerVerticle(JobRepository jobs, ModelRegistry models, StorageLayout layout, ResultWriter writer,
+  public JobRunnerVerticle(JobRepository jobs, ModelRegistry models, RulesStage rules, StorageLayout layout,
+                           ResultWriter writer,
                            StatusCache cache, JobMetrics metrics, int workers, int maxDeliveries, int retryAttempts,
                            long retryBackoffMs, boolean overlap) {
     this.jobs = jobs;
     this.models = models;
+    this.rules = rules;
     this.layout = layout;
     this.writer = writer;
     this.cache = cache;
@@ -243,11 +250,23 @@ public final class JobRunnerVerticle extends VerticleBase {
       }
       DetectionEngine engine = engine(model);
       ImageDetections found = engine.detect(image, work.config().params());
-      writer.write(work.job().jobId(), file.fileId(), image.cols(), image.rows(), found.detections(), image,
+      List<Detection> detections = found.detections();
+      RulesStage.Outcome ruled = null;
+      JobConfig.Symbolic symbolic = work.config().symbolic();
+      if (symbolic.enabled()) {
+        try {
+          ruled = rules.apply(symbolic.ruleSet(), new RulesStage.ImageFacts(image.cols(), image.rows(),
+              file.filename(), symbolic.metadataFor(file.fileId()), symbolic.params().getMap()), detections,
+              model.classNames());
+        } catch (RulesException e) {
+          throw new InferenceException(InferenceException.Code.RULES_ERROR, e.getMessage(), e);
+        }
+        detections = ruled.kept();
+      }
+      writer.write(work.job().jobId(), file.fileId(), image.cols(), image.rows(), detections, ruled, image,
           work.config().visualization());
-      double mean = found.detections().stream().mapToDouble(d -> d.score()).average().orElse(Double.NaN);
-      return new ImageOutcome(found.detections().size(), Double.isNaN(mean) ? null : mean,
-          work.config().visualization());
+      double mean = detections.stream().mapToDouble(d -> d.score()).average().orElse(Double.NaN);
+      return new ImageOutcome(detections.size(), Double.isNaN(mean) ? null : mean, work.config().visualization());
     } finally {
       if (image != null) {
         image.close();
@@ -317,6 +336,7 @@ public final class JobRunnerVerticle extends VerticleBase {
         case FILE_NOT_FOUND -> "Image file not found";
         case CORRUPTED_FILE -> "Unable to read image file";
         case INVALID_CONFIG -> "Invalid inference configuration";
+        case RULES_ERROR -> "Rules stage failed";
         case INFERENCE_ERROR -> "Inference failed";
       }, ie.getMessage());
     } else if (e instanceof RetriesExhausted) {

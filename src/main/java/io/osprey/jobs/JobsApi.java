@@ -6,6 +6,7 @@ import io.osprey.http.ErrorCode;
 import io.osprey.http.RequestIds;
 import io.osprey.http.Responses;
 import io.osprey.inference.ModelRegistry;
+import io.osprey.rules.RuleSets;
 import io.osprey.storage.StorageLayout;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -48,6 +49,7 @@ public final class JobsApi {
   private final StatusCache cache;
   private final RateLimiter limiter;
   private final ModelRegistry models;
+  private final RuleSets ruleSets;
   private final StorageLayout layout;
   private final JobMetrics metrics;
   private final Workers workers;
@@ -58,13 +60,15 @@ public final class JobsApi {
   }
 
   public JobsApi(Vertx vertx, JobRepository jobs, JobQueue queue, StatusCache cache, RateLimiter limiter,
-                 ModelRegistry models, StorageLayout layout, JobMetrics metrics, Workers workers) {
+                 ModelRegistry models, RuleSets ruleSets, StorageLayout layout, JobMetrics metrics,
+                 Workers workers) {
     this.vertx = vertx;
     this.jobs = jobs;
     this.queue = queue;
     this.cache = cache;
     this.limiter = limiter;
     this.models = models;
+    this.ruleSets = ruleSets;
     this.layout = layout;
     this.metrics = metrics;
     this.workers = workers;
@@ -120,6 +124,11 @@ public final class JobsApi {
       errors.add(new JobConfig.FieldError("config", "must be an object"));
     }
     JobConfig config = JobConfig.parse(configJson, errors);
+    if (config.symbolic().enabled() && config.symbolic().ruleSet() != null
+        && !ruleSets.exists(config.symbolic().ruleSet())) {
+      errors.add(new JobConfig.FieldError("config.symbolic.rule_set", "unknown rule set '"
+          + config.symbolic().ruleSet() + "'; available: " + ruleSets.available()));
+    }
     String model = config.model() == null ? models.defaultModel() : config.model();
     if (!models.exists(model)) {
       errors.add(new JobConfig.FieldError(config.model() == null ? "config.model (default)" : "config.model",
@@ -346,13 +355,18 @@ public final class JobsApi {
   private JsonObject json(JobRow job, List<JobRepository.ResultRow> rows) throws java.io.IOException {
     JsonArray results = new JsonArray();
     for (JobRepository.ResultRow r : rows) {
-      results.add(new JsonObject()
+      JsonObject entry = new JsonObject()
           .put("file_id", r.fileId())
           .put("filename", r.filename())
           .put("width", r.width())
           .put("height", r.height())
           .put("detection_count", r.detectionCount())
-          .put("detections", detections(job.jobId(), r.fileId())));
+          .put("detections", detections(job.jobId(), r.fileId()));
+      Path suppressed = layout.suppressed(job.jobId(), r.fileId());
+      if (Files.exists(suppressed)) {
+        entry.put("suppressed", new JsonArray(Files.readString(suppressed)));
+      }
+      results.add(entry);
     }
     return new JsonObject().put("job_id", job.jobId()).put("format", "json").put("status", job.status())
         .put("summary", job.summary()).put("results", results);

@@ -11,6 +11,7 @@ import static org.bytedeco.opencv.global.opencv_imgproc.rectangle;
 import static org.bytedeco.opencv.global.opencv_imgproc.resize;
 
 import io.osprey.inference.Detection;
+import io.osprey.rules.RulesStage;
 import io.osprey.storage.StorageLayout;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -45,18 +46,40 @@ public final class ResultWriter {
     this.jpegQuality = jpegQuality;
   }
 
-  public void write(String jobId, String fileId, int width, int height, List<Detection> detections, Mat image,
-                    boolean visualize) throws IOException {
+  /**
+   * @param rules what the rules stage did to these detections, or null when it did not run; then each detection
+   *              carries its {@code rules} notes and the suppressed boxes are kept aside with their reasons
+   */
+  public void write(String jobId, String fileId, int width, int height, List<Detection> detections,
+                    RulesStage.Outcome rules, Mat image, boolean visualize) throws IOException {
     StringBuilder yolo = new StringBuilder();
     JsonArray json = new JsonArray();
-    for (Detection d : detections) {
+    for (int i = 0; i < detections.size(); i++) {
+      Detection d = detections.get(i);
       yolo.append(String.format(Locale.ROOT, "%d %.6f %.6f %.6f %.6f %.6f%n", d.classId(),
           (d.x1() + d.x2()) / 2 / width, (d.y1() + d.y2()) / 2 / height, d.width() / width, d.height() / height,
           d.score()));
-      json.add(toJson(d, width, height));
+      JsonObject entry = toJson(d, width, height);
+      if (rules != null) {
+        JsonArray notes = new JsonArray();
+        for (RulesStage.Note n : rules.notes().get(i)) {
+          notes.add(new JsonObject().put("rule_set", rules.ruleSet()).put("action", n.action())
+              .put("from", n.from()).put("to", n.to()));
+        }
+        entry.put("rules", notes);
+      }
+      json.add(entry);
     }
     atomically(layout.predictions(jobId, fileId), yolo.toString().getBytes(StandardCharsets.UTF_8));
     atomically(layout.detections(jobId, fileId), json.encode().getBytes(StandardCharsets.UTF_8));
+    if (rules != null) {
+      JsonArray suppressed = new JsonArray();
+      for (int i = 0; i < rules.suppressed().size(); i++) {
+        suppressed.add(toJson(rules.suppressed().get(i), width, height).put("suppressed_by", new JsonObject()
+            .put("rule_set", rules.ruleSet()).put("reason", rules.suppressedReasons().get(i))));
+      }
+      atomically(layout.suppressed(jobId, fileId), suppressed.encode().getBytes(StandardCharsets.UTF_8));
+    }
     if (visualize) {
       writeImages(jobId, fileId, detections, image);
     }

@@ -50,6 +50,11 @@ public final class StorageLayout {
     return within(resultsDir(jobId).resolve("detections").resolve(fileId + ".json"));
   }
 
+  /** Boxes the rules stage removed, with the rule and reason (only when the stage ran). */
+  public Path suppressed(String jobId, String fileId) {
+    return within(resultsDir(jobId).resolve("detections").resolve(fileId + ".suppressed.json"));
+  }
+
   public Path annotated(String jobId, String fileId) {
     return within(resultsDir(jobId).resolve("visualizations").resolve(fileId + ".jpg"));
   }
