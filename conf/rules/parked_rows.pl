@@ -10,11 +10,12 @@
 similar(A, B) :- box_area(A, AA), box_area(B, BA), BA > 0, R is AA / BA, R >= 0.5, R =< 2.0.
 
 neighbour(Id, N) :-
-    detection(Id, C, _, _, _, _, _), vehicle(C), detection(N, C, _, _, _, _, _), N \== Id, similar(Id, N),
-    box_long_side(Id, L), param_or(reach, 2.5, K), distance(Id, N, D), D =< K * L.
+    detection(Id, C, _, _, _, _, _), vehicle(C), near(Id, N, D), detection(N, C, _, _, _, _, _), similar(Id, N),
+    box_long_side(Id, L), param_or(reach, 2.5, K), D =< K * L.
 
 in_row(Id) :-
-    neighbour(Id, A), neighbour(Id, B), A @< B, param_or(tolerance, 0.15, T), collinear(A, Id, B, T).
+    detection(Id, _, _, _, _, _, _), findall(N, neighbour(Id, N), Ns),
+    member(A, Ns), member(B, Ns), A @< B, param_or(tolerance, 0.15, T), collinear(A, Id, B, T), !.
 
 adjust(Id, S) :-
-    in_row(Id), param_or(boost, 0.1, Boost), detection(Id, _, Old, _, _, _, _), S is min(1.0, Old + Boost).
+    detection(Id, C, Old, _, _, _, _), vehicle(C), in_row(Id), param_or(boost, 0.1, Boost), S is min(1.0, Old + Boost).

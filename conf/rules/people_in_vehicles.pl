@@ -9,7 +9,7 @@
 % Params: mode (drop | downweight, default drop), factor (score multiplier for downweight, default 0.5).
 
 person_in_vehicle(P, V) :-
-    detection(P, person, _, _, _, _, _), detection(V, C, _, _, _, _, _), vehicle(C), contains(V, P).
+    detection(P, person, _, _, _, _, _), near(P, V, _), detection(V, C, _, _, _, _, _), vehicle(C), contains(V, P).
 
 suppress(P, inside_vehicle) :-
     param_or(mode, drop, drop), person_in_vehicle(P, _).

@@ -5,6 +5,8 @@
 %   meta(Key, Value).            metadata sent with the job, e.g. meta(gsd, 0.05) in metres per pixel
 %   param(Key, Value).           parameters of the rule set chosen by the job
 %   detection(Id, Class, Score, X1, Y1, X2, Y2).   pixels, Class an atom such as car
+%   near(Id, Other, Distance).   centre distance of two boxes closer than 3 times the longer of their long sides
+%                                (precomputed by Osprey; use it to find neighbours instead of scanning all pairs)
 %
 % A rule set answers with any of:
 %   adjust(Id, NewScore).   suppress(Id, Reason).   relabel(Id, NewClass).
@@ -13,6 +15,7 @@
 :- dynamic(meta/2).
 :- dynamic(param/2).
 :- dynamic(detection/7).
+:- dynamic(near/3).
 :- dynamic(adjust/2).
 :- dynamic(suppress/2).
 :- dynamic(relabel/2).

@@ -192,6 +192,49 @@ public final class RulesStage {
       detection.setDouble("Y2", d.y2());
       detection.executeOnce();
     }
+    assertNear(p, detections);
+  }
+
+  /** Pairs closer than this many times the longer of their two long sides are asserted as near/3. */
+  static final double NEAR_FACTOR = 3.0;
+
+  /**
+   * Asserts {@code near(A, B, Distance)} (both directions) for boxes whose centres lie within {@link #NEAR_FACTOR}
+   * long sides of each other. Found with a sweep over centres sorted by x, so rules about neighbours cost O(n·k)
+   * instead of scanning every pair in Prolog, which took 72 s per image at 1,000 boxes.
+   */
+  private static void assertNear(Projog p, List<Detection> detections) {
+    int n = detections.size();
+    Integer[] order = new Integer[n];
+    double[] cx = new double[n];
+    double[] cy = new double[n];
+    double[] reach = new double[n];
+    double maxReach = 0;
+    for (int i = 0; i < n; i++) {
+      Detection d = detections.get(i);
+      order[i] = i;
+      cx[i] = (d.x1() + d.x2()) / 2.0;
+      cy[i] = (d.y1() + d.y2()) / 2.0;
+      reach[i] = NEAR_FACTOR * Math.max(d.width(), d.height());
+      maxReach = Math.max(maxReach, reach[i]);
+    }
+    java.util.Arrays.sort(order, (a, b) -> Double.compare(cx[a], cx[b]));
+    for (int oi = 0; oi < n; oi++) {
+      int a = order[oi];
+      for (int oj = oi + 1; oj < n && cx[order[oj]] - cx[a] <= maxReach; oj++) {
+        int b = order[oj];
+        double dist = Math.hypot(cx[a] - cx[b], cy[a] - cy[b]);
+        if (dist <= Math.max(reach[a], reach[b])) {
+          for (int[] pair : new int[][] {{a, b}, {b, a}}) {
+            QueryStatement near = p.createStatement("assertz(near(A, B, D)).");
+            near.setLong("A", pair[0] + 1);
+            near.setLong("B", pair[1] + 1);
+            near.setDouble("D", dist);
+            near.executeOnce();
+          }
+        }
+      }
+    }
   }
 
   private static void assertPairs(Projog p, String functor, Map<String, Object> pairs) {
@@ -215,6 +258,7 @@ public final class RulesStage {
     p.executeOnce("retractall(meta(_, _)).");
     p.executeOnce("retractall(param(_, _)).");
     p.executeOnce("retractall(detection(_, _, _, _, _, _, _)).");
+    p.executeOnce("retractall(near(_, _, _)).");
   }
 
   /** First answer per detection id; the value as an atom name or number text. */
