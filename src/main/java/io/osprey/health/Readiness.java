@@ -1,6 +1,7 @@
 package io.osprey.health;
 
 import io.osprey.config.Config;
+import io.osprey.jobs.JobQueue;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
@@ -79,16 +80,10 @@ public final class Readiness {
     if (previous != null) {
       previous.stop();
     }
-    RabbitMQOptions options = new RabbitMQOptions()
-        .setHost(config.string("rabbitmq.host"))
-        .setPort(config.integer("rabbitmq.port"))
-        .setUser(config.string("rabbitmq.user"))
-        .setPassword(config.string("rabbitmq.password"))
-        .setVirtualHost(config.string("rabbitmq.vhost"))
+    RabbitMQOptions options = JobQueue.brokerOptions(config, "osprey-readiness")
         .setConnectionTimeout(config.integer("health.check_timeout_ms"))
         .setAutomaticRecoveryEnabled(false)
-        .setReconnectAttempts(0)
-        .setConnectionName("osprey-readiness");
+        .setReconnectAttempts(0);
     RabbitMQClient client = RabbitMQClient.create(vertx, options);
     rabbit = client;
     Future<Void> attempt = client.start();

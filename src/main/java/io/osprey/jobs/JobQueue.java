@@ -34,19 +34,24 @@ public final class JobQueue {
 
   public JobQueue(Vertx vertx, Config config, String connectionName) {
     this.queue = config.string("jobs.queue");
-    RabbitMQOptions options = new RabbitMQOptions()
+    RabbitMQOptions options = brokerOptions(config, connectionName)
+        .setConnectionTimeout(5000)
+        .setAutomaticRecoveryEnabled(false)
+        .setReconnectAttempts(Integer.MAX_VALUE)
+        .setReconnectInterval(2000);
+    this.client = RabbitMQClient.create(vertx, options);
+    client.addConnectionEstablishedCallback(this::onConnected);
+  }
+
+  /** Where and as whom to connect to RabbitMQ (AMQP); callers add their own reconnect policy. */
+  public static RabbitMQOptions brokerOptions(Config config, String connectionName) {
+    return new RabbitMQOptions()
         .setHost(config.string("rabbitmq.host"))
         .setPort(config.integer("rabbitmq.port"))
         .setUser(config.string("rabbitmq.user"))
         .setPassword(config.string("rabbitmq.password"))
         .setVirtualHost(config.string("rabbitmq.vhost"))
-        .setConnectionTimeout(5000)
-        .setAutomaticRecoveryEnabled(false)
-        .setReconnectAttempts(Integer.MAX_VALUE)
-        .setReconnectInterval(2000)
         .setConnectionName(connectionName);
-    this.client = RabbitMQClient.create(vertx, options);
-    client.addConnectionEstablishedCallback(this::onConnected);
   }
 
   public String queueName() {
