@@ -25,12 +25,14 @@ public final class TestService implements AutoCloseable {
   private final Config config;
   private final Path storage;
   private final String database;
+  private final java.util.Set<String> queues = new java.util.LinkedHashSet<>();
 
   private TestService(OspreyApp app, Config config, Path storage, String database) {
     this.app = app;
     this.config = config;
     this.storage = storage;
     this.database = database;
+    queues.add(config.string("jobs.queue"));
   }
 
   public static TestService start(Class<?> owner) throws Exception {
@@ -69,6 +71,7 @@ public final class TestService implements AutoCloseable {
   /** Another process role on the same database, storage, queue and Redis keys (several instances of one service). */
   public OspreyApp startPeer(Role role, JsonObject overrides) throws Exception {
     Config peer = config.with(new JsonObject().put("http", new JsonObject().put("port", 0)).mergeIn(overrides, true));
+    queues.add(peer.string("jobs.queue"));
     return OspreyApp.start(peer, role).toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
   }
 
@@ -116,11 +119,30 @@ public final class TestService implements AutoCloseable {
     }
   }
 
+  /** Quorum queues outlive their users; a test's own are removed so runs do not pile them up on the broker. */
+  private void deleteQueues() {
+    com.rabbitmq.client.ConnectionFactory factory = new com.rabbitmq.client.ConnectionFactory();
+    factory.setHost(config.string("rabbitmq.host"));
+    factory.setPort(config.integer("rabbitmq.port"));
+    factory.setUsername(config.string("rabbitmq.user"));
+    factory.setPassword(config.string("rabbitmq.password"));
+    factory.setVirtualHost(config.string("rabbitmq.vhost"));
+    try (com.rabbitmq.client.Connection c = factory.newConnection("osprey-test-cleanup");
+         com.rabbitmq.client.Channel channel = c.createChannel()) {
+      for (String queue : queues) {
+        channel.queueDelete(queue);
+      }
+    } catch (Exception e) {
+      System.err.println("could not delete test queues " + queues + ": " + e);
+    }
+  }
+
   @Override
   public void close() throws Exception {
     try {
       app.close().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
     } finally {
+      deleteQueues();
       Database.drop(config, database);
       try (Stream<Path> walk = Files.walk(storage)) {
         walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
