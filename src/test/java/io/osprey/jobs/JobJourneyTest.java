@@ -172,6 +172,32 @@ class JobJourneyTest {
     assertNull(dashboard.getValue("error"));
   }
 
+  @Test
+  void processingJobStopsAfterItsCurrentImageWhenCancelled() throws Exception {
+    java.nio.file.Path terrain = Fixtures.imagesDir().resolve("terrain1.jpg");
+    JsonObject upload = Jobs.upload(base, List.of(terrain, terrain, terrain, terrain, terrain));
+    String jobId = Jobs.predict(base, new JsonObject().put("upload_id", upload.getString("upload_id"))
+            .put("config", new JsonObject().put("model", "yolov8n_int8").put("visualization", false)
+                .put("sahi", new JsonObject().put("slice_width", 320).put("slice_height", 320))))
+        .json().getJsonObject("data").getString("job_id");
+    JsonObject processing = Jobs.waitFor(base, jobId, 60_000, "processing");
+    assertNotNull(processing.getJsonObject("progress").getString("current_stage"));
+
+    Http.Response cancel = Jobs.post(base + "/api/v1/jobs/" + jobId + "/cancel");
+    assertEquals(202, cancel.status(), cancel.body());
+    assertEquals(Boolean.TRUE, cancel.json().getBoolean("cancel_requested"));
+
+    JsonObject cancelled = Jobs.waitFor(base, jobId, 60_000, "cancelled", "completed", "failed");
+    assertEquals("cancelled", cancelled.getString("status"), cancelled.encode());
+    assertNotNull(cancelled.getString("cancelled_at"));
+    assertTrue(cancelled.getJsonObject("progress").getInteger("processed_images") < 5, cancelled.encode());
+    assertEquals(409, Jobs.post(base + "/api/v1/jobs/" + jobId + "/cancel").status());
+    Thread.sleep(500);
+    assertEquals("cancelled", Jobs.status(base, jobId).getString("status"), "terminal states never change");
+    assertEquals("RESULTS_NOT_READY", Http.get(base + "/api/v1/jobs/" + jobId + "/results").json()
+        .getString("code"));
+  }
+
   private static HttpResponse<byte[]> image(String url, String etag) throws Exception {
     HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(url));
     if (etag != null) {
