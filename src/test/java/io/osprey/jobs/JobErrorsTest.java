@@ -260,6 +260,56 @@ class JobErrorsTest {
   }
 
   @Test
+  void storageErrorIsRetriedAndFailsWithMaxRetriesWhenItPersists() throws Exception {
+    OspreyApp peer = idlePeer(new JsonObject());
+    try {
+      String jobId = accept(url(peer), predictBody(smallUpload(url(peer)), new JsonObject()));
+      // A plain file where the job's results folder goes: every write of results fails, as on a broken disk.
+      Path blocker = service.storage().resolve("results").resolve(jobId);
+      Files.createDirectories(blocker.getParent());
+      Files.writeString(blocker, "not a folder");
+      try {
+        service.app().vertx().eventBus().request(Bus.JOBS_RUN, new Bus.RunJob(jobId, 1).toJson())
+            .toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
+      } finally {
+        Files.deleteIfExists(blocker);
+      }
+      JsonObject failed = Jobs.status(base, jobId);
+      assertEquals("failed", failed.getString("status"));
+      assertEquals("MAX_RETRIES", failed.getJsonObject("error").getString("code"));
+      assertTrue(failed.getJsonObject("error").getString("details").contains("failed 3 times"), failed.encode());
+      assertEquals(0, service.count("SELECT count(*) FROM job_results WHERE job_id = '" + jobId + "'"));
+    } finally {
+      TestService.stop(peer);
+    }
+  }
+
+  @Test
+  void storageErrorThatPassesIsRetriedAndTheJobCompletes() throws Exception {
+    OspreyApp peer = idlePeer(new JsonObject());
+    // A worker of its own (on an unused queue) with a long first backoff, so the test can heal the disk in between.
+    OspreyApp worker = service.startPeer(Role.WORKER, new JsonObject().put("jobs", new JsonObject()
+        .put("queue", "osprey.test.unused." + UUID.randomUUID()).put("retry_backoff_ms", 1500)));
+    try {
+      String jobId = accept(url(peer), predictBody(smallUpload(url(peer)), new JsonObject()));
+      Path blocker = service.storage().resolve("results").resolve(jobId);
+      Files.createDirectories(blocker.getParent());
+      Files.writeString(blocker, "not a folder");
+      long start = System.nanoTime();
+      var run = worker.vertx().eventBus().request(Bus.JOBS_RUN, new Bus.RunJob(jobId, 1).toJson());
+      Thread.sleep(700); // the first attempt has failed by now; the second starts 1.5 s after it
+      Files.delete(blocker);
+      run.toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
+      assertTrue(System.nanoTime() - start >= TimeUnit.MILLISECONDS.toNanos(1500), "a retry waited its backoff");
+      JsonObject done = Jobs.status(base, jobId);
+      assertEquals("completed", done.getString("status"), done.encode());
+    } finally {
+      TestService.stop(worker);
+      TestService.stop(peer);
+    }
+  }
+
+  @Test
   void jobDeliveredMoreThanThreeTimesFailsWithMaxRetries() throws Exception {
     OspreyApp peer = idlePeer(new JsonObject());
     try {
