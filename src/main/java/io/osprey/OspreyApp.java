@@ -155,10 +155,13 @@ public final class OspreyApp {
           .onSuccess(x -> {
             heartbeat.beat(workerId);
             heartbeatTimer = vertx.setPeriodic(5000, t -> heartbeat.beat(workerId));
-            // Warm the default model now so the first job does not pay for loading it.
-            vertx.executeBlocking(() -> models.get(null), false)
-                .onFailure(e -> LOG.warn("default model not loaded: {}", e.getMessage()));
           });
+      // Warm the default model now so the first job does not pay for loading it; readiness reports how it went.
+      Future<Void> warm = vertx.executeBlocking(() -> models.get(null), false)
+          .onFailure(e -> LOG.warn("default model not loaded: {}", e.getMessage()))
+          .mapEmpty();
+      readiness.addCheck("model", () -> warm.isComplete() ? warm : Future.failedFuture("still loading"),
+          config.string("models.default") + " in " + models.directory());
     }
     UploadHandler uploadHandler = new UploadHandler(vertx, layout, uploads, UploadLimits.from(config));
     JobsApi api = jobsApi;

@@ -52,9 +52,23 @@ public final class Readiness {
     this.net = vertx.createNetClient(new NetClientOptions().setConnectTimeout(config.integer("health.check_timeout_ms")));
   }
 
+  private record Extra(String id, java.util.function.Supplier<Future<Void>> probe, String target) {
+  }
+
+  private final java.util.List<Extra> extras = new java.util.ArrayList<>();
+
+  /** A further check of this process's own (the worker role adds its default model); before {@link #handler}. */
+  public void addCheck(String id, java.util.function.Supplier<Future<Void>> probe, String target) {
+    extras.add(new Extra(id, probe, target));
+  }
+
   public HealthCheckHandler handler() {
     long timeout = config.integer("health.check_timeout_ms");
-    return HealthCheckHandler.create(vertx)
+    HealthCheckHandler handler = HealthCheckHandler.create(vertx);
+    for (Extra extra : extras) {
+      handler.register(extra.id(), timeout, p -> complete(p, extra.probe().get(), extra.target()));
+    }
+    return handler
         .register("postgres", timeout, p -> complete(p, pool.query("SELECT 1").execute().mapEmpty(),
             config.string("postgres.host") + ":" + config.integer("postgres.port") + "/"
                 + config.string("postgres.database")))

@@ -49,8 +49,19 @@ class ServiceBasicsTest {
   void readyChecksPostgresRedisAndRabbitMq() throws Exception {
     Http.Response r = Http.get(service.baseUrl() + "/health/ready");
     assertEquals(200, r.status(), r.body());
-    assertEquals(Map.of("postgres", "UP", "redis", "UP", "rabbitmq", "UP", "rabbitmq_stream", "UP"),
-        checkStatuses(r.json()));
+    assertEquals(Map.of("postgres", "UP", "redis", "UP", "rabbitmq", "UP", "rabbitmq_stream", "UP", "model", "UP"),
+        checkStatuses(waitReady(service.baseUrl())));
+  }
+
+  /** The worker role's model check turns UP once its default model has loaded. */
+  private static JsonObject waitReady(String base) throws Exception {
+    Http.Response r = Http.get(base + "/health/ready");
+    for (int i = 0; i < 100 && r.status() != 200; i++) {
+      Thread.sleep(100);
+      r = Http.get(base + "/health/ready");
+    }
+    assertEquals(200, r.status(), r.body());
+    return r.json();
   }
 
   @Test
@@ -70,6 +81,21 @@ class ServiceBasicsTest {
       assertEquals("127.0.0.1:1", redis.getJsonObject("data").getString("target"));
       assertNotNull(redis.getJsonObject("data").getString("error"));
       assertEquals(200, Http.get(degraded.baseUrl() + "/health/live").status());
+    }
+  }
+
+  @Test
+  void workerWhoseDefaultModelCannotLoadIsNotReadyAndSaysWhy() throws Exception {
+    try (TestService broken = TestService.start(ServiceBasicsTest.class, Role.WORKER,
+        new JsonObject().put("models", new JsonObject().put("default", "no_such_model")))) {
+      Http.Response r = Http.get(broken.baseUrl() + "/health/ready");
+      for (int i = 0; i < 50 && !r.body().contains("does not exist"); i++) {
+        Thread.sleep(100);
+        r = Http.get(broken.baseUrl() + "/health/ready");
+      }
+      assertEquals(503, r.status(), r.body());
+      assertEquals("DOWN", checkStatuses(r.json()).get("model"));
+      assertTrue(r.body().contains("no_such_model.onnx"), r.body());
     }
   }
 
@@ -116,7 +142,7 @@ class ServiceBasicsTest {
   @Test
   void workerRoleServesHealthButNotTheApi() throws Exception {
     try (TestService worker = TestService.start(ServiceBasicsTest.class, Role.WORKER, new JsonObject())) {
-      assertEquals(200, Http.get(worker.baseUrl() + "/health/ready").status());
+      assertEquals("UP", checkStatuses(waitReady(worker.baseUrl())).get("model"));
       assertEquals(200, Http.get(worker.baseUrl() + "/metrics").status());
       Http.Response upload = new Http.Multipart().bytes("files", "a.png", new byte[] {1}).post(
           worker.baseUrl() + "/api/v1/inference/upload");
