@@ -145,7 +145,9 @@ public final class OspreyApp {
       ResultWriter writer = new ResultWriter(layout, config.integer("jobs.thumbnail_size"),
           config.integer("jobs.jpeg_quality"));
       boolean overlap = DetectionEngine.overlapPays(runtime.intraOpThreads());
-      JobRunnerVerticle runner = new JobRunnerVerticle(jobs, models,
+      // Only a CUDA build needs a CPU twin of the registry; on CPU the same registry serves (never used then).
+      ModelRegistry cpuModels = runtime.provider().equals("CUDA") ? cpuRegistry() : models;
+      JobRunnerVerticle runner = new JobRunnerVerticle(jobs, models, cpuModels,
           new RulesStage(ruleSets, config.integer("rules.time_budget_ms")), layout, writer, cache, jobMetrics, workers,
           config.integer("jobs.max_deliveries"), config.integer("jobs.retry_attempts"),
           config.integer("jobs.retry_backoff_ms"), overlap);
@@ -175,6 +177,15 @@ public final class OspreyApp {
         .onSuccess(id -> LOG.info("Osprey started: role {}, port {}, storage {}, models {}",
             role.name().toLowerCase(), http.actualPort(), layout.root(), models.directory()))
         .mapEmpty();
+  }
+
+  private ModelRegistry cpuRegistry() {
+    try {
+      return new ModelRegistry(new OrtRuntime(OrtRuntime.Device.CPU, config.integer("inference.intra_op_threads"),
+          config.integer("inference.inter_op_threads")), config.path("models.dir"), config.string("models.default"));
+    } catch (InferenceException e) {
+      throw new IllegalStateException(e);
+    }
   }
 
   public int port() {

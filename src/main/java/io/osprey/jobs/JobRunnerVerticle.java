@@ -57,6 +57,8 @@ public final class JobRunnerVerticle extends VerticleBase {
 
   private final JobRepository jobs;
   private final ModelRegistry models;
+  /** CPU sessions of the same models, for the spec's retry after a CUDA out-of-memory. */
+  private final ModelRegistry cpuModels;
   private final RulesStage rules;
   private final StorageLayout layout;
   private final ResultWriter writer;
@@ -70,12 +72,14 @@ public final class JobRunnerVerticle extends VerticleBase {
   private final Map<Thread, Map<String, DetectionEngine>> engines = new ConcurrentHashMap<>();
   private WorkerExecutor inference;
 
-  public JobRunnerVerticle(JobRepository jobs, ModelRegistry models, RulesStage rules, StorageLayout layout,
+  public JobRunnerVerticle(JobRepository jobs, ModelRegistry models, ModelRegistry cpuModels, RulesStage rules,
+                           StorageLayout layout,
                            ResultWriter writer,
                            StatusCache cache, JobMetrics metrics, int workers, int maxDeliveries, int retryAttempts,
                            long retryBackoffMs, boolean overlap) {
     this.jobs = jobs;
     this.models = models;
+    this.cpuModels = cpuModels;
     this.rules = rules;
     this.layout = layout;
     this.writer = writer;
@@ -214,6 +218,15 @@ public final class JobRunnerVerticle extends VerticleBase {
                                        int attempt) {
     return inference.executeBlocking(() -> detectAndStore(work, model, file), false)
         .recover(e -> {
+          if (cudaOutOfMemory(e) && model.provider().equals("CUDA")) {
+            // Spec: CUDA out of memory, retry once on CPU (same model file, CPU session).
+            LOG.warn("job {}: CUDA out of memory on {}, retrying this image on CPU", work.job().jobId(),
+                file.filename());
+            return inference.executeBlocking(() -> detectAndStore(work, cpuModels.get(model.name()), file), false);
+          }
+          return Future.failedFuture(e);
+        })
+        .recover(e -> {
           if (e instanceof InferenceException ie && FINAL.contains(ie.code())) {
             return Future.failedFuture(e);
           }
@@ -232,6 +245,19 @@ public final class JobRunnerVerticle extends VerticleBase {
               .onComplete(retried));
           return retried.future();
         });
+  }
+
+  /** True for ONNX Runtime's CUDA allocation failures (messages differ between CUDA, cuBLAS and cuDNN). */
+  static boolean cudaOutOfMemory(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      String m = String.valueOf(t.getMessage()).toLowerCase(java.util.Locale.ROOT);
+      if ((m.contains("cuda") || m.contains("cublas") || m.contains("cudnn"))
+          && (m.contains("out of memory") || m.contains("alloc_failed") || m.contains("memoryallocation")
+              || m.contains("failed to allocate"))) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** Blocking: decode, detect, write result files. Runs on an inference worker thread. */
@@ -276,10 +302,11 @@ public final class JobRunnerVerticle extends VerticleBase {
 
   private DetectionEngine engine(OnnxModel model) throws InferenceException {
     Map<String, DetectionEngine> mine = engines.computeIfAbsent(Thread.currentThread(), t -> new HashMap<>());
-    DetectionEngine engine = mine.get(model.name());
+    String key = model.name() + "@" + model.provider();
+    DetectionEngine engine = mine.get(key);
     if (engine == null || engine.model() != model) {
       engine = new DetectionEngine(model, 8, overlap);
-      mine.put(model.name(), engine);
+      mine.put(key, engine);
     }
     return engine;
   }
