@@ -18,6 +18,8 @@ public enum ErrorCode {
   JOB_NOT_CANCELLABLE(409, "The job has already finished"),
   RATE_LIMIT_EXCEEDED(429, "Rate limited"),
   INVALID_REQUEST(400, "The request is malformed"),
+  UNAUTHORIZED(401, "Authentication required"),
+  FORBIDDEN(403, "Permission denied"),
   NOT_FOUND(404, "No such resource"),
   METHOD_NOT_ALLOWED(405, "Method not allowed on this resource"),
   UNSUPPORTED_MEDIA_TYPE(415, "Unsupported content type"),
