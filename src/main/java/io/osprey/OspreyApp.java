@@ -106,7 +106,7 @@ public final class OspreyApp {
     String prefix = config.string("redis.key_prefix");
     UploadRepository uploads = new UploadRepository(pool);
     JobRepository jobs = new JobRepository(pool);
-    StatusCache cache = new StatusCache(vertx, redis, prefix, config.integer("jobs.status_cache_ttl_seconds"));
+    StatusCache cache = new StatusCache(redis, prefix, config.integer("jobs.status_cache_ttl_seconds"));
     JobMetrics jobMetrics = new JobMetrics(metrics.registry(), config.string("jobs.queue"));
     heartbeat = new WorkerHeartbeat(redis, prefix);
     OrtRuntime runtime = null;

@@ -124,16 +124,35 @@ public final class JobsApi {
       errors.add(new JobConfig.FieldError("config", "must be an object"));
     }
     JobConfig config = JobConfig.parse(configJson, errors);
+    String model = config.model() == null ? models.defaultModel() : config.model();
+    // Whether the model and rule set exist is a look at the disk: off the event loop.
+    vertx.executeBlocking(() -> resourceErrors(config, model), false).onComplete(found -> {
+      if (found.failed()) {
+        LOG.error("rid={} checking models and rule sets failed: {}", RequestIds.of(ctx), found.cause().toString());
+        Responses.error(ctx, ApiError.of(ErrorCode.STORAGE_ERROR));
+        return;
+      }
+      errors.addAll(found.result());
+      validateUpload(ctx, body, user, config, model, errors);
+    });
+  }
+
+  private List<JobConfig.FieldError> resourceErrors(JobConfig config, String model) {
+    List<JobConfig.FieldError> errors = new ArrayList<>();
     if (config.symbolic().enabled() && config.symbolic().ruleSet() != null
         && !ruleSets.exists(config.symbolic().ruleSet())) {
       errors.add(new JobConfig.FieldError("config.symbolic.rule_set", "unknown rule set '"
           + config.symbolic().ruleSet() + "'; available: " + ruleSets.available()));
     }
-    String model = config.model() == null ? models.defaultModel() : config.model();
     if (!models.exists(model)) {
       errors.add(new JobConfig.FieldError(config.model() == null ? "config.model (default)" : "config.model",
           "unknown model '" + model + "'; available: " + models.available()));
     }
+    return errors;
+  }
+
+  private void validateUpload(RoutingContext ctx, JsonObject body, String user, JobConfig config, String model,
+                              List<JobConfig.FieldError> errors) {
     String uploadId = body.getValue("upload_id") instanceof String s ? s.strip() : null;
     if (uploadId == null || !isUuid(uploadId)) {
       errors.add(new JobConfig.FieldError("upload_id", "must be the upload_id returned by the upload"));

@@ -1,7 +1,6 @@
 package io.osprey.jobs;
 
 import io.vertx.core.Future;
-import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import io.vertx.redis.client.Command;
 import io.vertx.redis.client.Redis;
@@ -18,13 +17,11 @@ public final class StatusCache {
   private static final long TIMEOUT_MS = 250;
   private static final long FRESH_MS = 5000;
 
-  private final Vertx vertx;
   private final Redis redis;
   private final String prefix;
   private final int ttlSeconds;
 
-  public StatusCache(Vertx vertx, Redis redis, String prefix, int ttlSeconds) {
-    this.vertx = vertx;
+  public StatusCache(Redis redis, String prefix, int ttlSeconds) {
     this.redis = redis;
     this.prefix = prefix;
     this.ttlSeconds = ttlSeconds;
@@ -56,9 +53,5 @@ public final class StatusCache {
           return entry.getBoolean("terminal", false) || fresh ? entry : null;
         })
         .otherwise((JsonObject) null);
-  }
-
-  Vertx vertx() {
-    return vertx;
   }
 }
