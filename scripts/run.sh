@@ -18,4 +18,16 @@ if [ -z "${OSPREY_MODELS_DIR:-}" ] && [ -d ../shared/models ]; then
   export OSPREY_MODELS_DIR="$(cd ../shared/models && pwd)"
 fi
 
+# Developer mode, only when no identity service is configured: tokens are checked against a local key pair
+# (var/dev-auth), and a token with every permission is written to var/dev-auth/token for curl and the UIs.
+if [ -z "${JWT_JWKS_URL:-}${OSPREY_AUTH_JWKS_URL:-}${OSPREY_AUTH_JWKS_FILE:-}" ]; then
+  mkdir -p var/dev-auth
+  java -cp "$jar" io.osprey.auth.DevKeys --dir var/dev-auth --sub developer --permissions ANN,DATASET,ADM \
+    --minutes 720 > var/dev-auth/token.new
+  mv var/dev-auth/token.new var/dev-auth/token
+  export OSPREY_AUTH_JWKS_FILE="$PWD/var/dev-auth/jwks.json"
+  echo "run: developer mode: send 'Authorization: Bearer \$(cat var/dev-auth/token)' (valid 12 h; new token:"
+  echo "     java -cp $jar io.osprey.auth.DevKeys --permissions ANN --minutes 60)"
+fi
+
 exec java ${JAVA_OPTS:-} -jar "$jar" "$@"

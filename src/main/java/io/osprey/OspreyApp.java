@@ -1,5 +1,18 @@
 package io.osprey;
 
+import io.osprey.annotations.AdminApi;
+import io.osprey.annotations.AnnotationFiles;
+import io.osprey.annotations.AnnotationRepository;
+import io.osprey.annotations.AnnotationService;
+import io.osprey.annotations.AnnotationsApi;
+import io.osprey.annotations.CacheInvalidation;
+import io.osprey.annotations.ClassCatalog;
+import io.osprey.annotations.MediaApi;
+import io.osprey.annotations.PathResolver;
+import io.osprey.annotations.Reconciler;
+import io.osprey.auth.AuthHandler;
+import io.osprey.auth.JwksSource;
+import io.osprey.auth.TokenVerifier;
 import io.osprey.config.Config;
 import io.osprey.health.Readiness;
 import io.osprey.http.HttpVerticle;
@@ -41,6 +54,8 @@ import java.io.UncheckedIOException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.nio.file.Path;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -70,6 +85,9 @@ public final class OspreyApp {
   private WorkerHeartbeat heartbeat;
   private long heartbeatTimer = -1;
   private JobQueue publisher;
+  private CacheInvalidation invalidation;
+  private AnnotationService annotations;
+  private Reconciler reconciler;
 
   private OspreyApp(Config config, Role role, Vertx vertx, Metrics metrics) {
     this.config = config;
@@ -120,8 +138,17 @@ public final class OspreyApp {
     }
     models = new ModelRegistry(runtime, config.path("models.dir"), config.string("models.default"));
     RuleSets ruleSets = new RuleSets(config.path("rules.dir"));
+    TokenVerifier verifier = new TokenVerifier(vertx, jwksSource(),
+        config.integer("auth.jwks_min_refetch_seconds") * 1000L, config.integer("auth.leeway_seconds"));
+    PathResolver paths = new PathResolver(pool, layout.root().resolve(config.string("annotations.roots_base")));
+    ClassCatalog classes = new ClassCatalog(pool);
+    annotations = new AnnotationService(vertx, new AnnotationRepository(pool), paths,
+        new AnnotationFiles(config.integer("annotations.thumbnail_size")));
+    invalidation = new CacheInvalidation(vertx, config, Map.of(PathResolver.CHANNEL_PAYLOAD, paths::reset,
+        ClassCatalog.CHANNEL_PAYLOAD, classes::reset));
 
-    Future<?> chain = Future.succeededFuture();
+    Future<?> chain = invalidation.start()
+        .compose(x -> verifier.load().otherwise(e -> null));
     JobsApi jobsApi = null;
     if (role.runsApi()) {
       chain = chain.compose(x -> vertx.deployVerticle(UploadFilesVerticle::new, new DeploymentOptions()
@@ -136,6 +163,9 @@ public final class OspreyApp {
       maintenance = new JobMaintenanceVerticle(jobs, publisher, cache, jobMetrics,
           Duration.ofSeconds(config.integer("jobs.queued_timeout_seconds")), 5000);
       chain = chain.compose(x -> vertx.deployVerticle(maintenance));
+      reconciler = new Reconciler(annotations, Duration.ofSeconds(config.integer("annotations.reconcile_after_seconds")),
+          Duration.ofSeconds(config.integer("annotations.reconcile_interval_seconds")));
+      chain = chain.compose(x -> vertx.deployVerticle(reconciler));
       jobsApi = new JobsApi(vertx, jobs, publisher, cache,
           new RateLimiter(redis, prefix, config.integer("jobs.rate_limit_per_minute")), models, ruleSets, layout,
           jobMetrics, heartbeat);
@@ -167,16 +197,46 @@ public final class OspreyApp {
     }
     UploadHandler uploadHandler = new UploadHandler(vertx, layout, uploads, UploadLimits.from(config));
     JobsApi api = jobsApi;
+    AuthHandler inferenceGuard = config.string("auth.inference_api").equals("required")
+        ? new AuthHandler(verifier, null, false) : AuthHandler.optional(verifier);
+    long maxImage = config.longValue("annotations.max_image_bytes");
     http = new HttpVerticle(config.string("http.host"), config.integer("http.port"), metrics, readiness, router -> {
       if (role.runsApi()) {
+        router.route("/api/v1/*").handler(inferenceGuard);
         router.post("/api/v1/inference/upload").handler(uploadHandler);
         api.mount(router);
+        new AnnotationsApi(annotations, classes, verifier, layout.tmp(), maxImage).mount(router);
+        new MediaApi(annotations, verifier, layout.tmp(), config.longValue("media.max_request_bytes"),
+            config.integer("media.max_files")).mount(router);
+        new AdminApi(annotations, classes, verifier).mount(router);
       }
     });
     return chain.compose(x -> vertx.deployVerticle(http))
         .onSuccess(id -> LOG.info("Osprey started: role {}, port {}, storage {}, models {}",
             role.name().toLowerCase(), http.actualPort(), layout.root(), models.directory()))
         .mapEmpty();
+  }
+
+  private JwksSource jwksSource() {
+    String file = config.string("auth.jwks_file");
+    String url = config.string("auth.jwks_url");
+    if (!file.isBlank()) {
+      LOG.warn("developer mode: tokens are verified against the local key set {}", file);
+      return JwksSource.file(vertx, Path.of(file));
+    }
+    if (!url.isBlank()) {
+      return JwksSource.url(vertx, url);
+    }
+    LOG.warn("no JWKS configured (JWT_JWKS_URL / auth.jwks_url): every route that needs a token answers 401");
+    return JwksSource.none();
+  }
+
+  public AnnotationService annotations() {
+    return annotations;
+  }
+
+  public Reconciler reconciler() {
+    return reconciler;
   }
 
   private ModelRegistry cpuRegistry() {
@@ -225,6 +285,8 @@ public final class OspreyApp {
     bounded("heartbeat", left)
         .transform(x -> bounded("job publisher", publisher == null ? Future.succeededFuture() : publisher.close()))
         .transform(x -> bounded("readiness", readiness.close()))
+        .transform(x -> bounded("cache invalidation", invalidation == null ? Future.succeededFuture()
+            : invalidation.close()))
         .transform(x -> bounded("verticles", undeployAll()))
         .onComplete(x -> {
           // Vert.x is closed from a plain thread and its end observed without a Vert.x context: a completion

@@ -15,18 +15,43 @@ public final class AuthHandler implements Handler<RoutingContext> {
   public static final String CALLER = "osprey.caller";
 
   private final TokenVerifier verifier;
-  private final Permission required;
+  private final java.util.Set<Permission> required;
   private final boolean allowQueryToken;
+  private final boolean anonymousAllowed;
 
   public AuthHandler(TokenVerifier verifier, Permission required, boolean allowQueryToken) {
+    this(verifier, required == null ? java.util.Set.of() : java.util.Set.of(required), allowQueryToken, false);
+  }
+
+  /** A guard passing holders of any one of {@code anyOf} (and ADM, which may do everything). */
+  public static AuthHandler anyOf(TokenVerifier verifier, Permission... anyOf) {
+    return new AuthHandler(verifier, java.util.Set.of(anyOf), false, false);
+  }
+
+  private AuthHandler(TokenVerifier verifier, java.util.Set<Permission> required, boolean allowQueryToken,
+                      boolean anonymousAllowed) {
     this.verifier = verifier;
     this.required = required;
     this.allowQueryToken = allowQueryToken;
+    this.anonymousAllowed = anonymousAllowed;
+  }
+
+  /**
+   * A guard that lets callers without a token through as {@code anonymous} but still rejects a bad token: for the
+   * detection job API, whose spec defines no authentication, when auth.inference_api is optional.
+   */
+  public static AuthHandler optional(TokenVerifier verifier) {
+    return new AuthHandler(verifier, java.util.Set.of(), false, true);
   }
 
   @Override
   public void handle(RoutingContext ctx) {
     String token = bearer(ctx);
+    if (token == null && anonymousAllowed) {
+      io.osprey.http.CurrentUser.set(ctx, io.osprey.http.CurrentUser.ANONYMOUS, false);
+      ctx.next();
+      return;
+    }
     if (token == null) {
       ctx.response().putHeader("WWW-Authenticate", "Bearer");
       Responses.error(ctx, ApiError.of(ErrorCode.UNAUTHORIZED, "Send Authorization: Bearer <token>"));
@@ -41,13 +66,15 @@ public final class AuthHandler implements Handler<RoutingContext> {
         return;
       }
       TokenVerifier.Caller caller = result.result();
-      if (required != null && !caller.has(required) && !caller.has(Permission.ADM)) {
-        Responses.error(ctx, ApiError.of(ErrorCode.FORBIDDEN, "This needs the " + required + " permission"));
+      if (!required.isEmpty() && required.stream().noneMatch(caller::has) && !caller.has(Permission.ADM)) {
+        String names = required.stream().map(Enum::name).sorted().reduce((a, b) -> a + " or " + b).orElse("");
+        Responses.error(ctx, ApiError.of(ErrorCode.FORBIDDEN, "This needs the " + names + " permission"));
         return;
       }
       // Vert.x Web 5 sets the user of a request only through its internal UserContext, as its own handlers do.
       ((io.vertx.ext.web.impl.UserContextInternal) ctx.userContext()).setUser(caller.user());
       ctx.put(CALLER, caller);
+      io.osprey.http.CurrentUser.set(ctx, caller.subject(), caller.has(Permission.ADM));
       ctx.next();
     });
   }

@@ -30,6 +30,21 @@ public interface JwksSource {
     };
   }
 
+  /** No key source configured: every token is refused, with a message that says what to set. */
+  static JwksSource none() {
+    return new JwksSource() {
+      @Override
+      public Future<JsonObject> fetch() {
+        return Future.failedFuture("no JWKS configured (set JWT_JWKS_URL, or auth.jwks_file in developer mode)");
+      }
+
+      @Override
+      public String describe() {
+        return "nowhere (auth.jwks_url and auth.jwks_file are empty)";
+      }
+    };
+  }
+
   static JwksSource file(Vertx vertx, Path file) {
     return new JwksSource() {
       @Override

@@ -35,6 +35,13 @@ public final class Bus {
     }
   }
 
+  /**
+   * Live annotation events, published (not sent) after each mutation commits. Body: the AnnotationEventDto JSON
+   * {@code {annotationId, operation, status, mediaId, flightId, waypointId, detections, time}} built by
+   * {@code io.osprey.annotations.AnnotationEvents}; {@code detections} is present on Created and Edited only.
+   */
+  public static final String ANNOTATION_EVENTS = "osprey.annotations.events";
+
   /** Failure codes carried by {@code ReplyException.failureCode()} on these addresses. */
   public static final int FAILURE_STORAGE = 507;
 

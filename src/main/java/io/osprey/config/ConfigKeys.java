@@ -19,7 +19,10 @@ public final class ConfigKeys {
   }
 
   private static final Map<String, Key> KEYS = new LinkedHashMap<>();
-  private static final Map<String, List<String>> CHOICES = Map.of("inference.device", List.of("auto", "cpu", "cuda"));
+  private static final Map<String, List<String>> CHOICES = Map.of("inference.device", List.of("auto", "cpu", "cuda"),
+      "auth.inference_api", List.of("optional", "required"));
+  /** Variables other systems of the suite already use for a key; the OSPREY_ variable wins when both are set. */
+  private static final Map<String, String> ALIASES = Map.of("auth.jwks_url", "JWT_JWKS_URL");
 
   private static void str(String name, boolean allowEmpty, String meaning) {
     KEYS.put(name, new Key(name, Type.STRING, 0, 0, allowEmpty, meaning));
@@ -93,6 +96,25 @@ public final class ConfigKeys {
     str("rules.dir", false, "Folder of Prolog rule sets (*.pl); a job names one by file name without .pl.");
     num("rules.time_budget_ms", Type.INT, 1, 600000,
         "Longest the rules stage may take on one image before the job fails with RULES_ERROR.");
+    str("auth.jwks_url", true, "URL of the identity service's JSON Web Key Set that bearer tokens are verified against"
+        + " (also read from JWT_JWKS_URL, as the rest of the suite names it).");
+    str("auth.jwks_file", true, "Developer mode: a local JWKS file used instead of auth.jwks_url (scripts/run.sh sets"
+        + " it to var/dev-auth/jwks.json; see README). Empty outside developer mode.");
+    num("auth.jwks_min_refetch_seconds", Type.INT, 0, 86400,
+        "Least time between two JWKS refetches caused by tokens with an unknown key id (key rotation).");
+    num("auth.leeway_seconds", Type.INT, 0, 600, "Clock skew tolerated on a token's exp, nbf and iat.");
+    str("auth.inference_api", false, "optional: the detection job API (which the inference spec defines without"
+        + " authentication) accepts anonymous callers and verifies a token when one is sent; required: it needs a"
+        + " valid token like every annotations route.");
+    str("annotations.roots_base", false, "Folder that relative directory settings (PUT /settings/directories) are"
+        + " resolved from; relative values are resolved from storage.root.");
+    num("annotations.max_image_bytes", Type.LONG, 1, 1L << 32, "Largest image accepted by POST /annotations.");
+    num("annotations.thumbnail_size", Type.INT, 16, 4096, "Longest side of annotation thumbnails in pixels.");
+    num("annotations.reconcile_after_seconds", Type.INT, 0, 86400, "An annotation or media whose files are still"
+        + " pending this long after its last change is repaired by the reconciler (the writer is presumed dead).");
+    num("annotations.reconcile_interval_seconds", Type.INT, 1, 86400, "How often the reconciler looks for work.");
+    num("media.max_request_bytes", Type.LONG, 1, 1L << 40, "Largest request body (all its files) accepted by POST /media and /media/batch.");
+    num("media.max_files", Type.INT, 1, 10000, "Most files in one POST /media/batch.");
     str("native.cache_dir", false,
         "Folder where OpenCV/JavaCPP and ONNX Runtime native libraries are unpacked once and reused across starts.");
   }
@@ -107,6 +129,11 @@ public final class ConfigKeys {
   /** Allowed values of a string key, or an empty list when any non-empty string is allowed. */
   public static List<String> choices(String name) {
     return CHOICES.getOrDefault(name, List.of());
+  }
+
+  /** The variable another system of the suite uses for this key, or null. */
+  public static String alias(String name) {
+    return ALIASES.get(name);
   }
 
   public static Key get(String name) {

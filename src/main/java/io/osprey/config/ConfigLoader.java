@@ -34,6 +34,9 @@ public final class ConfigLoader {
     }
     for (ConfigKeys.Key key : ConfigKeys.all()) {
       String value = env.get(key.envVar());
+      if (value == null && ConfigKeys.alias(key.name()) != null) {
+        value = env.get(ConfigKeys.alias(key.name()));
+      }
       if (value != null) {
         put(merged, key.name(), parse(key, value.trim()));
       }

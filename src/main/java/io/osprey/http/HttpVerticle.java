@@ -60,6 +60,11 @@ public final class HttpVerticle extends VerticleBase {
         ctx.request().method() + " is not allowed on " + ctx.request().path())));
     router.errorHandler(404, ctx -> Responses.error(ctx, ApiError.of(ErrorCode.NOT_FOUND,
         "No route for " + ctx.request().method() + " " + ctx.request().path())));
+    router.errorHandler(400, ctx -> Responses.error(ctx, ApiError.of(ErrorCode.INVALID_REQUEST,
+        "Malformed request" + (ctx.failure() == null || ctx.failure().getMessage() == null ? ""
+            : ": " + ctx.failure().getMessage()))));
+    router.errorHandler(413, ctx -> Responses.error(ctx, ApiError.of(ErrorCode.PAYLOAD_TOO_LARGE,
+        "The request body exceeds the limit of " + ctx.request().path() + " (see docs/configuration.md)")));
     router.errorHandler(500, failures());
 
     HttpServerOptions options = new HttpServerOptions()

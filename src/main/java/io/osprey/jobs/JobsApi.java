@@ -174,7 +174,7 @@ public final class JobsApi {
       }
     }
     jobs.uploadOwner(uploadId).compose(owner -> {
-      if (owner == null || !owner.equals(user)) {
+      if (!CurrentUser.mayAccess(ctx, owner)) {
         errors.add(new JobConfig.FieldError("upload_id", "no upload " + uploadId));
         return Future.succeededFuture(List.<JobRepository.UploadedFile>of());
       }
@@ -247,15 +247,14 @@ public final class JobsApi {
       jobNotFound(ctx, jobId);
       return;
     }
-    String user = CurrentUser.of(ctx);
     cache.get(jobId).onComplete(cached -> {
       JsonObject entry = cached.succeeded() ? cached.result() : null;
-      if (entry != null && user.equals(entry.getString("user_id"))) {
+      if (entry != null && CurrentUser.mayAccess(ctx, entry.getString("user_id"))) {
         Responses.json(ctx, 200, entry.getJsonObject("status"));
         return;
       }
       jobs.find(jobId).onFailure(e -> databaseError(ctx, e)).onSuccess(job -> {
-        if (job == null || !job.userId().equals(user)) {
+        if (job == null || !CurrentUser.mayAccess(ctx, job.userId())) {
           jobNotFound(ctx, jobId);
           return;
         }
@@ -277,7 +276,7 @@ public final class JobsApi {
       Responses.error(ctx, ApiError.of(ErrorCode.INVALID_REQUEST, "page must be >= 1 and page_size 1..100"));
       return;
     }
-    jobs.list(CurrentUser.of(ctx), status, size, (page - 1) * size)
+    jobs.list(CurrentUser.isAdmin(ctx) ? null : CurrentUser.of(ctx), status, size, (page - 1) * size)
         .onFailure(e -> databaseError(ctx, e))
         .onSuccess(p -> {
           JsonArray items = new JsonArray();
@@ -293,9 +292,8 @@ public final class JobsApi {
       jobNotFound(ctx, jobId);
       return;
     }
-    String user = CurrentUser.of(ctx);
     jobs.find(jobId).compose(job -> {
-      if (job == null || !job.userId().equals(user)) {
+      if (job == null || !CurrentUser.mayAccess(ctx, job.userId())) {
         jobNotFound(ctx, jobId);
         return Future.succeededFuture();
       }
@@ -329,7 +327,7 @@ public final class JobsApi {
       return;
     }
     jobs.find(jobId).onFailure(e -> databaseError(ctx, e)).onSuccess(job -> {
-      if (job == null || !job.userId().equals(CurrentUser.of(ctx))) {
+      if (job == null || !CurrentUser.mayAccess(ctx, job.userId())) {
         jobNotFound(ctx, jobId);
       } else if (!job.status().equals(JobRow.COMPLETED)) {
         Responses.error(ctx, ApiError.of(ErrorCode.RESULTS_NOT_READY, "Results not ready: job " + jobId + " is "
@@ -480,7 +478,7 @@ public final class JobsApi {
       return;
     }
     jobs.file(fileId, jobId).onFailure(e -> databaseError(ctx, e)).onSuccess(info -> {
-      if (info == null || !info.userId().equals(CurrentUser.of(ctx))) {
+      if (info == null || !CurrentUser.mayAccess(ctx, info.userId())) {
         fileNotFound(ctx, fileId);
         return;
       }

@@ -102,8 +102,8 @@ public final class Database {
     }
   }
 
-  public static Pool pool(Vertx vertx, Config config) {
-    PgConnectOptions connect = new PgConnectOptions()
+  public static PgConnectOptions connectOptions(Config config) {
+    return new PgConnectOptions()
         .setHost(config.string("postgres.host"))
         .setPort(config.integer("postgres.port"))
         .setDatabase(config.string("postgres.database"))
@@ -111,6 +111,10 @@ public final class Database {
         .setPassword(config.string("postgres.password"))
         .setReconnectAttempts(3)
         .setReconnectInterval(500);
+  }
+
+  public static Pool pool(Vertx vertx, Config config) {
+    PgConnectOptions connect = connectOptions(config);
     return PgBuilder.pool()
         .with(new PoolOptions().setMaxSize(config.integer("postgres.pool_size")).setShared(false))
         .connectingTo(connect)

@@ -50,6 +50,23 @@ public final class Fixtures {
     return out.toByteArray();
   }
 
+  /** A small JPEG whose bytes differ for every seed (content ids are content hashes). */
+  public static byte[] uniqueJpeg(int seed) throws IOException {
+    BufferedImage img = new BufferedImage(320, 240, BufferedImage.TYPE_INT_RGB);
+    Graphics2D g = img.createGraphics();
+    java.util.Random r = new java.util.Random(seed);
+    g.setColor(new Color(r.nextInt(256), r.nextInt(256), r.nextInt(256)));
+    g.fillRect(0, 0, 320, 240);
+    for (int i = 0; i < 6; i++) {
+      g.setColor(new Color(r.nextInt(256), r.nextInt(256), r.nextInt(256)));
+      g.fillRect(r.nextInt(300), r.nextInt(220), 10 + r.nextInt(80), 10 + r.nextInt(80));
+    }
+    g.dispose();
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    ImageIO.write(img, "jpg", out);
+    return out.toByteArray();
+  }
+
   public static Path write(Path dir, String name, byte[] content) throws IOException {
     Path p = dir.resolve(name);
     Files.write(p, content);

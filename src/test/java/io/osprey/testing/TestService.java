@@ -65,6 +65,7 @@ public final class TestService implements AutoCloseable {
         .put("redis", new JsonObject().put("key_prefix", database + ":"))
         .put("models", new JsonObject().put("dir", Models.dir().toAbsolutePath().normalize().toString()))
         .put("inference", new JsonObject().put("intra_op_threads", 2))
+        .put("auth", new JsonObject().put("jwks_url", TestAuth.jwksUrl()).put("jwks_file", ""))
         .put("jobs", new JsonObject().put("queue", "osprey.test." + database).put("retry_backoff_ms", 50));
   }
 

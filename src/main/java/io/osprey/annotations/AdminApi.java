@@ -1,0 +1,212 @@
+package io.osprey.annotations;
+
+import io.osprey.auth.AuthHandler;
+import io.osprey.auth.Permission;
+import io.osprey.auth.TokenVerifier;
+import io.osprey.http.ApiError;
+import io.osprey.http.ApiException;
+import io.osprey.http.ErrorCode;
+import io.osprey.http.Responses;
+import io.vertx.core.Future;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import io.vertx.ext.web.handler.BodyHandler;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/** F7 directory settings and the RB-06 class catalog; changes need ADM, reading classes needs ANN or DATASET. */
+public final class AdminApi {
+  private final AnnotationService service;
+  private final ClassCatalog classes;
+  private final TokenVerifier verifier;
+
+  public AdminApi(AnnotationService service, ClassCatalog classes, TokenVerifier verifier) {
+    this.service = service;
+    this.classes = classes;
+    this.verifier = verifier;
+  }
+
+  public void mount(Router router) {
+    AuthHandler adm = new AuthHandler(verifier, Permission.ADM, false);
+    AuthHandler read = AuthHandler.anyOf(verifier, Permission.ANN, Permission.DATASET);
+    BodyHandler small = BodyHandler.create(false).setBodyLimit(1 << 20);
+    router.get("/settings/directories").handler(adm).handler(this::getDirectories);
+    router.put("/settings/directories").handler(adm);
+    router.put("/settings/directories").handler(small).handler(this::putDirectories);
+    router.get("/classes").handler(read).handler(this::listClasses);
+    router.post("/classes").handler(adm);
+    router.post("/classes").handler(small).handler(ctx -> saveClass(ctx, null));
+    router.put("/classes/:id").handler(adm);
+    router.put("/classes/:id").handler(small).handler(ctx -> {
+      Integer id = classId(ctx);
+      if (id != null) {
+        saveClass(ctx, id);
+      }
+    });
+    router.delete("/classes/:id").handler(adm).handler(this::deleteClass);
+  }
+
+  private void getDirectories(RoutingContext ctx) {
+    service.paths().reset();
+    service.paths().get().onSuccess(d -> Responses.json(ctx, 200, d.toJson()))
+        .onFailure(e -> AnnotationsApi.fail(ctx, e));
+  }
+
+  /**
+   * UpdateDirectoriesRequest: the fields given (camelCase, any case) replace the stored roots; absent or null fields
+   * stay. Relative paths are resolved from annotations.roots_base. Every named folder must be creatable. Files
+   * already stored are not moved.
+   */
+  private void putDirectories(RoutingContext ctx) {
+    JsonObject body = AnnotationsApi.jsonObject(ctx);
+    if (body == null) {
+      return;
+    }
+    Map<String, String> lower = new LinkedHashMap<>();
+    Directories.FIELDS.keySet().forEach(k -> lower.put(k.toLowerCase(Locale.ROOT), k));
+    Map<String, String> changes = new LinkedHashMap<>();
+    List<String> errors = new ArrayList<>();
+    for (Map.Entry<String, Object> e : body) {
+      String wire = lower.get(e.getKey().toLowerCase(Locale.ROOT));
+      if (wire == null) {
+        errors.add(e.getKey() + ": unknown setting; known: " + String.join(", ", Directories.FIELDS.keySet()));
+      } else if (e.getValue() == null) {
+        continue;
+      } else if (!(e.getValue() instanceof String s) || s.isBlank() || s.indexOf('\0') >= 0 || s.length() > 4096) {
+        errors.add(wire + ": must be a non-empty path");
+      } else {
+        changes.put(wire, s.strip());
+      }
+    }
+    if (errors.isEmpty() && changes.isEmpty()) {
+      errors.add("body: name at least one of " + String.join(", ", Directories.FIELDS.keySet()));
+    }
+    if (!errors.isEmpty()) {
+      AnnotationsApi.fail(ctx, AnnotationsApi.invalid(errors));
+      return;
+    }
+    Path base = service.paths().base();
+    service.blocking(() -> {
+      List<String> bad = new ArrayList<>();
+      changes.forEach((wire, value) -> {
+        try {
+          Files.createDirectories(base.resolve(value));
+        } catch (Exception ex) {
+          bad.add(wire + ": cannot create " + base.resolve(value) + " (" + ex.getClass().getSimpleName() + ")");
+        }
+      });
+      if (!bad.isEmpty()) {
+        throw AnnotationsApi.invalid(bad);
+      }
+      return null;
+    }).compose(x -> service.repository().pool().withTransaction(tx -> PathResolver.update(tx, changes)))
+        .onSuccess(x -> {
+          service.paths().reset();
+          ctx.response().setStatusCode(204).end();
+        })
+        .onFailure(e -> AnnotationsApi.fail(ctx, e));
+  }
+
+  private void listClasses(RoutingContext ctx) {
+    classes.get().onSuccess(all -> {
+      JsonArray out = new JsonArray();
+      all.values().forEach(c -> out.add(c.toJson()));
+      ctx.response().putHeader("Content-Type", "application/json; charset=utf-8").end(out.encode());
+    }).onFailure(e -> AnnotationsApi.fail(ctx, e));
+  }
+
+  private static Integer classId(RoutingContext ctx) {
+    try {
+      int id = Integer.parseInt(ctx.pathParam("id"));
+      if (id >= 0) {
+        return id;
+      }
+    } catch (NumberFormatException ignored) {
+      // answered below
+    }
+    Responses.error(ctx, ApiError.of(ErrorCode.CLASS_NOT_FOUND, "Detection class not found: " + ctx.pathParam("id")));
+    return null;
+  }
+
+  private void saveClass(RoutingContext ctx, Integer pathId) {
+    JsonObject body = AnnotationsApi.jsonObject(ctx);
+    if (body == null) {
+      return;
+    }
+    JsonObject f = Wire.ci(body);
+    List<String> errors = new ArrayList<>();
+    Integer id = null;
+    Object rawId = f.getValue("id");
+    if (rawId != null) {
+      if (rawId instanceof Number n && n.doubleValue() == Math.rint(n.doubleValue()) && n.longValue() >= 0
+          && n.longValue() <= Integer.MAX_VALUE) {
+        id = n.intValue();
+        if (pathId != null && id.intValue() != pathId) {
+          errors.add("id: " + id + " differs from the id in the path (" + pathId + ")");
+        }
+      } else {
+        errors.add("id: must be a whole number >= 0");
+      }
+    }
+    String name = Wire.string(f, "name", errors);
+    String shortName = Wire.string(f, "shortName", errors);
+    String color = Wire.string(f, "color", errors);
+    if (name == null) {
+      errors.add("name: required");
+    }
+    if (color == null) {
+      color = "#FF0000";
+    } else if (!color.matches("#([0-9a-fA-F]{6}|[0-9a-fA-F]{8})")) {
+      errors.add("color: must be #RRGGBB or #AARRGGBB");
+    }
+    if (!errors.isEmpty()) {
+      AnnotationsApi.fail(ctx, AnnotationsApi.invalid(errors));
+      return;
+    }
+    String sn = shortName != null ? shortName : name;
+    String shown = (id != null ? id + " / " : "") + name;
+    Future<ClassCatalog.Change> change = pathId == null ? classes.create(id, name, sn, color)
+        : classes.update(pathId, name, sn, color);
+    change.onSuccess(c -> {
+      classes.reset();
+      switch (c.outcome()) {
+        case OK -> {
+          if (pathId == null) {
+            ctx.response().putHeader("Location", "/classes/" + c.value().id());
+          }
+          Responses.json(ctx, pathId == null ? 201 : 200, c.value().toJson());
+        }
+        case NOT_FOUND -> Responses.error(ctx, ApiError.of(ErrorCode.CLASS_NOT_FOUND,
+            "Detection class not found: " + pathId));
+        default -> Responses.error(ctx, ApiError.of(ErrorCode.CLASS_EXISTS,
+            "A detection class with this id or name already exists: " + shown));
+      }
+    }).onFailure(e -> AnnotationsApi.fail(ctx, e));
+  }
+
+  private void deleteClass(RoutingContext ctx) {
+    Integer id = classId(ctx);
+    if (id == null) {
+      return;
+    }
+    classes.delete(id).onSuccess(c -> {
+      classes.reset();
+      switch (c.outcome()) {
+        case OK -> ctx.response().setStatusCode(204).end();
+        case NOT_FOUND -> Responses.error(ctx, ApiError.of(ErrorCode.CLASS_NOT_FOUND,
+            "Detection class not found: " + id));
+        default -> Responses.error(ctx, ApiError.of(ErrorCode.CLASS_IN_USE, "Detection class " + id + " is used by "
+            + c.uses() + " detection(s); relabel or purge those annotations first")
+            .withDetails(new JsonObject().put("id", id).put("uses", c.uses())));
+      }
+    }).onFailure(e -> AnnotationsApi.fail(ctx, e));
+  }
+
+}

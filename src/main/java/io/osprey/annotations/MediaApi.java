@@ -1,0 +1,276 @@
+package io.osprey.annotations;
+
+import io.osprey.annotations.AnnotationRepository.Media;
+import io.osprey.auth.AuthHandler;
+import io.osprey.auth.Permission;
+import io.osprey.auth.TokenVerifier;
+import io.osprey.http.ApiError;
+import io.osprey.http.ApiException;
+import io.osprey.http.CurrentUser;
+import io.osprey.http.ErrorCode;
+import io.osprey.http.Responses;
+import io.osprey.uploads.ImageInspector;
+import io.vertx.core.Future;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.FileUpload;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import io.vertx.ext.web.handler.BodyHandler;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+import java.util.UUID;
+
+/**
+ * F5: media upload, single ({@code POST /media}: a multipart file, or JSON with base64 {@code data}) and batch
+ * ({@code POST /media/batch}: multipart files plus {@code waypointId}). Files are checked, staged, their rows
+ * committed, then moved into place (the same crash discipline as annotations). All or nothing per request.
+ */
+public final class MediaApi {
+  private final AnnotationService service;
+  private final TokenVerifier verifier;
+  private final Path receiveDir;
+  private final long maxRequestBytes;
+  private final int maxFiles;
+
+  public MediaApi(AnnotationService service, TokenVerifier verifier, Path receiveDir, long maxRequestBytes,
+                  int maxFiles) {
+    this.service = service;
+    this.verifier = verifier;
+    this.receiveDir = receiveDir;
+    this.maxRequestBytes = maxRequestBytes;
+    this.maxFiles = maxFiles;
+  }
+
+  public void mount(Router router) {
+    AuthHandler ann = new AuthHandler(verifier, Permission.ANN, false);
+    AuthHandler read = AuthHandler.anyOf(verifier, Permission.ANN, Permission.DATASET);
+    BodyHandler body = BodyHandler.create(receiveDir.toString()).setBodyLimit(maxRequestBytes)
+        .setDeleteUploadedFilesOnEnd(true);
+    router.post("/media").handler(ann);
+    router.post("/media").handler(body).handler(ctx -> upload(ctx, false));
+    router.post("/media/batch").handler(ann);
+    router.post("/media/batch").handler(body).handler(ctx -> upload(ctx, true));
+    router.get("/media/:id").handler(read).handler(this::get);
+    router.get("/media/:id/file").handler(read).handler(this::file);
+  }
+
+  /** A checked file waiting in a staging folder. */
+  record StagedMedia(String id, String name, String mediaType, String format, String extension, long size,
+                     Integer width, Integer height, Path staged, Path target) {
+  }
+
+  private void upload(RoutingContext ctx, boolean batch) {
+    String type = String.valueOf(ctx.request().getHeader("Content-Type")).toLowerCase();
+    boolean multipart = type.startsWith("multipart/form-data");
+    JsonObject json = null;
+    if (!multipart) {
+      json = batch ? null : AnnotationsApi.jsonObject(ctx);
+      if (json == null) {
+        if (batch) {
+          Responses.error(ctx, ApiError.of(ErrorCode.INVALID_REQUEST,
+              "Send multipart/form-data with file parts and a waypointId field"));
+        }
+        return;
+      }
+    }
+    List<String> errors = new ArrayList<>();
+    JsonObject f = multipart ? formFields(ctx) : Wire.ci(json);
+    String waypointId = Wire.string(f, "waypointId", errors);
+    String flightId = Wire.string(f, "flightId", errors);
+    String name = Wire.string(f, "name", errors);
+    List<FileUpload> uploads = multipart ? ctx.fileUploads().stream().toList() : List.of();
+    String data = !multipart && f.getValue("data") instanceof String s ? s : null;
+    if (multipart && uploads.isEmpty() || !multipart && data == null) {
+      errors.add(multipart ? "files: at least one file part is required" : "data: the base64 file content is required");
+    }
+    if (!batch && uploads.size() > 1) {
+      errors.add("files: POST /media takes one file; use /media/batch for several");
+    }
+    if (uploads.size() > maxFiles) {
+      errors.add("files: at most " + maxFiles + " per batch");
+    }
+    if (!errors.isEmpty()) {
+      AnnotationsApi.fail(ctx, AnnotationsApi.invalid(errors));
+      return;
+    }
+    String user = CurrentUser.of(ctx);
+    service.paths().get().compose(dirs -> service.blocking(() -> {
+      List<StagedMedia> staged = new ArrayList<>();
+      JsonArray fileErrors = new JsonArray();
+      try {
+        if (data != null) {
+          Path received = receiveDir.resolve(UUID.randomUUID() + ".b64");
+          Files.createDirectories(receiveDir);
+          Files.write(received, Base64.getMimeDecoder().decode(data));
+          stageOne(received, name != null ? name : "media", dirs, staged, fileErrors);
+        } else {
+          for (FileUpload u : uploads) {
+            String fileName = u.fileName() == null || u.fileName().isBlank() ? u.name() : u.fileName();
+            stageOne(Path.of(u.uploadedFileName()), !batch && name != null ? name : fileName, dirs, staged,
+                fileErrors);
+          }
+        }
+      } catch (IllegalArgumentException e) {
+        fileErrors.add(new JsonObject().put("file", "data").put("code", "INVALID_FORMAT")
+            .put("message", "data: not valid base64"));
+      } catch (IOException | RuntimeException e) {
+        staged.forEach(s -> AnnotationFiles.deleteQuietly(s.staged()));
+        throw new ApiException(ApiError.of(ErrorCode.STORAGE_ERROR, "Server storage unavailable: " + e.getMessage()),
+            e);
+      }
+      if (!fileErrors.isEmpty()) {
+        staged.forEach(s -> AnnotationFiles.deleteQuietly(s.staged()));
+        JsonObject first = fileErrors.getJsonObject(0);
+        throw new ApiException(ApiError.of(ErrorCode.valueOf(first.getString("code")), first.getString("message"))
+            .withErrors(fileErrors));
+      }
+      return staged;
+    })).compose(staged -> service.repository().pool().withTransaction(tx -> {
+      Future<Void> chain = Future.succeededFuture();
+      for (StagedMedia s : staged) {
+        Media m = new Media(s.id(), s.name(), s.mediaType(), s.format(), s.size(), s.width(), s.height(),
+            s.target().toString(), flightId, waypointId, "New", "pending", user, null);
+        chain = chain.compose(x -> service.repository().insertMediaIfAbsent(tx, m)).mapEmpty();
+      }
+      return chain;
+    }).onFailure(e -> staged.forEach(s -> AnnotationFiles.deleteQuietly(s.staged())))
+        .compose(x -> service.blocking(() -> {
+          for (StagedMedia s : staged) {
+            service.files().publish(s.staged(), s.target());
+          }
+          return null;
+        }))
+        .compose(x -> {
+          Future<Void> chain = Future.succeededFuture();
+          for (StagedMedia s : staged) {
+            chain = chain.compose(y -> service.repository().mediaFilesState(service.repository().pool(), s.id(),
+                "complete"));
+          }
+          return chain;
+        })
+        .compose(x -> {
+          List<Future<Media>> rows = staged.stream()
+              .map(s -> service.repository().findMedia(service.repository().pool(), s.id())).toList();
+          return Future.all(rows).map(all -> rows.stream().map(Future::result).toList());
+        }))
+        .onSuccess(rows -> {
+          if (batch) {
+            JsonArray out = new JsonArray();
+            rows.forEach(m -> out.add(m.toJson()));
+            ctx.response().setStatusCode(201).putHeader("Content-Type", "application/json; charset=utf-8")
+                .end(out.encode());
+          } else {
+            ctx.response().putHeader("Location", "/media/" + rows.get(0).id());
+            Responses.json(ctx, 201, rows.get(0).toJson());
+          }
+        })
+        .onFailure(e -> AnnotationsApi.fail(ctx, e));
+  }
+
+  private static JsonObject formFields(RoutingContext ctx) {
+    JsonObject out = new JsonObject();
+    ctx.request().formAttributes().forEach(e -> out.put(e.getKey().toLowerCase(), e.getValue()));
+    return out;
+  }
+
+  private void stageOne(Path received, String fileName, Directories dirs, List<StagedMedia> staged,
+                        JsonArray errors) throws IOException {
+    byte[] head = new byte[16];
+    int n;
+    try (InputStream in = Files.newInputStream(received)) {
+      n = in.readNBytes(head, 0, head.length);
+    }
+    long size = Files.size(received);
+    ImageInspector.Format image = ImageInspector.formatFromMagic(head, n);
+    String video = image == null ? videoExtension(head, n) : null;
+    if (size == 0 || image == null && video == null) {
+      errors.add(new JsonObject().put("file", fileName).put("code", "INVALID_FORMAT").put("message",
+          "Only JPEG, PNG, TIFF images and MP4, MOV, MKV, WebM, AVI videos allowed: " + fileName));
+      return;
+    }
+    Integer width = null;
+    Integer height = null;
+    if (image != null) {
+      ImageInspector.Result r = ImageInspector.inspect(received, "image." + image.extension());
+      if (!r.ok()) {
+        errors.add(new JsonObject().put("file", fileName).put("code", r.errorCode()).put("message",
+            r.errorMessage()));
+        return;
+      }
+      width = r.width();
+      height = r.height();
+    }
+    String id = ContentId.of(received);
+    String ext = image != null ? image.extension() : video;
+    Path stagingDir = image != null ? dirs.staging() : dirs.videos().resolve(".staging");
+    Path stagedPath = stagingDir.resolve(id + "." + ext + "." + UUID.randomUUID() + AnnotationFiles.STAGED_SUFFIX);
+    AnnotationFiles.move(received, stagedPath);
+    Path target = image != null ? dirs.image(id, ext) : dirs.videos().resolve(id + "." + ext);
+    staged.add(new StagedMedia(id, safeName(fileName), image != null ? "Image" : "Video",
+        image != null ? image.name() : ext.toUpperCase(), ext, size, width, height, stagedPath, target));
+  }
+
+  static String safeName(String name) {
+    String base = Path.of(name.replace('\\', '/')).getFileName() == null ? "media"
+        : Path.of(name.replace('\\', '/')).getFileName().toString();
+    return base.length() > 255 ? base.substring(0, 255) : base;
+  }
+
+  /** Container formats recognised by their magic bytes; null for anything else. */
+  static String videoExtension(byte[] h, int n) {
+    if (n >= 12 && h[4] == 'f' && h[5] == 't' && h[6] == 'y' && h[7] == 'p') {
+      return h[8] == 'q' && h[9] == 't' ? "mov" : "mp4";
+    }
+    if (n >= 4 && (h[0] & 0xFF) == 0x1A && (h[1] & 0xFF) == 0x45 && (h[2] & 0xFF) == 0xDF && (h[3] & 0xFF) == 0xA3) {
+      return "mkv";
+    }
+    if (n >= 12 && h[0] == 'R' && h[1] == 'I' && h[2] == 'F' && h[3] == 'F' && h[8] == 'A' && h[9] == 'V'
+        && h[10] == 'I') {
+      return "avi";
+    }
+    return null;
+  }
+
+  private void get(RoutingContext ctx) {
+    String id = ctx.pathParam("id");
+    media(id).onSuccess(m -> Responses.json(ctx, 200, m.toJson())).onFailure(e -> AnnotationsApi.fail(ctx, e));
+  }
+
+  private Future<Media> media(String id) {
+    if (!ContentId.looksValid(id)) {
+      return Future.failedFuture(mediaNotFound(id));
+    }
+    return service.repository().findMedia(service.repository().pool(), id)
+        .compose(m -> m == null ? Future.failedFuture(mediaNotFound(id)) : Future.succeededFuture(m));
+  }
+
+  private void file(RoutingContext ctx) {
+    String id = ctx.pathParam("id");
+    media(id).compose(m -> ctx.vertx().fileSystem().exists(m.path()).compose(ok -> ok ? Future.succeededFuture(m)
+        : Future.failedFuture(new ApiException(ApiError.of(ErrorCode.FILE_NOT_FOUND, "File of media " + id
+            + " not found"))))).onSuccess(m -> {
+      String ext = AnnotationService.extension(m.path());
+      String type = switch (ext) {
+        case "png" -> "image/png";
+        case "tiff" -> "image/tiff";
+        case "jpg" -> "image/jpeg";
+        case "mov" -> "video/quicktime";
+        case "mkv" -> "video/x-matroska";
+        case "avi" -> "video/x-msvideo";
+        default -> "video/mp4";
+      };
+      ctx.response().putHeader("Content-Type", type).sendFile(m.path());
+    }).onFailure(e -> AnnotationsApi.fail(ctx, e));
+  }
+
+  static ApiException mediaNotFound(String id) {
+    return new ApiException(ApiError.of(ErrorCode.MEDIA_NOT_FOUND, "Media not found: " + id)
+        .withDetails(new JsonObject().put("mediaId", id)));
+  }
+}
