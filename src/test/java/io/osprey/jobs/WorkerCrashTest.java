@@ -3,11 +3,8 @@ package io.osprey.jobs;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.osprey.Launcher;
 import io.osprey.OspreyApp;
 import io.osprey.Role;
-import io.osprey.config.Config;
-import io.osprey.config.ConfigKeys;
 import io.osprey.testing.Fixtures;
 import io.osprey.testing.Jobs;
 import io.osprey.testing.Models;
@@ -42,25 +39,6 @@ class WorkerCrashTest {
     }
   }
 
-  /** A separate JVM running {@code --role worker} on this test's database, storage, queue and Redis keys. */
-  private static Process workerProcess(Path log) throws Exception {
-    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    ProcessBuilder pb = new ProcessBuilder(java, "-Xmx1g", "-cp", System.getProperty("java.class.path"),
-        Launcher.class.getName(), "--role", "worker");
-    Config c = api.config();
-    for (ConfigKeys.Key key : ConfigKeys.all()) {
-      pb.environment().put(key.envVar(), switch (key.type()) {
-        case STRING -> c.string(key.name());
-        case INT -> Integer.toString(c.integer(key.name()));
-        case LONG -> Long.toString(c.longValue(key.name()));
-        case BOOL -> Boolean.toString(c.bool(key.name()));
-      });
-    }
-    pb.environment().put("OSPREY_HTTP_PORT", "0");
-    pb.redirectErrorStream(true).redirectOutput(log.toFile());
-    return pb.start();
-  }
-
   @Test
   void jobSurvivesItsWorkerBeingKilledAndCompletesOnce() throws Exception {
     Path terrain = Fixtures.imagesDir().resolve("terrain1.jpg");
@@ -72,7 +50,7 @@ class WorkerCrashTest {
         .json().getJsonObject("data").getString("job_id");
 
     Path log = Files.createTempFile("osprey-worker-", ".log");
-    Process worker = workerProcess(log);
+    Process worker = api.spawn(Role.WORKER, java.util.Map.of("OSPREY_HTTP_PORT", "0"), log);
     try {
       long deadline = System.currentTimeMillis() + 120_000;
       JsonObject status;

@@ -76,6 +76,27 @@ public final class TestService implements AutoCloseable {
     return OspreyApp.start(peer, role).toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
   }
 
+  /**
+   * A separate JVM running this service's configuration in {@code role} (same database, storage, queue, Redis keys
+   * and key set), with extra environment variables on top; its output goes to {@code log}.
+   */
+  public Process spawn(Role role, java.util.Map<String, String> extraEnv, Path log) throws IOException {
+    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    ProcessBuilder pb = new ProcessBuilder(java, "-Xmx1g", "-cp", System.getProperty("java.class.path"),
+        io.osprey.Launcher.class.getName(), "--role", role.name().toLowerCase(Locale.ROOT));
+    for (io.osprey.config.ConfigKeys.Key key : io.osprey.config.ConfigKeys.all()) {
+      pb.environment().put(key.envVar(), switch (key.type()) {
+        case STRING -> config.string(key.name());
+        case INT -> Integer.toString(config.integer(key.name()));
+        case LONG -> Long.toString(config.longValue(key.name()));
+        case BOOL -> Boolean.toString(config.bool(key.name()));
+      });
+    }
+    pb.environment().putAll(extraEnv);
+    pb.redirectErrorStream(true).redirectOutput(log.toFile());
+    return pb.start();
+  }
+
   public static void stop(OspreyApp app) throws Exception {
     app.close().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
   }
