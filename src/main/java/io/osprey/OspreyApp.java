@@ -180,7 +180,7 @@ public final class OspreyApp {
       JobRunnerVerticle runner = new JobRunnerVerticle(jobs, models, cpuModels,
           new RulesStage(ruleSets, config.integer("rules.time_budget_ms")), layout, writer, cache, jobMetrics, workers,
           config.integer("jobs.max_deliveries"), config.integer("jobs.retry_attempts"),
-          config.integer("jobs.retry_backoff_ms"), overlap);
+          config.integer("jobs.retry_backoff_ms"), overlap, annotations);
       JobQueue consumerQueue = new JobQueue(vertx, config, "osprey-worker-" + workerId.substring(0, 8));
       chain = chain.compose(x -> vertx.deployVerticle(runner))
           .compose(x -> vertx.deployVerticle(new JobConsumerVerticle(consumerQueue, workers)))

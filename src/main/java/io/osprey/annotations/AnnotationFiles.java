@@ -59,11 +59,15 @@ public final class AnnotationFiles {
     return checkAndName(part, stagingDir, ContentId.of(bytes), bytes.length);
   }
 
-  /** Takes over a file the HTTP layer received to disk. */
-  public Staged stage(Path received, Path stagingDir) throws IOException, Rejected {
+  /** Takes over a file the HTTP layer received to disk, or copies one that stays where it is ({@code copy}). */
+  public Staged stage(Path received, Path stagingDir, boolean copy) throws IOException, Rejected {
     Files.createDirectories(stagingDir);
     Path part = stagingDir.resolve(UUID.randomUUID() + ".part");
-    move(received, part);
+    if (copy) {
+      Files.copy(received, part);
+    } else {
+      move(received, part);
+    }
     return checkAndName(part, stagingDir, ContentId.of(part), Files.size(part));
   }
 

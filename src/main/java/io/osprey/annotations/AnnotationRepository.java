@@ -223,6 +223,12 @@ public final class AnnotationRepository {
         });
   }
 
+  /** Annotations a detection job created (create_annotations). */
+  public Future<Long> countForJob(String jobId) {
+    return pool.preparedQuery("SELECT count(*) FROM annotations WHERE job_id = $1")
+        .execute(Tuple.of(UUID.fromString(jobId))).map(rows -> rows.iterator().next().getLong(0));
+  }
+
   Future<Map<String, List<Detection>>> detections(SqlClient c, List<String> ids) {
     if (ids.isEmpty()) {
       return Future.succeededFuture(Map.of());

@@ -64,7 +64,7 @@ public final class AnnotationService {
   /** CreateAnnotationRequest: image bytes (in memory or a received file) and/or a media id, plus the labels. */
   public record NewAnnotation(byte[] imageBytes, Path imageFile, String mediaId, String name, String flightId,
                               String waypointId, String source, List<Detection> detections, String user,
-                              String jobId) {
+                              String jobId, boolean keepImageFile) {
     boolean hasImage() {
       return imageBytes != null || imageFile != null;
     }
@@ -84,7 +84,7 @@ public final class AnnotationService {
     return paths.get().compose(dirs -> {
       Future<Staged> staging = r.hasImage()
           ? this.<Staged>blocking(() -> r.imageBytes() != null ? files.stage(r.imageBytes(), dirs.staging())
-              : files.stage(r.imageFile(), dirs.staging())).recover(AnnotationService::stagingFailure)
+              : files.stage(r.imageFile(), dirs.staging(), r.keepImageFile())).recover(AnnotationService::stagingFailure)
           : Future.succeededFuture(null);
       return staging.compose(staged -> repo.pool().withTransaction(tx -> insert(tx, dirs, r, staged))
           .onFailure(e -> {

@@ -104,7 +104,7 @@ public final class AnnotationsApi {
           ? service.blocking(() -> decode(b64)) : Future.succeededFuture(null);
       return bytes.compose(b -> service.create(new NewAnnotation(b, upload == null ? null
           : Path.of(upload.uploadedFileName()), mediaId, name, flightId, waypointId, source, detections,
-          CurrentUser.of(ctx), null)));
+          CurrentUser.of(ctx), null, false)));
     })).onSuccess(a -> {
       ctx.response().putHeader("Location", "/annotations/" + a.id());
       Responses.json(ctx, 201, a.toJson());

@@ -19,7 +19,17 @@ import java.util.function.Predicate;
  * @param params        detection parameters for the engine
  * @param visualization write annotated images and thumbnails
  */
-public record JobConfig(String model, DetectionParams params, boolean visualization, Symbolic symbolic) {
+public record JobConfig(String model, DetectionParams params, boolean visualization, Symbolic symbolic,
+                        Annotations annotations) {
+
+  /**
+   * {@code create_annotations}: each image's detections become an annotation (source AI) through the annotations
+   * service's own create path; {@code flight_id} and {@code waypoint_id} are copied onto them.
+   */
+  public record Annotations(boolean create, String flightId, String waypointId) {
+    public static final Annotations NONE = new Annotations(false, null, null);
+  }
+
 
   /**
    * The rules stage: a rule set by name, its parameters, and image metadata (gsd, altitude, time of day, ...) for
@@ -77,7 +87,9 @@ public record JobConfig(String model, DetectionParams params, boolean visualizat
         .put("visualization", visualization)
         .put("sahi", sahi)
         .put("symbolic", symbolic.toJson())
-        .put("create_annotations", false);
+        .put("create_annotations", annotations.create())
+        .put("flight_id", annotations.flightId())
+        .put("waypoint_id", annotations.waypointId());
   }
 
   /** Parses a request's config (null = all defaults); problems go into {@code errors}. */
@@ -124,10 +136,8 @@ public record JobConfig(String model, DetectionParams params, boolean visualizat
           r.scalars(symbolicJson, "config.symbolic.metadata", "metadata"),
           r.perFile(symbolicJson, "config.symbolic.image_metadata", "image_metadata"));
     }
-    if (r.bool(c, "config.create_annotations", "create_annotations", false)) {
-      errors.add(new FieldError("config.create_annotations",
-          "turning results into annotations is not available in this version"));
-    }
+    Annotations annotations = new Annotations(r.bool(c, "config.create_annotations", "create_annotations", false),
+        r.string(c, "config.flight_id", "flight_id"), r.string(c, "config.waypoint_id", "waypoint_id"));
 
     DetectionParams params = DetectionParams.defaults()
         .withConfidence((float) confidence)
@@ -144,7 +154,7 @@ public record JobConfig(String model, DetectionParams params, boolean visualizat
       params = new DetectionParams(params.confidence(), null, null, overlapW, overlapH, standard, type, metric,
           threshold, agnostic, nmsIou, minArea, include, exclude);
     }
-    return new JobConfig(model, params, visualization, symbolic);
+    return new JobConfig(model, params, visualization, symbolic, annotations);
   }
 
   /** Reads typed values, recording a field error instead of throwing. */

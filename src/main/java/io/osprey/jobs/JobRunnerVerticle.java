@@ -5,6 +5,9 @@ import static org.bytedeco.opencv.global.opencv_imgcodecs.imread;
 
 import io.osprey.bus.Bus;
 import io.osprey.inference.Detection;
+import io.osprey.annotations.AnnotationService;
+import io.osprey.http.ApiException;
+import io.osprey.http.ErrorCode;
 import io.osprey.inference.DetectionEngine;
 import io.osprey.inference.ImageDetections;
 import io.osprey.inference.InferenceException;
@@ -70,13 +73,15 @@ public final class JobRunnerVerticle extends VerticleBase {
   private final long retryBackoffMs;
   private final boolean overlap;
   private final Map<Thread, Map<String, DetectionEngine>> engines = new ConcurrentHashMap<>();
+  private final AnnotationService annotations;
   private WorkerExecutor inference;
 
   public JobRunnerVerticle(JobRepository jobs, ModelRegistry models, ModelRegistry cpuModels, RulesStage rules,
                            StorageLayout layout,
                            ResultWriter writer,
                            StatusCache cache, JobMetrics metrics, int workers, int maxDeliveries, int retryAttempts,
-                           long retryBackoffMs, boolean overlap) {
+                           long retryBackoffMs, boolean overlap, AnnotationService annotations) {
+    this.annotations = annotations;
     this.jobs = jobs;
     this.models = models;
     this.cpuModels = cpuModels;
@@ -192,6 +197,7 @@ public final class JobRunnerVerticle extends VerticleBase {
           }
         })
         .compose(row -> attempt(work, model, file, index, 1))
+        .compose(image -> annotate(work, file, image).map(image))
         .compose(image -> jobs.saveResult(jobId, fileId, index, image.count(), image.meanConfidence(),
             image.annotated()).map(image))
         .compose(image -> jobs.progress(jobId, processed + 1, "Finished " + file.filename()))
@@ -210,7 +216,49 @@ public final class JobRunnerVerticle extends VerticleBase {
         });
   }
 
-  private record ImageOutcome(int count, Double meanConfidence, boolean annotated) {
+  private record ImageOutcome(int count, Double meanConfidence, boolean annotated,
+                              List<Detection> detections, int width, int height) {
+  }
+
+  /**
+   * create_annotations: the image and its detections become an annotation through the annotations service's own
+   * create path (rows, outbox, live event, files). An annotation of the same image already there (a redelivered
+   * job, or the same photo in another upload) is kept as it is.
+   */
+  private Future<Void> annotate(Work work, JobRepository.UploadedFile file, ImageOutcome image) {
+    JobConfig.Annotations wanted = work.config().annotations();
+    if (!wanted.create() || annotations == null) {
+      return Future.succeededFuture();
+    }
+    List<io.osprey.annotations.Detection> boxes = new java.util.ArrayList<>();
+    for (Detection d : image.detections()) {
+      double w = image.width();
+      double h = image.height();
+      double x1 = clamp(d.x1() / w);
+      double y1 = clamp(d.y1() / h);
+      double x2 = clamp(d.x2() / w);
+      double y2 = clamp(d.y2() / h);
+      if (x2 > x1 && y2 > y1) {
+        boxes.add(new io.osprey.annotations.Detection(d.classId(), d.className(), (x1 + x2) / 2, (y1 + y2) / 2,
+            x2 - x1, y2 - y1, Math.round(d.score() * 10000) / 10000.0));
+      }
+    }
+    return annotations.create(new AnnotationService.NewAnnotation(null, layout.stored(file.storagePath()), null,
+            file.filename(), wanted.flightId(), wanted.waypointId(), "AI", boxes, work.job().userId(),
+            work.job().jobId(), true))
+        .<Void>mapEmpty()
+        .recover(e -> {
+          if (e instanceof ApiException api && api.error().code() == ErrorCode.ANNOTATION_EXISTS) {
+            LOG.info("job {}: an annotation of {} exists already; kept", work.job().jobId(), file.filename());
+            return Future.succeededFuture();
+          }
+          return Future.failedFuture(new IOException("annotation of " + file.filename() + " not created: "
+              + e.getMessage(), e));
+        });
+  }
+
+  private static double clamp(double v) {
+    return Math.max(0, Math.min(1, v));
   }
 
   /** One image, retried with exponential backoff on errors that may pass. */
@@ -292,7 +340,8 @@ public final class JobRunnerVerticle extends VerticleBase {
       writer.write(work.job().jobId(), file.fileId(), image.cols(), image.rows(), detections, ruled, image,
           work.config().visualization());
       double mean = detections.stream().mapToDouble(d -> d.score()).average().orElse(Double.NaN);
-      return new ImageOutcome(detections.size(), Double.isNaN(mean) ? null : mean, work.config().visualization());
+      return new ImageOutcome(detections.size(), Double.isNaN(mean) ? null : mean, work.config().visualization(),
+          work.config().annotations().create() ? List.copyOf(detections) : List.of(), image.cols(), image.rows());
     } finally {
       if (image != null) {
         image.close();
@@ -336,7 +385,10 @@ public final class JobRunnerVerticle extends VerticleBase {
           .put("average_confidence", total == 0 ? 0.0 : Math.round(weighted / total * 1000) / 1000.0)
           .put("processing_time_seconds", seconds)
           .put("model", job.config().getString("model"));
-      return jobs.complete(job.jobId(), summary).compose(row -> {
+      Future<JsonObject> full = job.config().getBoolean("create_annotations", false) && annotations != null
+          ? annotations.repository().countForJob(job.jobId()).map(n -> summary.put("annotations_created", n))
+          : Future.succeededFuture(summary);
+      return full.compose(s -> jobs.complete(job.jobId(), s)).compose(row -> {
         metrics.finished(took, total, rows.size(), JobRow.COMPLETED);
         if (row == null) {
           return Future.succeededFuture();

@@ -108,6 +108,21 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void suiteWideJwksVariableSetsTheKeyAndOspreysOwnVariableWins() {
+    assertEquals("http://idp/jwks", ConfigLoader.load(Map.of("JWT_JWKS_URL", "http://idp/jwks"))
+        .string("auth.jwks_url"));
+    assertEquals("http://mine/jwks", ConfigLoader.load(Map.of("JWT_JWKS_URL", "http://idp/jwks",
+        "OSPREY_AUTH_JWKS_URL", "http://mine/jwks")).string("auth.jwks_url"));
+    assertEquals("", ConfigLoader.load(Map.of()).string("auth.jwks_url"), "no identity service by default");
+  }
+
+  @Test
+  void documentedTableIsExactlyWhatTheKeysGenerate() throws Exception {
+    String doc = Files.readString(Path.of("docs", "configuration.md"));
+    assertTrue(doc.contains(ConfigDoc.table()), "run scripts/config-doc.sh to regenerate docs/configuration.md");
+  }
+
+  @Test
   void everyKeyIsDocumentedWithItsVariableAndDefault() throws Exception {
     String doc = Files.readString(Path.of("docs", "configuration.md"));
     JsonObject defaults = ConfigLoader.defaults();
