@@ -1,6 +1,9 @@
 package io.osprey.annotations;
 
 import static org.bytedeco.opencv.global.opencv_imgcodecs.IMREAD_COLOR;
+import static org.bytedeco.opencv.global.opencv_imgcodecs.IMREAD_REDUCED_COLOR_2;
+import static org.bytedeco.opencv.global.opencv_imgcodecs.IMREAD_REDUCED_COLOR_4;
+import static org.bytedeco.opencv.global.opencv_imgcodecs.IMREAD_REDUCED_COLOR_8;
 import static org.bytedeco.opencv.global.opencv_imgcodecs.IMWRITE_JPEG_QUALITY;
 import static org.bytedeco.opencv.global.opencv_imgcodecs.imread;
 import static org.bytedeco.opencv.global.opencv_imgcodecs.imwrite;
@@ -127,10 +130,23 @@ public final class AnnotationFiles {
     atomically(target, sb.toString().getBytes(StandardCharsets.UTF_8));
   }
 
-  public void writeThumbnail(Path image, Path target) throws IOException {
+  /**
+   * A thumbnail whose longest side is the configured size. A JPEG much larger than that is decoded at 1/2, 1/4 or
+   * 1/8 scale straight from its DCT coefficients, which is several times faster than a full decode and resize.
+   */
+  public void writeThumbnail(Path image, Path target, int width, int height) throws IOException {
     Files.createDirectories(target.getParent());
     Path partial = target.resolveSibling(target.getFileName() + "." + UUID.randomUUID() + ".partial.jpg");
-    try (Mat src = imread(image.toString(), IMREAD_COLOR)) {
+    int longest = Math.max(width, height);
+    int flags = IMREAD_COLOR;
+    if (longest >= thumbnailSize * 8) {
+      flags = IMREAD_REDUCED_COLOR_8;
+    } else if (longest >= thumbnailSize * 4) {
+      flags = IMREAD_REDUCED_COLOR_4;
+    } else if (longest >= thumbnailSize * 2) {
+      flags = IMREAD_REDUCED_COLOR_2;
+    }
+    try (Mat src = imread(image.toString(), flags)) {
       if (src == null || src.empty()) {
         throw new IOException("cannot decode " + image + " for its thumbnail");
       }

@@ -210,7 +210,7 @@ public final class AnnotationService {
         return "missing";
       }
       if (!Files.exists(dirs.thumbnail(a.id()))) {
-        files.writeThumbnail(image, dirs.thumbnail(a.id()));
+        files.writeThumbnail(image, dirs.thumbnail(a.id()), a.width(), a.height());
       }
       CrashPoints.reach(CrashPoints.AFTER_FILES);
       return "complete";
