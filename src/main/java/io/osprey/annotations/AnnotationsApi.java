@@ -102,8 +102,10 @@ public final class AnnotationsApi {
       }
       Future<byte[]> bytes = image instanceof String b64 && !b64.isBlank() && upload == null
           ? service.blocking(() -> decode(b64)) : Future.succeededFuture(null);
+      String shownName = name != null || upload == null || upload.fileName() == null || upload.fileName().isBlank()
+          ? name : MediaApi.safeName(upload.fileName());
       return bytes.compose(b -> service.create(new NewAnnotation(b, upload == null ? null
-          : Path.of(upload.uploadedFileName()), mediaId, name, flightId, waypointId, source, detections,
+          : Path.of(upload.uploadedFileName()), mediaId, shownName, flightId, waypointId, source, detections,
           CurrentUser.of(ctx), null, false)));
     })).onSuccess(a -> {
       ctx.response().putHeader("Location", "/annotations/" + a.id());

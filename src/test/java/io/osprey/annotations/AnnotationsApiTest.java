@@ -154,6 +154,7 @@ class AnnotationsApiTest {
     assertEquals(201, r.status(), r.body());
     assertEquals(ContentId.of(img), r.json().getString("id"));
     assertEquals("bus", r.json().getJsonArray("detections").getJsonObject(0).getString("label"));
+    assertEquals("frame.jpg", r.json().getString("name"), "the name field wins over the part's file name");
   }
 
   @Test
