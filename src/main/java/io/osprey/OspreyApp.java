@@ -14,6 +14,8 @@ import io.osprey.auth.AuthHandler;
 import io.osprey.auth.JwksSource;
 import io.osprey.auth.TokenVerifier;
 import io.osprey.config.Config;
+import io.osprey.outbox.OutboxRepository;
+import io.osprey.outbox.OutboxVerticle;
 import io.osprey.health.Readiness;
 import io.osprey.http.HttpVerticle;
 import io.osprey.inference.DetectionEngine;
@@ -88,6 +90,7 @@ public final class OspreyApp {
   private CacheInvalidation invalidation;
   private AnnotationService annotations;
   private Reconciler reconciler;
+  private OutboxVerticle outbox;
 
   private OspreyApp(Config config, Role role, Vertx vertx, Metrics metrics) {
     this.config = config;
@@ -166,6 +169,14 @@ public final class OspreyApp {
       reconciler = new Reconciler(annotations, Duration.ofSeconds(config.integer("annotations.reconcile_after_seconds")),
           Duration.ofSeconds(config.integer("annotations.reconcile_interval_seconds")));
       chain = chain.compose(x -> vertx.deployVerticle(reconciler));
+      if (config.bool("outbox.enabled")) {
+        outbox = new OutboxVerticle(config, new OutboxRepository(pool), paths, metrics.registry());
+        OutboxVerticle drainer = outbox;
+        chain = chain.compose(x -> vertx.deployVerticle(drainer));
+        readiness.addCheck("outbox", () -> drainer.lastError() == null ? Future.succeededFuture()
+            : Future.failedFuture("publishing to the stream fails: " + drainer.lastError()),
+            "annotation_outbox -> stream " + config.string("stream.name"));
+      }
       jobsApi = new JobsApi(vertx, jobs, publisher, cache,
           new RateLimiter(redis, prefix, config.integer("jobs.rate_limit_per_minute")), models, ruleSets, layout,
           jobMetrics, heartbeat);
@@ -233,6 +244,11 @@ public final class OspreyApp {
 
   public AnnotationService annotations() {
     return annotations;
+  }
+
+  /** The outbox drainer of this instance (null when outbox.enabled is false or the role serves no API). */
+  public OutboxVerticle outbox() {
+    return outbox;
   }
 
   public Reconciler reconciler() {

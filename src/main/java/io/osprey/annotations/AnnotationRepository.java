@@ -146,8 +146,11 @@ public final class AnnotationRepository {
   }
 
   Future<Void> outbox(SqlClient c, String operation, List<String> ids, JsonObject payload) {
+    // The NOTIFY goes out when the row commits and wakes the drainer at once (PostgreSQL folds repeats in one
+    // transaction into one notification).
     return c.preparedQuery("INSERT INTO annotation_outbox (operation, annotation_ids, payload) VALUES ($1, $2, $3)")
-        .execute(Tuple.of(operation, ids.toArray(String[]::new), payload)).mapEmpty();
+        .execute(Tuple.of(operation, ids.toArray(String[]::new), payload))
+        .compose(x -> c.query("NOTIFY osprey_outbox").execute()).mapEmpty();
   }
 
   public Future<Annotation> find(SqlClient c, String id) {

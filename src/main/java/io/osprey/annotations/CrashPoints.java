@@ -19,6 +19,9 @@ public final class CrashPoints {
   /** After every file, before the row is marked complete. */
   public static final String AFTER_FILES = "annotation.after_files";
 
+  /** The outbox drainer: after the broker confirmed a batch, before its rows are deleted. */
+  public static final String OUTBOX_AFTER_CONFIRM = "outbox.after_confirm";
+
   private CrashPoints() {
   }
 

@@ -115,6 +115,24 @@ public final class ConfigKeys {
     num("annotations.reconcile_interval_seconds", Type.INT, 1, 86400, "How often the reconciler looks for work.");
     num("media.max_request_bytes", Type.LONG, 1, 1L << 40, "Largest request body (all its files) accepted by POST /media and /media/batch.");
     num("media.max_files", Type.INT, 1, 10000, "Most files in one POST /media/batch.");
+    bool("outbox.enabled", "Run an outbox drainer in this API process (several may run; one publishes at a time).");
+    num("outbox.batch_size", Type.INT, 1, 10000, "Outbox rows published per round trip to the broker.");
+    num("outbox.poll_interval_ms", Type.INT, 10, 3600000, "Safety-net polling of the outbox; new rows wake the"
+        + " drainer at once through PostgreSQL NOTIFY.");
+    num("outbox.confirm_timeout_seconds", Type.INT, 1, 3600,
+        "How long the drainer waits for the broker to confirm a batch before retrying it.");
+    num("outbox.max_backoff_ms", Type.INT, 100, 3600000, "Longest wait between attempts while the broker is away.");
+    num("outbox.missing_image_grace_seconds", Type.INT, 0, 7 * 86400, "A Created row whose image file is missing"
+        + " is held this long (counted in outbox_image_missing_total), then published with imageMissing = true.");
+    str("stream.name", false, "RabbitMQ stream the outbox is drained to (the spec's azaion-annotations).");
+    str("stream.producer_name", false, "Name of the deduplicating producer; one per stream and deployment.");
+    num("stream.max_length_bytes", Type.LONG, 0, Long.MAX_VALUE, "Retention of the stream by size, set when it is"
+        + " declared (0 = no limit).");
+    num("stream.max_age_hours", Type.INT, 0, 100000, "Retention of the stream by age, set when it is declared"
+        + " (0 = no limit).");
+    num("stream.max_message_bytes", Type.INT, 1024, 1 << 30, "Largest message body published; an image that"
+        + " would exceed it is left out (imageOmitted). Keep it below the broker's stream.frame_max (1 MiB by"
+        + " default; docker/rabbitmq raises it to 64 MiB).");
     str("native.cache_dir", false,
         "Folder where OpenCV/JavaCPP and ONNX Runtime native libraries are unpacked once and reused across starts.");
   }

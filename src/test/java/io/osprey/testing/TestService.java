@@ -65,6 +65,8 @@ public final class TestService implements AutoCloseable {
         .put("redis", new JsonObject().put("key_prefix", database + ":"))
         .put("models", new JsonObject().put("dir", Models.dir().toAbsolutePath().normalize().toString()))
         .put("inference", new JsonObject().put("intra_op_threads", 2))
+        .put("stream", new JsonObject().put("name", "osprey-test-" + database)
+            .put("producer_name", "osprey-test-" + database))
         .put("auth", new JsonObject().put("jwks_url", TestAuth.jwksUrl()).put("jwks_file", ""))
         .put("jobs", new JsonObject().put("queue", "osprey.test." + database).put("retry_backoff_ms", 50));
   }
@@ -159,12 +161,22 @@ public final class TestService implements AutoCloseable {
     }
   }
 
+  /** Streams outlive their tests too; a test's own is removed (absent when nothing was ever published). */
+  private void deleteStream() {
+    try (com.rabbitmq.stream.Environment env = io.osprey.outbox.StreamPublisher.environment(config)) {
+      env.deleteStream(config.string("stream.name"));
+    } catch (Exception e) {
+      // never created, or the broker is away: nothing to clean
+    }
+  }
+
   @Override
   public void close() throws Exception {
     try {
       app.close().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
     } finally {
       deleteQueues();
+      deleteStream();
       Database.drop(config, database);
       try (Stream<Path> walk = Files.walk(storage)) {
         walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());

@@ -1,0 +1,417 @@
+package io.osprey.outbox;
+
+import com.rabbitmq.stream.Message;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.osprey.annotations.AnnotationStatus;
+import io.osprey.annotations.CrashPoints;
+import io.osprey.annotations.Directories;
+import io.osprey.annotations.PathResolver;
+import io.osprey.config.Config;
+import io.osprey.outbox.OutboxRepository.AnnotationInfo;
+import io.osprey.outbox.OutboxRepository.OutboxRow;
+import io.osprey.storage.Database;
+import io.vertx.core.Future;
+import io.vertx.core.VerticleBase;
+import io.vertx.core.WorkerExecutor;
+import io.vertx.core.json.JsonObject;
+import io.vertx.pgclient.PgConnection;
+import io.vertx.sqlclient.Tuple;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.OffsetDateTime;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Drains annotation_outbox to the RabbitMQ stream (F4, RB-05), exactly once:
+ * <ul>
+ *   <li>one drainer publishes at a time: the holder of a PostgreSQL advisory lock on a connection of its own (the
+ *   lock goes with the connection, so a dead drainer's lock is freed at once); the others wait and take over;</li>
+ *   <li>the leader gives rows their publishing ids when it leases them, in publish order, from a counter per
+ *   producer name; a row keeps its id until it is confirmed and deleted, so a re-publish after a crash between
+ *   confirm and delete is dropped by the broker's deduplication; rows whose send failed get new, higher ids;</li>
+ *   <li>new rows wake the leader through LISTEN/NOTIFY; a poll is the safety net; while the broker is away it backs
+ *   off (doubling up to outbox.max_backoff_ms) and resumes by itself.</li>
+ * </ul>
+ */
+public final class OutboxVerticle extends VerticleBase {
+  private static final Logger LOG = LoggerFactory.getLogger(OutboxVerticle.class);
+  public static final String CHANNEL = "osprey_outbox";
+  /** Room for the message's properties and the MessagePack fields next to an inline image. */
+  private static final int ENVELOPE_BYTES = 16 * 1024;
+
+  private final Config config;
+  private final OutboxRepository repo;
+  private final PathResolver paths;
+  private final int batch;
+  private final long pollMs;
+  private final long maxBackoffMs;
+  private final int graceSeconds;
+  private final int maxMessageBytes;
+  private final String producerName;
+  private final String stream;
+
+  private final Counter published;
+  private final Counter failures;
+  private final Counter imageMissing;
+  private final Timer confirmLatency;
+  private final AtomicLong pendingRows = new AtomicLong();
+  private final AtomicLong oldestAgeSeconds = new AtomicLong();
+  private final AtomicLong leaderGauge = new AtomicLong();
+
+  private WorkerExecutor executor;
+  private long timer = -1;
+  private PgConnection leaderConnection;
+  private boolean connecting;
+  private boolean draining;
+  private boolean again;
+  private boolean stopping;
+  private long backoffMs;
+  private long nextAttemptAt;
+  private volatile String lastError;
+  private StreamPublisher publisher;
+  private long brokerLast = -1;
+
+  public OutboxVerticle(Config config, OutboxRepository repo, PathResolver paths, MeterRegistry registry) {
+    this.config = config;
+    this.repo = repo;
+    this.paths = paths;
+    this.batch = config.integer("outbox.batch_size");
+    this.pollMs = config.integer("outbox.poll_interval_ms");
+    this.maxBackoffMs = config.integer("outbox.max_backoff_ms");
+    this.graceSeconds = config.integer("outbox.missing_image_grace_seconds");
+    this.maxMessageBytes = config.integer("stream.max_message_bytes");
+    this.producerName = config.string("stream.producer_name");
+    this.stream = config.string("stream.name");
+    this.published = Counter.builder("outbox_published_total").description("Outbox rows published and confirmed")
+        .register(registry);
+    this.failures = Counter.builder("outbox_publish_failures_total")
+        .description("Outbox rows whose publish failed (retried)").register(registry);
+    this.imageMissing = Counter.builder("outbox_image_missing_total")
+        .description("Created messages published without their image after the grace period (RB-05)")
+        .register(registry);
+    this.confirmLatency = Timer.builder("outbox_confirm_latency").description("Send to broker confirm")
+        .publishPercentiles(0.5, 0.99).register(registry);
+    registry.gauge("outbox_pending_rows", pendingRows);
+    registry.gauge("outbox_oldest_row_age_seconds", oldestAgeSeconds);
+    registry.gauge("outbox_leader", leaderGauge);
+  }
+
+  @Override
+  public Future<?> start() {
+    executor = vertx.createSharedWorkerExecutor("osprey-outbox-" + deploymentID(), 1);
+    timer = vertx.setPeriodic(0, pollMs, t -> tick());
+    return Future.succeededFuture();
+  }
+
+  @Override
+  public Future<?> stop() {
+    stopping = true;
+    vertx.cancelTimer(timer);
+    StreamPublisher p = publisher;
+    publisher = null;
+    Future<Void> closed = p == null ? Future.succeededFuture()
+        : executor.executeBlocking(() -> {
+          p.close();
+          return null;
+        });
+    return closed.eventually(() -> leaderConnection == null ? Future.succeededFuture() : leaderConnection.close())
+        .eventually(() -> executor.close());
+  }
+
+  /** Whether this instance publishes now. */
+  public boolean leader() {
+    return leaderConnection != null;
+  }
+
+  /** Null while publishing works (or another instance leads); else why the last attempt failed. */
+  public String lastError() {
+    return lastError;
+  }
+
+  private void tick() {
+    if (stopping) {
+      return;
+    }
+    repo.backlog().onSuccess(b -> {
+      pendingRows.set(b.pending());
+      oldestAgeSeconds.set(Math.round(b.oldestSeconds()));
+    });
+    if (leaderConnection == null) {
+      tryLead();
+    } else {
+      drain();
+    }
+  }
+
+  private void tryLead() {
+    if (connecting) {
+      return;
+    }
+    connecting = true;
+    PgConnection.connect(vertx, Database.connectOptions(config)).compose(conn -> conn
+        .preparedQuery("SELECT pg_try_advisory_lock(hashtext('osprey-outbox'), hashtext($1))")
+        .execute(Tuple.of(stream))
+        .compose(rows -> {
+          if (!rows.iterator().next().getBoolean(0)) {
+            return conn.close().map(false);
+          }
+          conn.notificationHandler(n -> {
+            if (CHANNEL.equals(n.getChannel())) {
+              drain();
+            }
+          });
+          conn.closeHandler(v -> lostLeadership());
+          return conn.query("LISTEN " + CHANNEL).execute().map(x -> {
+            leaderConnection = conn;
+            leaderGauge.set(1);
+            LOG.info("outbox drainer: this instance now publishes to stream {} as producer {}", stream, producerName);
+            return true;
+          });
+        }))
+        .onComplete(r -> {
+          connecting = false;
+          if (r.succeeded() && r.result()) {
+            drain();
+          }
+        });
+  }
+
+  private void lostLeadership() {
+    if (leaderConnection == null) {
+      return;
+    }
+    leaderConnection = null;
+    leaderGauge.set(0);
+    if (!stopping) {
+      LOG.warn("outbox drainer: lost the database connection holding the leader lock; will try to lead again");
+      closePublisher();
+    }
+  }
+
+  private void closePublisher() {
+    StreamPublisher p = publisher;
+    publisher = null;
+    brokerLast = -1;
+    if (p != null) {
+      executor.executeBlocking(() -> {
+        p.close();
+        return null;
+      });
+    }
+  }
+
+  /** One round at a time; a wake-up during a round runs another round after it. */
+  private void drain() {
+    if (leaderConnection == null || stopping) {
+      return;
+    }
+    if (draining) {
+      again = true;
+      return;
+    }
+    if (System.currentTimeMillis() < nextAttemptAt) {
+      return; // backing off; the poll timer comes back
+    }
+    draining = true;
+    again = false;
+    round().onComplete(r -> {
+      draining = false;
+      if (r.failed()) {
+        backoffMs = backoffMs == 0 ? Math.min(500, maxBackoffMs) : Math.min(backoffMs * 2, maxBackoffMs);
+        nextAttemptAt = System.currentTimeMillis() + backoffMs;
+        lastError = r.cause().getMessage();
+        LOG.warn("outbox drainer: publishing failed ({}); retrying in {} ms", r.cause().toString(), backoffMs);
+        closePublisher();
+        vertx.setTimer(backoffMs, t -> drain());
+        return;
+      }
+      if (lastError != null) {
+        LOG.info("outbox drainer: publishing again");
+      }
+      backoffMs = 0;
+      lastError = null;
+      if (r.result() > 0 || again) {
+        vertx.runOnContext(v -> drain());
+      }
+    });
+  }
+
+  /** Publishes one batch; answers how many rows left the outbox. */
+  private Future<Integer> round() {
+    return repo.leased(batch).compose(leased -> {
+      if (!leased.isEmpty()) {
+        // A previous leader (or this one) died or failed between assigning and deleting: same ids again.
+        Map<Long, Long> ids = new HashMap<>();
+        leased.forEach(r -> ids.put(r.id(), r.publishingId()));
+        return ensurePublisher().compose(p -> materialize(leased, false).compose(ready -> publish(p, ready, ids)));
+      }
+      return repo.next(batch).compose(rows -> rows.isEmpty() ? Future.succeededFuture(0)
+          : ensurePublisher().compose(p -> materialize(rows, true).compose(ready -> repo.assign(producerName,
+              ready.stream().map(m -> m.row().id()).toList(), brokerLast).compose(ids -> publish(p, ready, ids)))));
+    });
+  }
+
+  private Future<StreamPublisher> ensurePublisher() {
+    if (publisher != null) {
+      return Future.succeededFuture(publisher);
+    }
+    return executor.executeBlocking(() -> new StreamPublisher(config)).map(p -> {
+      publisher = p;
+      brokerLast = p.lastPublishingId();
+      LOG.info("outbox drainer: connected to stream {}; the broker's last publishing id for {} is {}", stream,
+          producerName, brokerLast);
+      return p;
+    });
+  }
+
+  /** A row turned into its message body, ready for a publishing id. */
+  private record Ready(OutboxRow row, byte[] body, String operation, String annotationId, int annotations) {
+  }
+
+  /**
+   * Builds the message bodies (reading images off the event loop). A Created row whose image is not there yet is
+   * held, and so is every later row of this batch about the same annotations; with {@code mayHold} false (rows
+   * that already carry publishing ids) nothing is held: the image is sent if present, else flagged.
+   */
+  private Future<List<Ready>> materialize(List<OutboxRow> rows, boolean mayHold) {
+    Future<Map<String, AnnotationInfo>> infos = repo.annotations(rows.stream()
+        .flatMap(r -> r.annotationIds().size() == 1 ? r.annotationIds().stream() : java.util.stream.Stream.empty())
+        .distinct().toList());
+    return Future.all(infos, paths.get()).compose(x -> {
+      Map<String, AnnotationInfo> info = infos.result();
+      Directories dirs = paths.get().result();
+      return executor.executeBlocking(() -> {
+        List<Ready> ready = new ArrayList<>();
+        List<Object[]> holds = new ArrayList<>();
+        Set<String> blocked = new HashSet<>();
+        for (OutboxRow row : rows) {
+          if (mayHold && row.annotationIds().stream().anyMatch(blocked::contains)) {
+            holds.add(new Object[] {row.id(), 1, "an earlier change of the same annotation is held"});
+            blocked.addAll(row.annotationIds());
+            continue;
+          }
+          Built built = build(row, info, dirs, mayHold);
+          if (built.holdSeconds > 0) {
+            holds.add(new Object[] {row.id(), built.holdSeconds, built.holdReason});
+            blocked.addAll(row.annotationIds());
+            continue;
+          }
+          ready.add(new Ready(row, built.body, row.operation(), row.annotationIds().size() == 1
+              ? row.annotationIds().get(0) : null, row.annotationIds().size()));
+        }
+        return new Object[] {ready, holds};
+      });
+    }).compose(result -> {
+      @SuppressWarnings("unchecked")
+      List<Ready> ready = (List<Ready>) result[0];
+      @SuppressWarnings("unchecked")
+      List<Object[]> holds = (List<Object[]>) result[1];
+      Future<Void> chain = Future.succeededFuture();
+      for (Object[] h : holds) {
+        chain = chain.compose(v -> repo.hold((Long) h[0], (Integer) h[1], (String) h[2]));
+      }
+      return chain.map(ready);
+    });
+  }
+
+  private record Built(byte[] body, int holdSeconds, String holdReason) {
+  }
+
+  private Built build(OutboxRow row, Map<String, AnnotationInfo> info, Directories dirs, boolean mayHold)
+      throws java.io.IOException {
+    JsonObject payload = row.payload();
+    JsonObject fields = new JsonObject().put("schemaVersion", StreamContract.SCHEMA_VERSION)
+        .put("kind", row.annotationIds().size() == 1 && payload.containsKey("annotationId") ? "annotation" : "bulk")
+        .put("outboxId", row.id());
+    payload.forEach(e -> fields.put(e.getKey(), e.getValue()));
+    AnnotationStatus status = AnnotationStatus.parse(payload.getValue("status"));
+    if (status != null) {
+      fields.put("statusCode", status.code());
+    }
+    byte[] image = null;
+    if (fields.getString("kind").equals("annotation")) {
+      String id = row.annotationIds().get(0);
+      AnnotationInfo a = info.get(id);
+      if (a != null) {
+        fields.put("name", a.name()).put("source", a.source()).put("createdBy", a.createdBy());
+      }
+      if (row.operation().equals(AnnotationStatus.Operation.CREATED)) {
+        long ageSeconds = Duration.between(row.createdAt(), OffsetDateTime.now()).toSeconds();
+        boolean graceOver = ageSeconds >= graceSeconds;
+        Path file = a == null ? null : dirs.image(id, a.imageFormat());
+        if (a != null && fields.getString("imageFormat") == null) {
+          fields.put("imageFormat", a.imageFormat());
+        }
+        if (file != null && Files.isRegularFile(file)) {
+          long size = Files.size(file);
+          if (size + ENVELOPE_BYTES > maxMessageBytes) {
+            fields.put("imageOmitted", "too_large").put("imageSize", size);
+          } else {
+            image = Files.readAllBytes(file);
+          }
+        } else if (mayHold && !graceOver && a != null && !"missing".equals(a.filesState())) {
+          String reason = "pending".equals(a.filesState()) ? "image not written yet" : "image file missing";
+          return new Built(null, (int) Math.max(1, Math.min(5, graceSeconds - ageSeconds)), reason);
+        } else {
+          // RB-05: never a silent image = null; say why it is absent.
+          fields.put("imageMissing", true)
+              .put("imageMissingReason", a == null ? "annotation purged" : "missing".equals(a.filesState())
+                  ? "image lost (flagged missing by the reconciler)" : "image file missing after grace period");
+          imageMissing.increment();
+          LOG.warn("outbox: publishing Created {} without its image ({})", id,
+              fields.getString("imageMissingReason"));
+        }
+      }
+    }
+    return new Built(StreamContract.encode(fields, image), 0, null);
+  }
+
+  private Future<Integer> publish(StreamPublisher p, List<Ready> ready, Map<Long, Long> publishingIds) {
+    if (ready.isEmpty()) {
+      return Future.succeededFuture(0);
+    }
+    return executor.executeBlocking(() -> {
+      List<Message> messages = new ArrayList<>();
+      for (Ready r : ready) {
+        var props = p.messageBuilder().publishingId(publishingIds.get(r.row().id()))
+            .properties().messageId(r.row().id()).contentType(StreamContract.CONTENT_TYPE)
+            .contentEncoding(StreamContract.CONTENT_ENCODING).messageBuilder()
+            .applicationProperties().entry("schema-version", StreamContract.SCHEMA_VERSION)
+            .entry("operation", r.operation());
+        if (r.annotationId() != null) {
+          props.entry("annotation-id", r.annotationId());
+        } else {
+          props.entry("annotation-count", r.annotations());
+        }
+        messages.add(props.messageBuilder().addData(r.body()).build());
+      }
+      return p.publish(messages, nanos -> confirmLatency.record(nanos, TimeUnit.NANOSECONDS));
+    }).compose(ok -> {
+      List<Long> confirmed = new ArrayList<>();
+      List<Long> failed = new ArrayList<>();
+      for (int i = 0; i < ok.length; i++) {
+        (ok[i] ? confirmed : failed).add(ready.get(i).row().id());
+      }
+      if (!confirmed.isEmpty()) {
+        CrashPoints.reach(CrashPoints.OUTBOX_AFTER_CONFIRM);
+      }
+      published.increment(confirmed.size());
+      failures.increment(failed.size());
+      return repo.delete(confirmed).compose(x -> repo.release(failed)).compose(x -> failed.isEmpty()
+          ? Future.succeededFuture(confirmed.size())
+          : Future.failedFuture(failed.size() + " of " + ok.length + " messages not confirmed by the broker"));
+    });
+  }
+}
