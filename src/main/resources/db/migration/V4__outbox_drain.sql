@@ -8,9 +8,10 @@ ALTER TABLE annotation_outbox
     ADD COLUMN held_reason   text;
 CREATE UNIQUE INDEX annotation_outbox_publishing_idx ON annotation_outbox (publishing_id)
     WHERE publishing_id IS NOT NULL;
-CREATE INDEX annotation_outbox_ids_idx ON annotation_outbox USING gin (annotation_ids);
 
 CREATE TABLE outbox_producers (
     name               text   PRIMARY KEY,
     last_publishing_id bigint NOT NULL
 );
+-- The drainer reads the (few) held rows on their own.
+CREATE INDEX annotation_outbox_held_idx ON annotation_outbox (held_until) WHERE held_until IS NOT NULL;

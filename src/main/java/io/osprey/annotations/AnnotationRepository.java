@@ -195,9 +195,15 @@ public final class AnnotationRepository {
         });
   }
 
+  /** Settles the files state; the NOTIFY wakes an outbox drainer holding a Created row until its image exists. */
   Future<Void> filesState(SqlClient c, String id, String state, int version) {
     return c.preparedQuery("UPDATE annotations SET files_state = $2 WHERE id = $1 AND version = $3"
-        + " AND files_state IN ('pending', 'missing')").execute(Tuple.of(id, state, version)).mapEmpty();
+        + " AND files_state IN ('pending', 'missing')").execute(Tuple.of(id, state, version))
+        .compose(r -> r.rowCount() > 0 && !state.equals("pending")
+            ? c.preparedQuery("UPDATE annotation_outbox SET held_until = NULL WHERE held_until IS NOT NULL"
+                + " AND $1 = ANY(annotation_ids) AND held_reason = 'image not written yet'").execute(Tuple.of(id))
+                .compose(x -> c.query("NOTIFY osprey_outbox").execute()).mapEmpty()
+            : Future.<Void>succeededFuture()).mapEmpty();
   }
 
   Future<Void> markPurging(SqlClient c, String id) {

@@ -48,14 +48,36 @@ public final class OutboxRepository {
 
   /**
    * The next rows to publish, oldest first: not held, and with no earlier held row about the same annotations
-   * (so a held row also holds what follows it for its annotations: order per annotation is kept).
+   * (so a held row also holds what follows it for its annotations: order per annotation is kept). Held rows are
+   * few and read on their own; the candidates come straight off the primary key.
    */
   public Future<List<OutboxRow>> next(int limit) {
-    return pool.preparedQuery("SELECT " + COLUMNS + " FROM annotation_outbox o WHERE publishing_id IS NULL"
-        + " AND (held_until IS NULL OR held_until <= now())"
-        + " AND NOT EXISTS (SELECT 1 FROM annotation_outbox h WHERE h.held_until > now() AND h.id < o.id"
-        + " AND h.annotation_ids && o.annotation_ids) ORDER BY id LIMIT $1")
-        .execute(Tuple.of(limit)).map(OutboxRepository::rows);
+    Future<List<Object[]>> held = pool.query("SELECT id, annotation_ids FROM annotation_outbox"
+        + " WHERE held_until > now()").execute().map(rs -> {
+          List<Object[]> out = new ArrayList<>();
+          rs.forEach(r -> out.add(new Object[] {r.getLong("id"), Arrays.asList(r.getArrayOfStrings("annotation_ids"))}));
+          return out;
+        });
+    return held.compose(h -> pool.preparedQuery("SELECT " + COLUMNS + " FROM annotation_outbox"
+            + " WHERE publishing_id IS NULL AND (held_until IS NULL OR held_until <= now()) ORDER BY id LIMIT $1")
+        .execute(Tuple.of(limit)).map(rs -> {
+          List<OutboxRow> out = new ArrayList<>();
+          for (OutboxRow row : rows(rs)) {
+            boolean blocked = false;
+            for (Object[] heldRow : h) {
+              @SuppressWarnings("unchecked")
+              List<String> ids = (List<String>) heldRow[1];
+              if ((Long) heldRow[0] < row.id() && ids.stream().anyMatch(row.annotationIds()::contains)) {
+                blocked = true;
+                break;
+              }
+            }
+            if (!blocked) {
+              out.add(row);
+            }
+          }
+          return out;
+        }));
   }
 
   /**
@@ -84,9 +106,9 @@ public final class OutboxRepository {
         }));
   }
 
-  public Future<Void> hold(long id, int seconds, String reason) {
+  public Future<Void> hold(long id, double seconds, String reason) {
     return pool.preparedQuery("UPDATE annotation_outbox SET held_until = now() + make_interval(secs => $2),"
-        + " held_reason = $3 WHERE id = $1").execute(Tuple.of(id, (double) seconds, reason)).mapEmpty();
+        + " held_reason = $3 WHERE id = $1").execute(Tuple.of(id, seconds, reason)).mapEmpty();
   }
 
   public Future<Void> delete(List<Long> ids) {

@@ -298,7 +298,7 @@ public final class OutboxVerticle extends VerticleBase {
         Set<String> blocked = new HashSet<>();
         for (OutboxRow row : rows) {
           if (mayHold && row.annotationIds().stream().anyMatch(blocked::contains)) {
-            holds.add(new Object[] {row.id(), 1, "an earlier change of the same annotation is held"});
+            holds.add(new Object[] {row.id(), 0.5, "an earlier change of the same annotation is held"});
             blocked.addAll(row.annotationIds());
             continue;
           }
@@ -320,13 +320,13 @@ public final class OutboxVerticle extends VerticleBase {
       List<Object[]> holds = (List<Object[]>) result[1];
       Future<Void> chain = Future.succeededFuture();
       for (Object[] h : holds) {
-        chain = chain.compose(v -> repo.hold((Long) h[0], (Integer) h[1], (String) h[2]));
+        chain = chain.compose(v -> repo.hold((Long) h[0], ((Number) h[1]).doubleValue(), (String) h[2]));
       }
       return chain.map(ready);
     });
   }
 
-  private record Built(byte[] body, int holdSeconds, String holdReason) {
+  private record Built(byte[] body, double holdSeconds, String holdReason) {
   }
 
   private Built build(OutboxRow row, Map<String, AnnotationInfo> info, Directories dirs, boolean mayHold)
@@ -362,8 +362,11 @@ public final class OutboxVerticle extends VerticleBase {
             image = Files.readAllBytes(file);
           }
         } else if (mayHold && !graceOver && a != null && !"missing".equals(a.filesState())) {
-          String reason = "pending".equals(a.filesState()) ? "image not written yet" : "image file missing";
-          return new Built(null, (int) Math.max(1, Math.min(5, graceSeconds - ageSeconds)), reason);
+          // Files are written just after the commit that woke us; their completion wakes us again (NOTIFY).
+          if ("pending".equals(a.filesState())) {
+            return new Built(null, 0.5, "image not written yet");
+          }
+          return new Built(null, Math.max(1, Math.min(5, graceSeconds - ageSeconds)), "image file missing");
         } else {
           // RB-05: never a silent image = null; say why it is absent.
           fields.put("imageMissing", true)

@@ -41,7 +41,7 @@ class OutboxOutageTest {
   void everyCreateArrivesExactlyOnceAcrossABrokerOutage() throws Exception {
     Assumptions.assumeTrue(rabbitmqctl("status"), "rabbitmqctl cannot control the local broker; skipping");
     try (TestService service = TestService.start(OutboxOutageTest.class, Role.API, new JsonObject()
-        .put("outbox", new JsonObject().put("max_backoff_ms", 1000).put("confirm_timeout_seconds", 3)))) {
+        .put("outbox", new JsonObject().put("enabled", true).put("max_backoff_ms", 1000).put("confirm_timeout_seconds", 3)))) {
       String base = service.baseUrl();
       AtomicInteger next = new AtomicInteger();
       AtomicInteger failures = new AtomicInteger();

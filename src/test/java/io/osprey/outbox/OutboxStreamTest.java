@@ -37,7 +37,7 @@ class OutboxStreamTest {
   @BeforeAll
   static void start() throws Exception {
     service = TestService.start(OutboxStreamTest.class, io.osprey.Role.API, new JsonObject()
-        .put("outbox", new JsonObject().put("missing_image_grace_seconds", 2)));
+        .put("outbox", new JsonObject().put("enabled", true).put("missing_image_grace_seconds", 2)));
     base = service.baseUrl();
   }
 

@@ -65,6 +65,9 @@ public final class TestService implements AutoCloseable {
         .put("redis", new JsonObject().put("key_prefix", database + ":"))
         .put("models", new JsonObject().put("dir", Models.dir().toAbsolutePath().normalize().toString()))
         .put("inference", new JsonObject().put("intra_op_threads", 2))
+        // The drainer deletes outbox rows; tests of what is written to the outbox read them, so it runs only in the
+        // tests that turn it on (the outbox tests).
+        .put("outbox", new JsonObject().put("enabled", false))
         .put("stream", new JsonObject().put("name", "osprey-test-" + database)
             .put("producer_name", "osprey-test-" + database))
         .put("auth", new JsonObject().put("jwks_url", TestAuth.jwksUrl()).put("jwks_file", ""))

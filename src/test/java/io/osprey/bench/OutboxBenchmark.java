@@ -1,0 +1,201 @@
+package io.osprey.bench;
+
+import com.rabbitmq.stream.Consumer;
+import com.rabbitmq.stream.Environment;
+import com.rabbitmq.stream.Message;
+import com.rabbitmq.stream.OffsetSpecification;
+import com.rabbitmq.stream.Producer;
+import io.osprey.OspreyApp;
+import io.osprey.Role;
+import io.osprey.outbox.StreamContract;
+import io.osprey.outbox.StreamPublisher;
+import io.osprey.testing.Fixtures;
+import io.osprey.testing.TestAuth;
+import io.osprey.testing.TestService;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Outbox drain figures against the real broker (issue 8):
+ * <ol>
+ *   <li>raw floor: the stream client's own producer publishing messages of the drain's size, confirms awaited
+ *   (what stream-perf-test measures; that tool is not on Maven Central and could not be fetched here);</li>
+ *   <li>drain rate: N annotations created with no drainer running, then a drainer started: rows per second until
+ *   the outbox is empty;</li>
+ *   <li>create-to-stream latency: a consumer on the stream, annotations created one at a time; from the create
+ *   request being sent to the message reaching the consumer.</li>
+ * </ol>
+ * Usage: {@code scripts/bench-outbox.sh [--rows N] [--latency-samples N]}
+ */
+public final class OutboxBenchmark {
+  public static void main(String[] args) throws Exception {
+    int rows = 2000;
+    int samples = 300;
+    for (int i = 0; i < args.length; i++) {
+      switch (args[i]) {
+        case "--rows" -> rows = Integer.parseInt(args[++i]);
+        case "--latency-samples" -> samples = Integer.parseInt(args[++i]);
+        default -> throw new IllegalArgumentException("unknown argument " + args[i]);
+      }
+    }
+    byte[][] images = new byte[rows + samples + 50][];
+    for (int i = 0; i < images.length; i++) {
+      images[i] = Fixtures.uniqueJpeg(900_000 + i);
+    }
+    JsonArray detections = new JsonArray();
+    for (int i = 0; i < 5; i++) {
+      detections.add(new JsonObject().put("classNum", i).put("label", "c" + i).put("centerX", 0.2 + 0.1 * i)
+          .put("centerY", 0.5).put("width", 0.05).put("height", 0.05).put("confidence", 0.8));
+    }
+    String token = TestAuth.annotator();
+    HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+    try (TestService service = TestService.start(OutboxBenchmark.class, Role.API,
+        new JsonObject().put("outbox", new JsonObject().put("enabled", false)))) {
+      String url = service.baseUrl() + "/annotations";
+      // 2. Backlog first (no drainer), then one drainer in a peer instance.
+      for (int i = 0; i < rows; i++) {
+        create(client, url, token, images[i], detections);
+      }
+      OspreyApp drainer = service.startPeer(Role.API, new JsonObject().put("outbox",
+          new JsonObject().put("enabled", true)));
+      // Timed from the first row leaving the outbox (the drainer's start and stream connection excluded).
+      long t0 = 0;
+      long left;
+      int measured = rows;
+      try (var c = service.jdbc(); var q = c.prepareStatement("SELECT count(*) FROM annotation_outbox")) {
+        while ((left = count(q)) > 0) {
+          if (t0 == 0 && left < rows) {
+            t0 = System.nanoTime();
+            measured = (int) left;
+          }
+          Thread.sleep(5);
+        }
+      }
+      double drainSeconds = (System.nanoTime() - t0) / 1e9;
+      int size = messageSize(service);
+      System.out.printf("machine: %d cores, java %s; message body ~%d bytes (Created with a %d-byte JPEG, 5 detections)%n",
+          Runtime.getRuntime().availableProcessors(), System.getProperty("java.version"), size, images[0].length);
+      System.out.printf("drain: %d rows in %.2f s = %.0f messages/s%n", measured, drainSeconds,
+          measured / drainSeconds);
+
+      // 3. Create-to-stream latency with the drainer running.
+      Map<String, Long> sent = new ConcurrentHashMap<>();
+      List<Double> latencies = Collections.synchronizedList(new ArrayList<>());
+      List<Double> createMs = new ArrayList<>();
+      CountDownLatch arrived = new CountDownLatch(samples);
+      try (Environment env = StreamPublisher.environment(service.config())) {
+        Consumer consumer = env.consumerBuilder().stream(service.config().string("stream.name"))
+            .offset(OffsetSpecification.next()).messageHandler((ctx, m) -> {
+              long now = System.nanoTime();
+              Object id = m.getApplicationProperties().get("annotation-id");
+              Long start = id == null ? null : sent.remove(String.valueOf(id));
+              if (start != null) {
+                latencies.add((now - start) / 1e6);
+                arrived.countDown();
+              }
+            }).build();
+        Thread.sleep(500);
+        for (int i = 0; i < samples; i++) {
+          byte[] img = images[rows + i];
+          String id = io.osprey.annotations.ContentId.of(img);
+          long start = System.nanoTime();
+          sent.put(id, start);
+          create(client, url, token, img, detections);
+          createMs.add((System.nanoTime() - start) / 1e6);
+          Thread.sleep(20);
+        }
+        arrived.await(60, TimeUnit.SECONDS);
+        consumer.close();
+      }
+      System.out.printf("create (HTTP 201): p50 %.1f ms, p99 %.1f ms; create-to-stream: p50 %.1f ms, p99 %.1f ms,"
+          + " max %.1f ms (%d samples)%n", pct(createMs, 50), pct(createMs, 99), pct(latencies, 50),
+          pct(latencies, 99), pct(latencies, 100), latencies.size());
+      TestService.stop(drainer);
+
+      // 1. Raw floor: the client's producer alone, same body size, confirms awaited.
+      raw(service, size, rows);
+    }
+    System.exit(0);
+  }
+
+  private static long count(java.sql.PreparedStatement q) throws java.sql.SQLException {
+    try (var rs = q.executeQuery()) {
+      rs.next();
+      return rs.getLong(1);
+    }
+  }
+
+  private static int messageSize(TestService service) throws Exception {
+    try (Environment env = StreamPublisher.environment(service.config())) {
+      CountDownLatch one = new CountDownLatch(1);
+      int[] size = new int[1];
+      Consumer c = env.consumerBuilder().stream(service.config().string("stream.name"))
+          .offset(OffsetSpecification.first()).messageHandler((ctx, m) -> {
+            if (one.getCount() > 0) {
+              size[0] = m.getBodyAsBinary().length;
+              one.countDown();
+            }
+          }).build();
+      one.await(10, TimeUnit.SECONDS);
+      c.close();
+      return size[0];
+    }
+  }
+
+  private static void raw(TestService service, int size, int count) throws Exception {
+    String stream = service.config().string("stream.name") + "-raw";
+    try (Environment env = StreamPublisher.environment(service.config())) {
+      env.streamCreator().stream(stream).create();
+      Producer producer = env.producerBuilder().stream(stream).build();
+      byte[] body = new byte[size];
+      new java.util.Random(1).nextBytes(body);
+      CountDownLatch confirmed = new CountDownLatch(count);
+      long t0 = System.nanoTime();
+      for (int i = 0; i < count; i++) {
+        Message m = producer.messageBuilder().addData(body).build();
+        producer.send(m, s -> confirmed.countDown());
+      }
+      confirmed.await(120, TimeUnit.SECONDS);
+      double s = (System.nanoTime() - t0) / 1e9;
+      System.out.printf("raw stream client producer, %d-byte bodies: %d messages in %.2f s = %.0f messages/s%n",
+          size, count, s, count / s);
+      producer.close();
+      env.deleteStream(stream);
+    }
+  }
+
+  private static void create(HttpClient client, String url, String token, byte[] image, JsonArray detections)
+      throws Exception {
+    String body = new JsonObject().put("image", Base64.getEncoder().encodeToString(image)).put("flightId", "bench")
+        .put("source", "AI").put("detections", detections).encode();
+    HttpResponse<String> r = client.send(HttpRequest.newBuilder(URI.create(url))
+        .header("Authorization", "Bearer " + token).header("Content-Type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+    if (r.statusCode() != 201) {
+      throw new IllegalStateException("create answered " + r.statusCode() + ": " + r.body());
+    }
+  }
+
+  private static double pct(List<Double> values, int p) {
+    List<Double> s = new ArrayList<>(values);
+    if (s.isEmpty()) {
+      return Double.NaN;
+    }
+    Collections.sort(s);
+    int index = (int) Math.ceil(p / 100.0 * s.size()) - 1;
+    return s.get(Math.max(0, Math.min(s.size() - 1, index)));
+  }
+
+}
