@@ -130,6 +130,25 @@ class OutboxStreamTest {
   }
 
   @Test
+  void operatorTailCommandPrintsDecodedMessages() throws Exception {
+    String id = create(base, Fixtures.uniqueJpeg(seed++), "tail");
+    waitOutboxEmpty(service, 20_000);
+    java.nio.file.Path log = Files.createTempFile("osprey-tail-", ".log");
+    try {
+      Process tail = service.spawnMain(StreamTail.class, List.of("--from", "first", "--limit", "1000",
+          "--idle-seconds", "3"), java.util.Map.of(), log);
+      assertTrue(tail.waitFor(60, java.util.concurrent.TimeUnit.SECONDS));
+      assertEquals(0, tail.exitValue(), Files.readString(log));
+      JsonObject line = Files.readAllLines(log).stream().filter(l -> l.startsWith("{") && l.contains(id))
+          .map(JsonObject::new).findFirst().orElseThrow(() -> new AssertionError("no line for " + id));
+      assertEquals("Created", line.getJsonObject("body").getString("operation"));
+      assertTrue(line.getJsonObject("body").getString("image").matches("<\\d+ bytes>"));
+    } finally {
+      Files.deleteIfExists(log);
+    }
+  }
+
+  @Test
   void rowsCommittedOutOfIdOrderAreAllPublished() throws Exception {
     // A transaction takes an outbox id and commits only after later ids were published: a drainer using row ids
     // as publishing ids would see the broker drop it as a duplicate. This one must not.

@@ -86,9 +86,18 @@ public final class TestService implements AutoCloseable {
    * and key set), with extra environment variables on top; its output goes to {@code log}.
    */
   public Process spawn(Role role, java.util.Map<String, String> extraEnv, Path log) throws IOException {
-    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    ProcessBuilder pb = new ProcessBuilder(java, "-Xmx1g", "-cp", System.getProperty("java.class.path"),
-        io.osprey.Launcher.class.getName(), "--role", role.name().toLowerCase(Locale.ROOT));
+    return spawnMain(io.osprey.Launcher.class, java.util.List.of("--role", role.name().toLowerCase(Locale.ROOT)),
+        extraEnv, log);
+  }
+
+  /** Any main class of the project in a separate JVM with this service's configuration in its environment. */
+  public Process spawnMain(Class<?> main, java.util.List<String> args, java.util.Map<String, String> extraEnv,
+                           Path log) throws IOException {
+    String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    java.util.List<String> command = new java.util.ArrayList<>(java.util.List.of(javaBin, "-Xmx1g", "-cp",
+        System.getProperty("java.class.path"), main.getName()));
+    command.addAll(args);
+    ProcessBuilder pb = new ProcessBuilder(command);
     for (io.osprey.config.ConfigKeys.Key key : io.osprey.config.ConfigKeys.all()) {
       pb.environment().put(key.envVar(), switch (key.type()) {
         case STRING -> config.string(key.name());
