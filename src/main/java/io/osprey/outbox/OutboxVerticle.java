@@ -183,7 +183,8 @@ public final class OutboxVerticle extends VerticleBase {
         .onComplete(r -> {
           connecting = false;
           if (r.succeeded() && r.result()) {
-            drain();
+            // The leader declares the stream (with its retention) at once, not at the first change.
+            ensurePublisher().onComplete(p -> drain());
           }
         });
   }
