@@ -14,6 +14,9 @@ import io.osprey.auth.AuthHandler;
 import io.osprey.auth.JwksSource;
 import io.osprey.auth.TokenVerifier;
 import io.osprey.config.Config;
+import io.osprey.events.EventHub;
+import io.osprey.events.EventLog;
+import io.osprey.events.EventStreams;
 import io.osprey.outbox.OutboxRepository;
 import io.osprey.outbox.OutboxVerticle;
 import io.osprey.health.Readiness;
@@ -91,6 +94,8 @@ public final class OspreyApp {
   private AnnotationService annotations;
   private Reconciler reconciler;
   private OutboxVerticle outbox;
+  private EventHub hub;
+  private EventStreams streams;
 
   private OspreyApp(Config config, Role role, Vertx vertx, Metrics metrics) {
     this.config = config;
@@ -145,8 +150,9 @@ public final class OspreyApp {
         config.integer("auth.jwks_min_refetch_seconds") * 1000L, config.integer("auth.leeway_seconds"));
     PathResolver paths = new PathResolver(pool, layout.root().resolve(config.string("annotations.roots_base")));
     ClassCatalog classes = new ClassCatalog(pool);
+    EventLog eventLog = new EventLog(redis, prefix, config.integer("events.retention_count"));
     annotations = new AnnotationService(vertx, new AnnotationRepository(pool), paths,
-        new AnnotationFiles(config.integer("annotations.thumbnail_size")));
+        new AnnotationFiles(config.integer("annotations.thumbnail_size")), eventLog);
     invalidation = new CacheInvalidation(vertx, config, Map.of(PathResolver.CHANNEL_PAYLOAD, paths::reset,
         ClassCatalog.CHANNEL_PAYLOAD, classes::reset));
 
@@ -177,6 +183,11 @@ public final class OspreyApp {
             : Future.failedFuture("publishing to the stream fails: " + drainer.lastError()),
             "annotation_outbox -> stream " + config.string("stream.name"));
       }
+      hub = new EventHub(redis, eventLog, prefix);
+      EventHub eventHub = hub;
+      chain = chain.compose(x -> vertx.deployVerticle(eventHub));
+      streams = new EventStreams(vertx, hub, eventLog, verifier, jobs, config.integer("events.heartbeat_seconds"),
+          config.integer("events.max_buffer_bytes"), config.integer("events.retry_ms"));
       jobsApi = new JobsApi(vertx, jobs, publisher, cache,
           new RateLimiter(redis, prefix, config.integer("jobs.rate_limit_per_minute")), models, ruleSets, layout,
           jobMetrics, heartbeat);
@@ -215,6 +226,7 @@ public final class OspreyApp {
       if (role.runsApi()) {
         router.route("/api/v1/*").handler(inferenceGuard);
         router.post("/api/v1/inference/upload").handler(uploadHandler);
+        streams.mount(router);
         api.mount(router);
         new AnnotationsApi(annotations, classes, verifier, layout.tmp(), maxImage).mount(router);
         new MediaApi(annotations, verifier, layout.tmp(), config.longValue("media.max_request_bytes"),
@@ -249,6 +261,10 @@ public final class OspreyApp {
   /** The outbox drainer of this instance (null when outbox.enabled is false or the role serves no API). */
   public OutboxVerticle outbox() {
     return outbox;
+  }
+
+  public EventHub eventHub() {
+    return hub;
   }
 
   public Reconciler reconciler() {

@@ -9,9 +9,12 @@ import java.util.List;
 /** Builds AnnotationEventDto bodies and publishes them on the event bus once their change has committed. */
 public final class AnnotationEvents {
   private final Vertx vertx;
+  private final io.osprey.events.EventLog log;
 
-  public AnnotationEvents(Vertx vertx) {
+  /** {@code log}: the shared log event streams of every instance read (null: local event bus only). */
+  public AnnotationEvents(Vertx vertx, io.osprey.events.EventLog log) {
     this.vertx = vertx;
+    this.log = log;
   }
 
   public static JsonObject event(String annotationId, String operation, AnnotationStatus status, String mediaId,
@@ -25,5 +28,8 @@ public final class AnnotationEvents {
 
   public void publish(List<JsonObject> events) {
     events.forEach(e -> vertx.eventBus().publish(Bus.ANNOTATION_EVENTS, e));
+    if (log != null && !events.isEmpty()) {
+      log.append(events);
+    }
   }
 }

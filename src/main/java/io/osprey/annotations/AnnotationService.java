@@ -40,12 +40,13 @@ public final class AnnotationService {
   private final AnnotationEvents events;
   private final WorkerExecutor executor;
 
-  public AnnotationService(Vertx vertx, AnnotationRepository repo, PathResolver paths, AnnotationFiles files) {
+  public AnnotationService(Vertx vertx, AnnotationRepository repo, PathResolver paths, AnnotationFiles files,
+                           io.osprey.events.EventLog log) {
     this.vertx = vertx;
     this.repo = repo;
     this.paths = paths;
     this.files = files;
-    this.events = new AnnotationEvents(vertx);
+    this.events = new AnnotationEvents(vertx, log);
     this.executor = vertx.createSharedWorkerExecutor("osprey-annotation-files", 4);
   }
 

@@ -85,7 +85,9 @@ public final class AuthHandler implements Handler<RoutingContext> {
       String t = header.substring(7).strip();
       return t.isEmpty() ? null : t;
     }
-    if (allowQueryToken) {
+    // Event streams are read by browsers' EventSource, which cannot send headers: their routes also take the token
+    // as a query parameter (never logged: the access log writes paths only).
+    if (allowQueryToken || anonymousAllowed && ctx.request().path().endsWith("/events")) {
       String q = ctx.request().getParam("access_token");
       return q == null || q.isBlank() ? null : q.strip();
     }

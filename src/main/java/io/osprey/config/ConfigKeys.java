@@ -133,6 +133,12 @@ public final class ConfigKeys {
     num("stream.max_message_bytes", Type.INT, 1024, 1 << 30, "Largest message body published; an image that"
         + " would exceed it is left out (imageOmitted). Keep it below the broker's stream.frame_max (1 MiB by"
         + " default; docker/rabbitmq raises it to 64 MiB).");
+    num("events.retention_count", Type.INT, 100, 100_000_000, "Annotation events kept in the Redis stream that"
+        + " SSE clients resume from with Last-Event-ID; an older id gets a reset event.");
+    num("events.heartbeat_seconds", Type.INT, 1, 3600, "Comment lines sent on idle event streams so proxies keep them open.");
+    num("events.max_buffer_bytes", Type.INT, 1024, 1 << 30, "Unsent bytes a slow event-stream subscriber may"
+        + " accumulate before it is disconnected (with a reason event).");
+    num("events.retry_ms", Type.INT, 100, 600000, "The retry hint sent to event-stream clients (EventSource reconnect delay).");
     str("native.cache_dir", false,
         "Folder where OpenCV/JavaCPP and ONNX Runtime native libraries are unpacked once and reused across starts.");
   }

@@ -34,6 +34,8 @@ public final class StatusCache {
   public Future<Void> put(JobRow job) {
     JsonObject entry = new JsonObject().put("cached_at", System.currentTimeMillis()).put("terminal", job.terminal())
         .put("user_id", job.userId()).put("status", job.statusJson());
+    // Every status change passes here, so it is also where job event streams of every instance hear of it.
+    redis.send(Request.cmd(Command.PUBLISH).arg(prefix + "jobs:" + job.jobId()).arg(job.statusJson().encode()));
     return redis.send(Request.cmd(Command.SET).arg(key(job.jobId())).arg(entry.encode()).arg("EX").arg(ttlSeconds))
         .timeout(TIMEOUT_MS, TimeUnit.MILLISECONDS)
         .<Void>mapEmpty()

@@ -1,0 +1,345 @@
+package io.osprey.events;
+
+import io.osprey.annotations.AnnotationStatus;
+import io.osprey.auth.AuthHandler;
+import io.osprey.auth.Permission;
+import io.osprey.auth.TokenVerifier;
+import io.osprey.http.ApiError;
+import io.osprey.http.CurrentUser;
+import io.osprey.http.ErrorCode;
+import io.osprey.http.Responses;
+import io.osprey.jobs.JobRepository;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpServerResponse;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import java.util.ArrayDeque;
+import java.util.List;
+import java.util.Set;
+import java.util.UUID;
+import java.util.function.Consumer;
+
+/**
+ * Server-Sent Event streams (F3 and the job progress of the inference spec):
+ * <ul>
+ *   <li>{@code GET /annotations/events}: {@code id:} (a position in the shared event log), {@code event: annotation},
+ *   {@code data: <AnnotationEventDto>}; reconnecting with {@code Last-Event-ID} replays exactly what was missed, in
+ *   order, while it is retained, else sends {@code event: reset}; filters as query parameters;</li>
+ *   <li>{@code GET /api/v1/jobs/{job_id}/events}: the job's current status at once, then every change; the stream
+ *   ends after the terminal status.</li>
+ * </ul>
+ * Both send a {@code retry:} hint and heartbeat comments, accept the token as {@code access_token} (EventSource
+ * cannot send headers), cut a subscriber whose unsent data passes events.max_buffer_bytes (with
+ * {@code event: disconnect}), and end with {@code event: auth} when the token expires.
+ */
+public final class EventStreams {
+  private static final int REPLAY_PAGE = 500;
+  private static final int MAX_PENDING_WHILE_REPLAYING = 50_000;
+
+  private final Vertx vertx;
+  private final EventHub hub;
+  private final EventLog log;
+  private final TokenVerifier verifier;
+  private final JobRepository jobs;
+  private final long heartbeatMs;
+  private final int maxBuffer;
+  private final int retryMs;
+
+  public EventStreams(Vertx vertx, EventHub hub, EventLog log, TokenVerifier verifier, JobRepository jobs,
+                      int heartbeatSeconds, int maxBuffer, int retryMs) {
+    this.vertx = vertx;
+    this.hub = hub;
+    this.log = log;
+    this.verifier = verifier;
+    this.jobs = jobs;
+    this.heartbeatMs = heartbeatSeconds * 1000L;
+    this.maxBuffer = maxBuffer;
+    this.retryMs = retryMs;
+  }
+
+  /** Mount before the routes of {@code /annotations/:id} and after the {@code /api/v1} guard. */
+  public void mount(Router router) {
+    router.get("/annotations/events").handler(new AuthHandler(verifier, Permission.ANN, true))
+        .handler(this::annotations);
+    router.get("/api/v1/jobs/:job_id/events").handler(this::job);
+  }
+
+  // ------------------------------------------------------------------ common
+
+  /** One open event stream. */
+  private abstract class Stream {
+    final RoutingContext ctx;
+    final HttpServerResponse res;
+    private long heartbeat = -1;
+    private long expiry = -1;
+    volatile boolean closed;
+
+    Stream(RoutingContext ctx) {
+      this.ctx = ctx;
+      this.res = ctx.response();
+    }
+
+    void open() {
+      res.setChunked(true)
+          .putHeader("Content-Type", "text/event-stream; charset=utf-8")
+          .putHeader("Cache-Control", "no-cache, no-transform")
+          .putHeader("X-Accel-Buffering", "no")
+          .setWriteQueueMaxSize(maxBuffer);
+      res.write("retry: " + retryMs + "\n\n");
+      heartbeat = vertx.setPeriodic(heartbeatMs, t -> send(": heartbeat\n\n"));
+      TokenVerifier.Caller caller = AuthHandler.caller(ctx);
+      if (caller != null) {
+        Long exp = caller.user().principal().getLong("exp",
+            caller.user().attributes().getJsonObject("accessToken", new JsonObject()).getLong("exp"));
+        if (exp != null) {
+          long delay = Math.max(1, exp * 1000 - System.currentTimeMillis());
+          expiry = vertx.setTimer(delay, t -> end("auth", new JsonObject().put("reason", "token expired")
+              .put("message", "Reconnect with a fresh token")));
+        }
+      }
+      ctx.request().connection().closeHandler(v -> cleanup());
+      res.closeHandler(v -> cleanup());
+    }
+
+    /** Writes unless the client is too slow, which ends its stream instead. */
+    void send(String text) {
+      if (closed) {
+        return;
+      }
+      if (res.writeQueueFull()) {
+        closed = true;
+        res.write(frame(null, "disconnect", new JsonObject().put("reason", "slow consumer")
+            .put("message", "More than " + maxBuffer + " bytes were waiting for this client; reconnect with"
+                + " Last-Event-ID to resume").encode()));
+        ctx.request().connection().close();
+        cleanup();
+        return;
+      }
+      res.write(text);
+    }
+
+    void end(String event, JsonObject data) {
+      if (closed) {
+        return;
+      }
+      closed = true;
+      res.end(frame(null, event, data.encode()));
+      cleanup();
+    }
+
+    void cleanup() {
+      closed = true;
+      vertx.cancelTimer(heartbeat);
+      vertx.cancelTimer(expiry);
+      detach();
+    }
+
+    abstract void detach();
+  }
+
+  static String frame(String id, String event, String data) {
+    StringBuilder sb = new StringBuilder(data.length() + 64);
+    if (id != null) {
+      sb.append("id: ").append(id).append('\n');
+    }
+    if (event != null) {
+      sb.append("event: ").append(event).append('\n');
+    }
+    return sb.append("data: ").append(data).append("\n\n").toString();
+  }
+
+  // ------------------------------------------------------------------ annotations
+
+  /** Query filters; a null field matches everything. */
+  record Filter(String flightId, String waypointId, String mediaId, Integer classNum, Set<String> statuses) {
+    boolean matches(JsonObject e) {
+      if (flightId != null && !flightId.equals(e.getString("flightId"))) {
+        return false;
+      }
+      if (waypointId != null && !waypointId.equals(e.getString("waypointId"))) {
+        return false;
+      }
+      if (mediaId != null && !mediaId.equals(e.getString("mediaId"))) {
+        return false;
+      }
+      if (statuses != null && !statuses.contains(e.getString("status"))) {
+        return false;
+      }
+      if (classNum != null) {
+        JsonArray d = e.getJsonArray("detections");
+        return d != null && d.stream().anyMatch(o -> o instanceof JsonObject j
+            && classNum.equals(j.getInteger("classNum")));
+      }
+      return true;
+    }
+  }
+
+  private final class AnnotationStream extends Stream implements EventHub.AnnotationSubscriber {
+    private final Filter filter;
+    private final ArrayDeque<EventLog.Entry> pending = new ArrayDeque<>();
+    private boolean replaying = true;
+    private String lastSeen;
+
+    AnnotationStream(RoutingContext ctx, Filter filter) {
+      super(ctx);
+      this.filter = filter;
+    }
+
+    @Override
+    public synchronized void offer(EventLog.Entry entry) {
+      if (closed) {
+        return;
+      }
+      if (replaying) {
+        if (pending.size() >= MAX_PENDING_WHILE_REPLAYING) {
+          end("disconnect", new JsonObject().put("reason", "slow consumer"));
+          return;
+        }
+        pending.add(entry);
+        return;
+      }
+      deliver(entry);
+    }
+
+    synchronized void deliver(EventLog.Entry entry) {
+      if (lastSeen != null && EventLog.compare(entry.id(), lastSeen) <= 0) {
+        return; // seen during the replay already
+      }
+      lastSeen = entry.id();
+      if (filter.matches(entry.event())) {
+        send(frame(entry.id(), "annotation", entry.event().encode()));
+      }
+    }
+
+    synchronized void live() {
+      replaying = false;
+      while (!pending.isEmpty() && !closed) {
+        deliver(pending.poll());
+      }
+    }
+
+    @Override
+    void detach() {
+      hub.unsubscribe(this);
+    }
+  }
+
+  private void annotations(RoutingContext ctx) {
+    var p = ctx.queryParams();
+    Integer classNum = null;
+    String cls = p.get("classNum");
+    if (cls != null) {
+      try {
+        classNum = Integer.parseInt(cls);
+      } catch (NumberFormatException e) {
+        Responses.error(ctx, ApiError.of(ErrorCode.INVALID_REQUEST, "classNum: must be a whole number"));
+        return;
+      }
+    }
+    Set<String> statuses = null;
+    if (p.get("status") != null) {
+      statuses = new java.util.HashSet<>();
+      for (String s : p.get("status").split(",")) {
+        AnnotationStatus st = AnnotationStatus.parse(s);
+        if (st == null) {
+          Responses.error(ctx, ApiError.of(ErrorCode.INVALID_REQUEST, "status: '" + s + "' is not one of "
+              + AnnotationStatus.names()));
+          return;
+        }
+        statuses.add(st.wire());
+      }
+    }
+    String last = ctx.request().getHeader("Last-Event-ID");
+    if (last == null) {
+      last = p.get("lastEventId");
+    }
+    AnnotationStream stream = new AnnotationStream(ctx, new Filter(p.get("flightId"), p.get("waypointId"),
+        p.get("mediaId"), classNum, statuses));
+    stream.open();
+    hub.subscribe(stream);
+    String from = last == null ? null : last.strip();
+    if (from == null) {
+      stream.live();
+      return;
+    }
+    if (!EventLog.validId(from)) {
+      stream.send(frame(null, "reset", new JsonObject().put("reason", "unknown Last-Event-ID")
+          .put("message", "Reload the annotations, then follow this stream").encode()));
+      stream.live();
+      return;
+    }
+    log.oldest().compose(oldest -> {
+      if (oldest != null && EventLog.compare(from, oldest) < 0) {
+        stream.send(frame(null, "reset", new JsonObject().put("reason", "events since " + from
+            + " are no longer retained").put("message", "Reload the annotations, then follow this stream").encode()));
+        return Future.succeededFuture();
+      }
+      return replay(stream, from);
+    }).onComplete(x -> stream.live());
+  }
+
+  private Future<Void> replay(AnnotationStream stream, String after) {
+    return log.after(after, REPLAY_PAGE).compose(entries -> {
+      for (EventLog.Entry e : entries) {
+        stream.deliver(e);
+      }
+      if (entries.size() < REPLAY_PAGE || stream.closed) {
+        return Future.succeededFuture();
+      }
+      return replay(stream, entries.get(entries.size() - 1).id());
+    });
+  }
+
+  // ------------------------------------------------------------------ jobs
+
+  private final class JobStream extends Stream {
+    private final String jobId;
+    private final Consumer<JsonObject> listener = this::status;
+
+    JobStream(RoutingContext ctx, String jobId) {
+      super(ctx);
+      this.jobId = jobId;
+    }
+
+    synchronized void status(JsonObject status) {
+      String state = status.getString("status", "status");
+      if (List.of("completed", "failed", "cancelled").contains(state)) {
+        end(state, status);
+      } else {
+        send(frame(null, state, status.encode()));
+      }
+    }
+
+    @Override
+    void detach() {
+      hub.unsubscribeJob(jobId, listener);
+    }
+  }
+
+  private void job(RoutingContext ctx) {
+    String jobId = ctx.pathParam("job_id");
+    try {
+      UUID.fromString(jobId);
+    } catch (IllegalArgumentException e) {
+      Responses.error(ctx, ApiError.of(ErrorCode.JOB_NOT_FOUND, "Job not found: " + jobId));
+      return;
+    }
+    jobs.find(jobId).onFailure(e -> Responses.error(ctx, ApiError.of(ErrorCode.DATABASE_ERROR)))
+        .onSuccess(job -> {
+          if (job == null || !CurrentUser.mayAccess(ctx, job.userId())) {
+            Responses.error(ctx, ApiError.of(ErrorCode.JOB_NOT_FOUND, "Job not found: " + jobId)
+                .withDetails(new JsonObject().put("job_id", jobId)));
+            return;
+          }
+          JobStream stream = new JobStream(ctx, jobId);
+          stream.open();
+          hub.subscribeJob(jobId, stream.listener);
+          // The snapshot after subscribing: a change in between arrives as an event (maybe twice, never lost).
+          jobs.find(jobId).onSuccess(now -> stream.status(now.statusJson()));
+        });
+  }
+
+}
