@@ -90,7 +90,7 @@ public final class AnnotationsBenchmark {
       new Thread(() -> {
         try {
           while (System.nanoTime() < end) {
-            String body = new JsonObject().put("image", Base64.getEncoder().encodeToString(variant(base,
+            String body = new JsonObject().put("image", Base64.getEncoder().encodeToString(io.osprey.cli.Load.variant(base,
                     unique.incrementAndGet()))).put("flightId", "bench").put("source", "AI")
                 .put("detections", detections).encode();
             HttpRequest request = HttpRequest.newBuilder(URI.create(url))
@@ -116,22 +116,6 @@ public final class AnnotationsBenchmark {
     }
     done.await();
     return new Result(ok.get(), failed.get(), latencies);
-  }
-
-  /** The same JPEG with a COM segment holding {@code n} right after SOI: a valid, different image. */
-  static byte[] variant(byte[] jpeg, int n) {
-    byte[] text = ("osprey-bench-" + n).getBytes(StandardCharsets.US_ASCII);
-    byte[] out = new byte[jpeg.length + 4 + text.length];
-    out[0] = (byte) 0xFF;
-    out[1] = (byte) 0xD8;
-    out[2] = (byte) 0xFF;
-    out[3] = (byte) 0xFE;
-    int len = text.length + 2;
-    out[4] = (byte) (len >> 8);
-    out[5] = (byte) len;
-    System.arraycopy(text, 0, out, 6, text.length);
-    System.arraycopy(jpeg, 2, out, 6 + text.length, jpeg.length - 2);
-    return out;
   }
 
   /** terrain1.jpg scaled until its JPEG is close to {@code target} bytes. */

@@ -1,0 +1,50 @@
+package io.osprey.cli;
+
+import io.vertx.core.json.JsonObject;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParentCommand;
+import picocli.CommandLine.Spec;
+
+@Command(name = "jobs", description = "List your detection jobs, newest first.")
+final class JobsCommand implements Callable<Integer> {
+  @ParentCommand
+  OspreyCli root;
+  @Spec
+  CommandLine.Model.CommandSpec spec;
+
+  @Option(names = "--status", description = "queued, processing, completed, failed or cancelled.")
+  String status;
+
+  @Option(names = "--page", defaultValue = "1")
+  int page;
+
+  @Option(names = "--page-size", defaultValue = "20")
+  int pageSize;
+
+  @Override
+  public Integer call() {
+    return OspreyCli.run(spec, () -> {
+      JsonObject r = root.client().get("/api/v1/jobs?page=" + page + "&page_size=" + pageSize
+          + (status == null ? "" : "&status=" + status)).json();
+      if (root.json) {
+        root.print(r);
+        return ApiClient.OK;
+      }
+      List<String[]> rows = new ArrayList<>();
+      for (Object o : OspreyCli.array(r, "jobs")) {
+        JsonObject j = (JsonObject) o;
+        rows.add(new String[] {j.getString("job_id"), j.getString("status"), OspreyCli.str(j.getValue("created_at")),
+            OspreyCli.str(j.getValue("total_images"))});
+      }
+      root.table(new String[] {"JOB", "STATUS", "CREATED", "IMAGES"}, rows);
+      root.out().println(r.getValue("total") + " job(s)");
+      root.out().flush();
+      return ApiClient.OK;
+    });
+  }
+}

@@ -1,0 +1,184 @@
+package io.osprey.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.osprey.auth.Permission;
+import io.osprey.testing.Fixtures;
+import io.osprey.testing.Models;
+import io.osprey.testing.TestAuth;
+import io.osprey.testing.TestService;
+import io.vertx.core.json.JsonObject;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/** The osprey CLI run against a real running service (in this JVM), exactly as a user types it. */
+class CliTest {
+  private static TestService service;
+  private static String url;
+  @TempDir
+  static Path tmp;
+
+  @BeforeAll
+  static void start() throws Exception {
+    Models.assumePresent();
+    service = TestService.start(CliTest.class);
+    url = service.baseUrl();
+  }
+
+  @AfterAll
+  static void stop() throws Exception {
+    if (service != null) {
+      service.close();
+    }
+  }
+
+  record Run(int exit, String out, String err) {
+    JsonObject json() {
+      return new JsonObject(out);
+    }
+  }
+
+  private static Run osprey(String... args) {
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    CommandLine cli = OspreyCli.commandLine();
+    cli.setOut(new PrintWriter(out, true));
+    cli.setErr(new PrintWriter(err, true));
+    List<String> all = new ArrayList<>(List.of("--url", url, "--token-file", tmp.resolve("none").toString()));
+    all.addAll(List.of(args));
+    int exit = cli.execute(all.toArray(String[]::new));
+    return new Run(exit, out.toString(), err.toString());
+  }
+
+  @Test
+  void detectWaitsShowsProgressAndDownloadsResultsAndAnnotatedImages() throws Exception {
+    Path images = tmp.resolve("shots");
+    Files.createDirectories(images);
+    Files.copy(Fixtures.imagesDir().resolve("terrain1.jpg"), images.resolve("terrain1.jpg"));
+    Files.copy(Fixtures.imagesDir().resolve("small-vehicles1.jpeg"), images.resolve("cars.jpeg"));
+    Path out = tmp.resolve("out");
+    Run run = osprey("detect", images.toString(), "--model", "yolov8n_int8", "--wait", "--out", out.toString(),
+        "--format", "coco");
+    assertEquals(0, run.exit(), run.out() + run.err());
+    assertTrue(run.out().contains(": completed, 2/2 images"), run.out());
+    assertTrue(run.err().contains("[##############################] 2/2 completed"), "a progress bar: " + run.err());
+    String jobId = run.out().lines().filter(l -> l.endsWith("queued")).findFirst().orElseThrow().split(" ")[1].replace(":", "");
+    JsonObject coco = new JsonObject(Files.readString(out.resolve(jobId + ".coco.json")));
+    assertTrue(coco.getJsonArray("annotations").size() > 0);
+    try (Stream<Path> annotated = Files.list(out.resolve(jobId).resolve("annotated"))) {
+      assertEquals(2, annotated.count());
+    }
+
+    Run status = osprey("--json", "status", jobId);
+    assertEquals("completed", status.json().getString("status"));
+    Run jobs = osprey("--json", "jobs");
+    assertEquals(jobId, jobs.json().getJsonArray("jobs").getJsonObject(0).getString("job_id"));
+    Run table = osprey("jobs");
+    assertTrue(table.out().startsWith("JOB"), table.out());
+    Run results = osprey("results", jobId);
+    assertEquals(0, results.exit());
+    assertTrue(new JsonObject(results.out().strip()).containsKey("results") || results.out().contains("detections"));
+    Path zip = tmp.resolve("labels.zip");
+    assertEquals(0, osprey("results", jobId, "--format", "yolo", "--out", zip.toString()).exit());
+    assertTrue(Files.size(zip) > 0);
+    assertEquals(ApiClient.REJECTED, osprey("cancel", jobId).exit(), "a finished job cannot be cancelled");
+  }
+
+  @Test
+  void exitCodesSayWhatFailed() {
+    assertEquals(ApiClient.NOT_FOUND, osprey("status", "3f5e0c8a-0000-4000-8000-000000000000").exit());
+    Run noToken = osprey("annotations", "list");
+    assertEquals(ApiClient.AUTH, noToken.exit());
+    assertTrue(noToken.err().contains("UNAUTHORIZED"), noToken.err());
+    assertEquals(ApiClient.USAGE, osprey("detect", tmp.resolve("missing.jpg").toString()).exit());
+    assertEquals(ApiClient.USAGE, osprey("frobnicate").exit());
+    StringWriter err = new StringWriter();
+    CommandLine cli = OspreyCli.commandLine();
+    cli.setErr(new PrintWriter(err, true));
+    assertEquals(ApiClient.UNREACHABLE, cli.execute("--url", "http://127.0.0.1:1", "jobs"));
+  }
+
+  @Test
+  void loginStoresTheTokenAndAnnotationCommandsUseIt() throws Exception {
+    Path tokenFile = tmp.resolve("token");
+    String token = TestAuth.token("cli", Permission.ANN, Permission.DATASET);
+    StringWriter out = new StringWriter();
+    CommandLine cli = OspreyCli.commandLine();
+    cli.setOut(new PrintWriter(out, true));
+    assertEquals(0, cli.execute("--url", url, "--token-file", tokenFile.toString(), "login", "--token", token));
+    assertEquals(token, Files.readString(tokenFile).strip());
+
+    Path image = tmp.resolve("one.jpg");
+    Files.write(image, Fixtures.uniqueJpeg(4242));
+    String[] base = {"--url", url, "--token-file", tokenFile.toString(), "--json"};
+    Run created = run(base, "annotations", "create", image.toString(), "--flight", "cli-flight", "--detections",
+        "[{\"classNum\":1,\"label\":\"car\",\"centerX\":0.5,\"centerY\":0.5,\"width\":0.2,\"height\":0.2}]");
+    assertEquals(0, created.exit(), created.err());
+    String id = created.json().getString("id");
+    Run list = run(base, "annotations", "list", "--flight", "cli-flight");
+    assertEquals(1, list.json().getInteger("totalCount"));
+    assertEquals(id, run(base, "annotations", "get", id).json().getString("id"));
+    assertEquals("Validated", run(base, "annotations", "status", "Validated", id).json().getString("status"));
+
+    // events: a subscriber started by the CLI sees the next change
+    StringWriter events = new StringWriter();
+    Thread tail = new Thread(() -> {
+      CommandLine c = OspreyCli.commandLine();
+      c.setOut(new PrintWriter(events, true));
+      c.execute("--url", url, "--token-file", tokenFile.toString(), "events", "--flight", "cli-flight",
+          "--limit", "1");
+    });
+    tail.start();
+    Thread.sleep(1000);
+    assertEquals(0, run(base, "annotations", "status", "Edited", id).exit());
+    tail.join(15_000);
+    JsonObject line = new JsonObject(events.toString().strip());
+    assertEquals("annotation", line.getString("event"));
+    assertEquals(id, line.getJsonObject("data").getString("annotationId"));
+  }
+
+  @Test
+  void loadGeneratorReportsRatesLatenciesAndErrors() throws Exception {
+    Path report = tmp.resolve("load.json");
+    Run run = osprey("--token", TestAuth.annotator(), "load", "--scenario", "annotations", "--concurrency", "2",
+        "--duration", "2", "--report", report.toString());
+    assertEquals(0, run.exit(), run.out() + run.err());
+    assertTrue(run.out().startsWith("annotations: "), run.out());
+    JsonObject r = new JsonObject(Files.readString(report));
+    assertTrue(r.getLong("ok") > 0);
+    assertEquals(0L, r.getLong("failed"));
+    assertTrue(r.getJsonObject("latencyMs").getDouble("p99") >= r.getJsonObject("latencyMs").getDouble("p50"));
+
+    Run bounded = osprey("--json", "load", "--scenario", "upload", "--concurrency", "3", "--duration", "30",
+        "--requests", "5");
+    assertEquals(5L, bounded.json().getLong("ok"), "bounded by count, well before the time");
+    Run errors = osprey("--json", "load", "--scenario", "annotations", "--duration", "1", "--requests", "3");
+    assertEquals(ApiClient.SERVER, errors.exit(), "failures are reported");
+    assertEquals(3L, errors.json().getJsonObject("errors").getLong("UNAUTHORIZED"));
+    assertEquals(ApiClient.USAGE, osprey("--url", "http://example.com", "load", "--scenario", "status").exit(),
+        "remote targets need --allow-remote");
+  }
+
+  private static Run run(String[] base, String... args) {
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    CommandLine cli = OspreyCli.commandLine();
+    cli.setOut(new PrintWriter(out, true));
+    cli.setErr(new PrintWriter(err, true));
+    List<String> all = new ArrayList<>(List.of(base));
+    all.addAll(List.of(args));
+    return new Run(cli.execute(all.toArray(String[]::new)), out.toString(), err.toString());
+  }
+
+}
