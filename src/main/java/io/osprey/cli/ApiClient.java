@@ -157,6 +157,11 @@ public final class ApiClient {
 
   /** An event stream; {@code onFrame} gets (event, data) until it returns false or the stream ends. */
   public void events(String path, java.util.function.BiPredicate<String, String> onFrame) {
+    events(path, onFrame, 0);
+  }
+
+  /** As above, and the stream is closed at {@code deadlineNanos} (System.nanoTime; 0 = none) even when idle. */
+  public void events(String path, java.util.function.BiPredicate<String, String> onFrame, long deadlineNanos) {
     HttpRequest request = request(path).header("Accept", "text/event-stream").timeout(Duration.ofDays(1)).GET()
         .build();
     HttpResponse<InputStream> r;
@@ -174,6 +179,21 @@ public final class ApiClient {
       } catch (IOException e) {
         throw new Failure(SERVER, null, "HTTP " + r.statusCode());
       }
+    }
+    java.util.Timer closer = null;
+    if (deadlineNanos > 0) {
+      closer = new java.util.Timer("osprey-events-deadline", true);
+      InputStream body = r.body();
+      closer.schedule(new java.util.TimerTask() {
+        @Override
+        public void run() {
+          try {
+            body.close();
+          } catch (IOException ignored) {
+            // closing is all we want
+          }
+        }
+      }, Math.max(1, (deadlineNanos - System.nanoTime()) / 1_000_000));
     }
     try (var reader = new java.io.BufferedReader(new java.io.InputStreamReader(r.body(), StandardCharsets.UTF_8))) {
       String event = null;
@@ -194,7 +214,14 @@ public final class ApiClient {
         }
       }
     } catch (IOException e) {
+      if (deadlineNanos > 0 && System.nanoTime() >= deadlineNanos) {
+        return; // closed at the deadline
+      }
       throw new Failure(UNREACHABLE, null, "event stream from " + base + " broke: " + e.getMessage());
+    } finally {
+      if (closer != null) {
+        closer.cancel();
+      }
     }
   }
 }

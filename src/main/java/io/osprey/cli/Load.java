@@ -166,7 +166,7 @@ public final class Load implements Callable<Integer> {
       case sse -> api.events("/annotations/events", (event, data) -> {
         events.incrementAndGet();
         return System.nanoTime() < end;
-      });
+      }, end);
       case detect -> {
         String upload = api.multipart("/api/v1/inference/upload", "files", List.of(file), List.of()).json()
             .getString("upload_id");

@@ -170,6 +170,34 @@ class CliTest {
         "remote targets need --allow-remote");
   }
 
+  @Test
+  void loadRunsFullDetectJobsAndHoldsSseSubscribers() throws Exception {
+    Run detect = osprey("--json", "load", "--scenario", "detect", "--concurrency", "1", "--duration", "60",
+        "--requests", "1");
+    assertEquals(0, detect.exit(), detect.out() + detect.err());
+    assertEquals(1L, detect.json().getLong("ok"));
+
+    String token = TestAuth.annotator();
+    Thread producer = new Thread(() -> {
+      try {
+        Thread.sleep(1000);
+        for (int i = 0; i < 3; i++) {
+          io.osprey.testing.Http.json("POST", url + "/annotations", token, new JsonObject()
+              .put("image", java.util.Base64.getEncoder().encodeToString(Fixtures.uniqueJpeg(5000 + i)))
+              .put("detections", new io.vertx.core.json.JsonArray()));
+        }
+      } catch (Exception e) {
+        throw new IllegalStateException(e);
+      }
+    });
+    producer.start();
+    Run sse = osprey("--json", "--token", token, "load", "--scenario", "sse", "--concurrency", "3", "--duration",
+        "3");
+    producer.join();
+    assertEquals(0, sse.exit(), sse.out() + sse.err());
+    assertEquals(9L, sse.json().getLong("eventsReceived"), "3 subscribers x 3 events");
+  }
+
   private static Run run(String[] base, String... args) {
     StringWriter out = new StringWriter();
     StringWriter err = new StringWriter();
