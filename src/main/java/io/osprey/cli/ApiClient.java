@@ -181,12 +181,14 @@ public final class ApiClient {
       }
     }
     java.util.Timer closer = null;
+    java.util.concurrent.atomic.AtomicBoolean closedAtDeadline = new java.util.concurrent.atomic.AtomicBoolean();
     if (deadlineNanos > 0) {
       closer = new java.util.Timer("osprey-events-deadline", true);
       InputStream body = r.body();
       closer.schedule(new java.util.TimerTask() {
         @Override
         public void run() {
+          closedAtDeadline.set(true);
           try {
             body.close();
           } catch (IOException ignored) {
@@ -214,7 +216,7 @@ public final class ApiClient {
         }
       }
     } catch (IOException e) {
-      if (deadlineNanos > 0 && System.nanoTime() >= deadlineNanos) {
+      if (closedAtDeadline.get()) {
         return; // closed at the deadline
       }
       throw new Failure(UNREACHABLE, null, "event stream from " + base + " broke: " + e.getMessage());
