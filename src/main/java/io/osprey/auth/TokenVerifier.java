@@ -128,13 +128,27 @@ public final class TokenVerifier {
             if (!claims.containsKey("exp")) {
               return Future.failedFuture(new Rejected("token has no expiry (exp)"));
             }
-            String subject = claims.getString("sub");
-            if (subject == null || subject.isBlank()) {
+            String subject = subject(claims);
+            if (subject == null) {
               return Future.failedFuture(new Rejected("token has no subject (sub)"));
             }
             return Future.succeededFuture(new Caller(subject, permissions(claims), user));
           });
     });
+  }
+
+  /** Claims that name the user, in order: JWT's own, then those ASP.NET Core identity issuers write. */
+  private static final List<String> SUBJECT_CLAIMS = List.of("sub", "nameid",
+      "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/nameidentifier", "unique_name", "email");
+
+  static String subject(JsonObject claims) {
+    for (String name : SUBJECT_CLAIMS) {
+      Object v = claims.getValue(name);
+      if (v != null && !String.valueOf(v).isBlank()) {
+        return String.valueOf(v);
+      }
+    }
+    return null;
   }
 
   static Set<Permission> permissions(JsonObject claims) {

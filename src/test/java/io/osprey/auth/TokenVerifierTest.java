@@ -148,6 +148,15 @@ class TokenVerifierTest {
   }
 
   @Test
+  void subjectComesFromSubOrTheClaimsDotNetIssuersWrite() {
+    assertEquals("u1", TokenVerifier.subject(new JsonObject().put("sub", "u1").put("nameid", "u2")));
+    assertEquals("u2", TokenVerifier.subject(new JsonObject().put("nameid", "u2")));
+    assertEquals("u3", TokenVerifier.subject(new JsonObject()
+        .put("http://schemas.xmlsoap.org/ws/2005/05/identity/claims/nameidentifier", "u3")));
+    assertEquals(null, TokenVerifier.subject(new JsonObject().put("sub", " ")));
+  }
+
+  @Test
   void permissionsClaimMayBeAListOrAString() {
     assertEquals(EnumSet.of(Permission.ANN, Permission.ADM), TokenVerifier.permissions(
         new JsonObject().put("permissions", "ANN ADM OTHER")));
