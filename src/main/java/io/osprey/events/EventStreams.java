@@ -87,6 +87,8 @@ public final class EventStreams {
           .putHeader("Content-Type", "text/event-stream; charset=utf-8")
           .putHeader("Cache-Control", "no-cache, no-transform")
           .putHeader("X-Accel-Buffering", "no")
+          // No gzip on a stream: a compressor may hold small events back; "identity" makes Vert.x skip it.
+          .putHeader("Content-Encoding", "identity")
           .setWriteQueueMaxSize(maxBuffer);
       res.write("retry: " + retryMs + "\n\n");
       heartbeat = vertx.setPeriodic(heartbeatMs, t -> send(": heartbeat\n\n"));

@@ -137,6 +137,20 @@ class EventStreamsTest {
   }
 
   @Test
+  void streamsAreNeverCompressedEvenWhenTheClientAcceptsGzip() throws Exception {
+    java.net.http.HttpClient client = java.net.http.HttpClient.newHttpClient();
+    var response = client.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(base
+            + "/annotations/events?flightId=gz")).header("Authorization", "Bearer " + ANN)
+            .header("Accept-Encoding", "gzip").build(),
+        java.net.http.HttpResponse.BodyHandlers.ofInputStream());
+    try (var in = response.body()) {
+      assertEquals("identity", response.headers().firstValue("Content-Encoding").orElse("identity"));
+      byte[] first = in.readNBytes(6);
+      assertEquals("retry:", new String(first, StandardCharsets.US_ASCII), "plain text, readable at once");
+    }
+  }
+
+  @Test
   void anEventProducedOnOneInstanceReachesSubscribersOfAnother() throws Exception {
     try (SseClient onPeer = SseClient.open(peerBase + "/annotations/events", ANN, null)) {
       String id = create(base, "cross");
