@@ -13,7 +13,6 @@ import io.vertx.core.WorkerExecutor;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.sqlclient.Row;
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
@@ -361,9 +360,5 @@ public final class AnnotationService {
 
   public void close() {
     executor.close();
-  }
-
-  static boolean isStorageFailure(Throwable e) {
-    return e instanceof IOException;
   }
 }

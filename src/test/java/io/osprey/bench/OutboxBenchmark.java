@@ -7,7 +7,6 @@ import com.rabbitmq.stream.OffsetSpecification;
 import com.rabbitmq.stream.Producer;
 import io.osprey.OspreyApp;
 import io.osprey.Role;
-import io.osprey.outbox.StreamContract;
 import io.osprey.outbox.StreamPublisher;
 import io.osprey.testing.Fixtures;
 import io.osprey.testing.TestAuth;
