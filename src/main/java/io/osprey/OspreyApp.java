@@ -219,8 +219,9 @@ public final class OspreyApp {
     }
     UploadHandler uploadHandler = new UploadHandler(vertx, layout, uploads, UploadLimits.from(config));
     JobsApi api = jobsApi;
+    java.util.function.Predicate<String> eventStreams = path -> path.endsWith("/events");
     AuthHandler inferenceGuard = config.string("auth.inference_api").equals("required")
-        ? new AuthHandler(verifier, null, false) : AuthHandler.optional(verifier);
+        ? AuthHandler.required(verifier, eventStreams) : AuthHandler.optional(verifier, eventStreams);
     long maxImage = config.longValue("annotations.max_image_bytes");
     http = new HttpVerticle(config.string("http.host"), config.integer("http.port"), metrics, readiness, router -> {
       if (role.runsApi()) {

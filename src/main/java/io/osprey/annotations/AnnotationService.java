@@ -111,8 +111,7 @@ public final class AnnotationService {
     if (r.mediaId() != null) {
       media = repo.findMedia(tx, r.mediaId()).compose(m -> {
         if (m == null) {
-          return Future.failedFuture(new ApiException(ApiError.of(ErrorCode.MEDIA_NOT_FOUND,
-              "Media not found: " + r.mediaId()).withDetails(new JsonObject().put("mediaId", r.mediaId()))));
+          return Future.failedFuture(mediaNotFound(r.mediaId()));
         }
         if (staged == null && !m.mediaType().equals("Image")) {
           return Future.failedFuture(new ApiException(ApiError.of(ErrorCode.INVALID_REQUEST, "Media " + m.id()
@@ -261,6 +260,15 @@ public final class AnnotationService {
 
   private Future<Path> mediaPath(Annotation a) {
     return repo.findMedia(repo.pool(), a.mediaId()).map(m -> m == null ? null : Path.of(m.path()));
+  }
+
+  static ApiException mediaNotFound(String id) {
+    return new ApiException(ApiError.of(ErrorCode.MEDIA_NOT_FOUND, "Media not found: " + id)
+        .withDetails(new JsonObject().put("mediaId", id)));
+  }
+
+  static ApiException notFound(String id) {
+    return notFound(id, null);
   }
 
   private static ApiException notFound(String id, Annotation current) {

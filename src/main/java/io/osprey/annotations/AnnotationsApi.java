@@ -291,17 +291,13 @@ public final class AnnotationsApi {
 
   private Future<Annotation> find(String id) {
     if (!ContentId.looksValid(id)) {
-      return Future.failedFuture(notFound(id));
+      return Future.failedFuture(AnnotationService.notFound(id));
     }
     return service.repository().find(service.repository().pool(), id)
-        .compose(a -> a == null || a.filesState().equals("purging") ? Future.failedFuture(notFound(id))
+        .compose(a -> a == null || a.filesState().equals("purging") ? Future.failedFuture(AnnotationService.notFound(id))
             : Future.succeededFuture(a));
   }
 
-  static ApiException notFound(String id) {
-    return new ApiException(ApiError.of(ErrorCode.ANNOTATION_NOT_FOUND, "Annotation not found: " + id)
-        .withDetails(new JsonObject().put("id", id)));
-  }
 
   private void file(RoutingContext ctx, boolean image) {
     String id = ctx.pathParam("id");
@@ -326,7 +322,7 @@ public final class AnnotationsApi {
       return;
     }
     if (!ContentId.looksValid(id)) {
-      fail(ctx, notFound(id));
+      fail(ctx, AnnotationService.notFound(id));
       return;
     }
     classes.get().compose(catalog -> {
@@ -354,7 +350,7 @@ public final class AnnotationsApi {
       return;
     }
     if (!ContentId.looksValid(id)) {
-      fail(ctx, notFound(id));
+      fail(ctx, AnnotationService.notFound(id));
       return;
     }
     service.delete(id, purge).onSuccess(x -> ctx.response().setStatusCode(204).end()).onFailure(e -> fail(ctx, e));
@@ -371,7 +367,7 @@ public final class AnnotationsApi {
       return;
     }
     if (!ContentId.looksValid(id)) {
-      fail(ctx, notFound(id));
+      fail(ctx, AnnotationService.notFound(id));
       return;
     }
     service.setStatus(List.of(id), status, false)

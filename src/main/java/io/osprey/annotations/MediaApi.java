@@ -244,10 +244,10 @@ public final class MediaApi {
 
   private Future<Media> media(String id) {
     if (!ContentId.looksValid(id)) {
-      return Future.failedFuture(mediaNotFound(id));
+      return Future.failedFuture(AnnotationService.mediaNotFound(id));
     }
     return service.repository().findMedia(service.repository().pool(), id)
-        .compose(m -> m == null ? Future.failedFuture(mediaNotFound(id)) : Future.succeededFuture(m));
+        .compose(m -> m == null ? Future.failedFuture(AnnotationService.mediaNotFound(id)) : Future.succeededFuture(m));
   }
 
   private void file(RoutingContext ctx) {
@@ -269,8 +269,4 @@ public final class MediaApi {
     }).onFailure(e -> AnnotationsApi.fail(ctx, e));
   }
 
-  static ApiException mediaNotFound(String id) {
-    return new ApiException(ApiError.of(ErrorCode.MEDIA_NOT_FOUND, "Media not found: " + id)
-        .withDetails(new JsonObject().put("mediaId", id)));
-  }
 }

@@ -18,30 +18,39 @@ public final class AuthHandler implements Handler<RoutingContext> {
   private final java.util.Set<Permission> required;
   private final boolean allowQueryToken;
   private final boolean anonymousAllowed;
+  private final java.util.function.Predicate<String> queryTokenPaths;
 
   public AuthHandler(TokenVerifier verifier, Permission required, boolean allowQueryToken) {
-    this(verifier, required == null ? java.util.Set.of() : java.util.Set.of(required), allowQueryToken, false);
+    this(verifier, required == null ? java.util.Set.of() : java.util.Set.of(required), allowQueryToken, false,
+        path -> false);
   }
 
   /** A guard passing holders of any one of {@code anyOf} (and ADM, which may do everything). */
   public static AuthHandler anyOf(TokenVerifier verifier, Permission... anyOf) {
-    return new AuthHandler(verifier, java.util.Set.of(anyOf), false, false);
+    return new AuthHandler(verifier, java.util.Set.of(anyOf), false, false, path -> false);
   }
 
   private AuthHandler(TokenVerifier verifier, java.util.Set<Permission> required, boolean allowQueryToken,
-                      boolean anonymousAllowed) {
+                      boolean anonymousAllowed, java.util.function.Predicate<String> queryTokenPaths) {
     this.verifier = verifier;
     this.required = required;
     this.allowQueryToken = allowQueryToken;
     this.anonymousAllowed = anonymousAllowed;
+    this.queryTokenPaths = queryTokenPaths;
   }
 
   /**
    * A guard that lets callers without a token through as {@code anonymous} but still rejects a bad token: for the
-   * detection job API, whose spec defines no authentication, when auth.inference_api is optional.
+   * detection job API, whose spec defines no authentication, when auth.inference_api is optional. Paths matching
+   * {@code queryTokenPaths} (event streams) also take the token as {@code access_token}.
    */
-  public static AuthHandler optional(TokenVerifier verifier) {
-    return new AuthHandler(verifier, java.util.Set.of(), false, true);
+  public static AuthHandler optional(TokenVerifier verifier, java.util.function.Predicate<String> queryTokenPaths) {
+    return new AuthHandler(verifier, java.util.Set.of(), false, true, queryTokenPaths);
+  }
+
+  /** A guard needing a valid token (no permission in particular) on {@code /api/v1}; query tokens as above. */
+  public static AuthHandler required(TokenVerifier verifier, java.util.function.Predicate<String> queryTokenPaths) {
+    return new AuthHandler(verifier, java.util.Set.of(), false, false, queryTokenPaths);
   }
 
   @Override
@@ -87,7 +96,7 @@ public final class AuthHandler implements Handler<RoutingContext> {
     }
     // Event streams are read by browsers' EventSource, which cannot send headers: their routes also take the token
     // as a query parameter (never logged: the access log writes paths only).
-    if (allowQueryToken || anonymousAllowed && ctx.request().path().endsWith("/events")) {
+    if (allowQueryToken || queryTokenPaths.test(ctx.request().path())) {
       String q = ctx.request().getParam("access_token");
       return q == null || q.isBlank() ? null : q.strip();
     }

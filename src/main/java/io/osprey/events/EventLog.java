@@ -37,14 +37,17 @@ public final class EventLog {
     return key;
   }
 
-  /** Appends in order (one after the other, so a bulk change keeps its order). Failures are logged, not raised. */
+  /**
+   * Appends in order, as one pipelined batch on one connection (a bulk change of thousands of annotations is one
+   * round trip, and keeps its order). Failures are logged, not raised.
+   */
   public Future<Void> append(List<JsonObject> events) {
-    Future<Void> chain = Future.succeededFuture();
+    List<Request> batch = new ArrayList<>(events.size());
     for (JsonObject e : events) {
-      chain = chain.compose(x -> redis.send(Request.cmd(Command.XADD).arg(key).arg("MAXLEN").arg("~")
-          .arg(retention).arg("*").arg("e").arg(e.encode())).mapEmpty());
+      batch.add(Request.cmd(Command.XADD).arg(key).arg("MAXLEN").arg("~").arg(retention).arg("*").arg("e")
+          .arg(e.encode()));
     }
-    return chain.recover(err -> {
+    return redis.batch(batch).<Void>mapEmpty().recover(err -> {
       LOG.warn("live events not logged to Redis ({}): subscribers miss them; the stream still has them",
           err.toString());
       return Future.succeededFuture();

@@ -290,9 +290,10 @@ public final class OutboxVerticle extends VerticleBase {
     Future<Map<String, AnnotationInfo>> infos = repo.annotations(rows.stream()
         .flatMap(r -> r.annotationIds().size() == 1 ? r.annotationIds().stream() : java.util.stream.Stream.empty())
         .distinct().toList());
-    return Future.all(infos, paths.get()).compose(x -> {
+    Future<Directories> roots = paths.get();
+    return Future.all(infos, roots).compose(x -> {
       Map<String, AnnotationInfo> info = infos.result();
-      Directories dirs = paths.get().result();
+      Directories dirs = roots.result();
       return executor.executeBlocking(() -> {
         List<Ready> ready = new ArrayList<>();
         List<Object[]> holds = new ArrayList<>();
