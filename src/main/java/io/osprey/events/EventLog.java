@@ -19,8 +19,14 @@ import org.slf4j.LoggerFactory;
 public final class EventLog {
   private static final Logger LOG = LoggerFactory.getLogger(EventLog.class);
 
-  /** One logged event. */
-  public record Entry(String id, JsonObject event) {
+  /**
+   * One logged event, with its SSE frame made once: the hub hands the same entry to every subscriber, and encoding
+   * per subscriber would repeat the work thousands of times per event.
+   */
+  public record Entry(String id, JsonObject event, String frame) {
+    Entry(String id, String json) {
+      this(id, new JsonObject(json), "id: " + id + "\nevent: annotation\ndata: " + json + "\n\n");
+    }
   }
 
   private final Redis redis;
@@ -88,7 +94,7 @@ public final class EventLog {
       Response fields = item.get(1);
       for (int i = 0; i + 1 < fields.size(); i += 2) {
         if ("e".equals(fields.get(i).toString())) {
-          out.add(new Entry(id, new JsonObject(fields.get(i + 1).toString())));
+          out.add(new Entry(id, fields.get(i + 1).toString()));
         }
       }
     }

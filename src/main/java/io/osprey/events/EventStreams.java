@@ -212,7 +212,7 @@ public final class EventStreams {
       }
       lastSeen = entry.id();
       if (filter.matches(entry.event())) {
-        send(frame(entry.id(), "annotation", entry.event().encode()));
+        send(entry.frame());
       }
     }
 
