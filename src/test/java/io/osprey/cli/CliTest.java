@@ -120,7 +120,8 @@ class CliTest {
     String[] withToken = {"--url", url, "--token", token, "--json"};
     Path image = tmp.resolve("mine.jpg");
     Files.write(image, Fixtures.uniqueJpeg(4343));
-    Run detect = run(withToken, "detect", image.toString(), "--model", "yolov8n_int8");
+    // --wait: the job ends before the test does, so no inference is running when the service closes.
+    Run detect = run(withToken, "detect", image.toString(), "--model", "yolov8n_int8", "--wait");
     assertEquals(0, detect.exit(), detect.out() + detect.err());
     String jobId = detect.json().getJsonArray("jobs").getJsonObject(0).getString("job_id");
     Run mine = run(withToken, "jobs");

@@ -45,6 +45,13 @@ class AnonymousAccessTest {
         .post(base + "/api/v1/inference/upload").json();
     aliceJob = accept(alice, aliceUpload.getString("upload_id"));
     Jobs.waitFor(base, anonymousJob, 60_000, "completed");
+    // Alice's job is finished too before the tests (and the service's close) begin.
+    long deadline = System.currentTimeMillis() + 60_000;
+    while (!"completed".equals(Http.get(base + "/api/v1/jobs/" + aliceJob + "/status", alice).json()
+        .getString("status"))) {
+      assertTrue(System.currentTimeMillis() < deadline, "alice's job did not complete");
+      Thread.sleep(100);
+    }
   }
 
   @AfterAll
