@@ -209,7 +209,9 @@ public final class TokenVerifier {
         || crit.stream().anyMatch(v -> !(v instanceof String s) || s.isEmpty())) {
       return "header crit must be a non-empty array of extension names";
     }
-    return "header crit names extension(s) this service does not understand: " + crit.encode();
+    String names = crit.encode();
+    return "header crit names extension(s) this service does not understand: "
+        + (names.length() <= 200 ? names : names.substring(0, 200) + "...");
   }
 
   /** Why the claims make the token unacceptable before its signature is even checked, or null. */

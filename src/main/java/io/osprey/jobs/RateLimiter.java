@@ -12,7 +12,6 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import java.util.function.LongSupplier;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -34,20 +33,14 @@ public final class RateLimiter {
   private final String prefix;
   private final int perMinute;
   private final boolean trustForwardedFor;
-  private final LongSupplier clock;
   private final LocalCounter local = new LocalCounter(MAX_LOCAL_BUDGETS);
   private volatile long lastWarning;
 
   public RateLimiter(Redis redis, String prefix, int perMinute, boolean trustForwardedFor) {
-    this(redis, prefix, perMinute, trustForwardedFor, System::currentTimeMillis);
-  }
-
-  RateLimiter(Redis redis, String prefix, int perMinute, boolean trustForwardedFor, LongSupplier clock) {
     this.redis = redis;
     this.prefix = prefix;
     this.perMinute = perMinute;
     this.trustForwardedFor = trustForwardedFor;
-    this.clock = clock;
   }
 
   /**
@@ -76,7 +69,7 @@ public final class RateLimiter {
     if (perMinute <= 0) {
       return Future.succeededFuture(0);
     }
-    long now = clock.getAsLong() / 1000;
+    long now = System.currentTimeMillis() / 1000;
     long window = now / 60;
     int wait = (int) (60 - now % 60);
     int localCount = local.increment(budget, window);
@@ -97,11 +90,6 @@ public final class RateLimiter {
       lastWarning = now;
       LOG.warn("predict rate limit counted in process (per instance) while Redis is unreachable: {}", e.toString());
     }
-  }
-
-  /** Budgets counted in process in the current window (for tests of the memory bound). */
-  int localBudgets() {
-    return local.size();
   }
 
   /**
