@@ -147,7 +147,9 @@ public final class OspreyApp {
     models = new ModelRegistry(runtime, config.path("models.dir"), config.string("models.default"));
     RuleSets ruleSets = new RuleSets(config.path("rules.dir"));
     TokenVerifier verifier = new TokenVerifier(vertx, jwksSource(),
-        config.integer("auth.jwks_min_refetch_seconds") * 1000L, config.integer("auth.leeway_seconds"));
+        config.integer("auth.jwks_min_refetch_seconds") * 1000L, config.integer("auth.leeway_seconds"),
+        new TokenVerifier.Policy(config.string("auth.issuer"), config.string("auth.audience"),
+            config.integer("auth.max_token_lifetime_seconds")));
     PathResolver paths = new PathResolver(pool, layout.root().resolve(config.string("annotations.roots_base")));
     ClassCatalog classes = new ClassCatalog(pool);
     EventLog eventLog = new EventLog(redis, prefix, config.integer("events.retention_count"));
@@ -189,7 +191,8 @@ public final class OspreyApp {
       streams = new EventStreams(vertx, hub, eventLog, verifier, jobs, config.integer("events.heartbeat_seconds"),
           config.integer("events.max_buffer_bytes"), config.integer("events.retry_ms"));
       jobsApi = new JobsApi(vertx, jobs, publisher, cache,
-          new RateLimiter(redis, prefix, config.integer("jobs.rate_limit_per_minute")), models, ruleSets, layout,
+          new RateLimiter(redis, prefix, config.integer("jobs.rate_limit_per_minute"),
+              config.bool("jobs.rate_limit_trust_forwarded_for")), models, ruleSets, layout,
           jobMetrics, heartbeat);
     }
     if (role.runsWorkers()) {

@@ -21,9 +21,24 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Verifies bearer tokens against a JWKS. Only asymmetric signatures (RS, PS, ES, EdDSA) from keys of the set are
- * accepted, which rules out {@code alg: none} and the HMAC-with-the-public-key confusion; a token must carry
- * {@code exp}. An unknown {@code kid} triggers one refetch of the set (key rotation), at most once per
- * {@code minRefetchMillis}, so a flood of forged kids cannot hammer the identity service.
+ * accepted, which rules out {@code alg: none} and the HMAC-with-the-public-key confusion. An unknown {@code kid}
+ * triggers one refetch of the set (key rotation), at most once per {@code minRefetchMillis}, so a flood of forged
+ * kids cannot hammer the identity service.
+ *
+ * <p>Beyond the signature (checked by vertx-auth-jwt, which also checks {@code iss} and {@code aud} against the
+ * {@link Policy} and {@code exp}/{@code nbf}/{@code iat} against the clock), a token is refused when:
+ * <ul>
+ *   <li>its header has {@code crit}: RFC 7515 4.1.11 says a recipient must refuse extensions it does not
+ *       understand, and this service understands none (a malformed {@code crit} is refused too);</li>
+ *   <li>{@code exp} is missing (as ASP.NET Core's JwtBearer, the suite's other verifier, requires by default), not
+ *       a finite number, or further ahead than {@link Policy#maxLifetimeSeconds()} plus the leeway: a forged or
+ *       mis-issued token with {@code exp: 1e20} must not live for ever;</li>
+ *   <li>{@code nbf}/{@code iat} are present but not finite numbers, {@code iss} is not a string or {@code aud} is
+ *       neither a string nor an array of strings (shapes vertx-auth-jwt would otherwise trip over);</li>
+ *   <li>its subject is {@code anonymous}, the owner the service records for callers without a token: such a token
+ *       would see every anonymous upload and job.</li>
+ * </ul>
+ * The claim shapes are checked before the signature, which only ever refuses more, never accepts more.
  */
 public final class TokenVerifier {
   private static final Logger LOG = LoggerFactory.getLogger(TokenVerifier.class);
@@ -32,6 +47,7 @@ public final class TokenVerifier {
   private final JwksSource source;
   private final long minRefetchMillis;
   private final int leewaySeconds;
+  private final Policy policy;
   private volatile JWTAuth auth;
   private volatile Set<String> kids = Set.of();
   private volatile long lastFetch;
@@ -51,11 +67,32 @@ public final class TokenVerifier {
     }
   }
 
+  /**
+   * What a token must say besides being signed: its issuer and audience (empty = not checked) and how far ahead
+   * its {@code exp} may lie (auth.issuer, auth.audience, auth.max_token_lifetime_seconds).
+   */
+  public record Policy(String issuer, String audience, long maxLifetimeSeconds) {
+    public static final Policy DEFAULT = new Policy("", "", 86_400);
+
+    public Policy {
+      issuer = issuer == null ? "" : issuer;
+      audience = audience == null ? "" : audience;
+      if (maxLifetimeSeconds <= 0) {
+        throw new IllegalArgumentException("maxLifetimeSeconds must be positive");
+      }
+    }
+  }
+
   public TokenVerifier(Vertx vertx, JwksSource source, long minRefetchMillis, int leewaySeconds) {
+    this(vertx, source, minRefetchMillis, leewaySeconds, Policy.DEFAULT);
+  }
+
+  public TokenVerifier(Vertx vertx, JwksSource source, long minRefetchMillis, int leewaySeconds, Policy policy) {
     this.vertx = vertx;
     this.source = source;
     this.minRefetchMillis = minRefetchMillis;
     this.leewaySeconds = leewaySeconds;
+    this.policy = policy;
   }
 
   public Future<Void> load() {
@@ -85,8 +122,14 @@ public final class TokenVerifier {
           ids.add(key.getString("kid"));
         }
       }
-      auth = JWTAuth.create(vertx, new JWTAuthOptions().setJwks(keys)
-          .setJWTOptions(new JWTOptions().setLeeway(leewaySeconds)));
+      JWTOptions options = new JWTOptions().setLeeway(leewaySeconds);
+      if (!policy.issuer().isEmpty()) {
+        options.setIssuer(policy.issuer()); // iss must equal it exactly
+      }
+      if (!policy.audience().isEmpty()) {
+        options.setAudience(List.of(policy.audience())); // aud (a string or an array) must contain it
+      }
+      auth = JWTAuth.create(vertx, new JWTAuthOptions().setJwks(keys).setJWTOptions(options));
       kids = ids;
       LOG.info("JWKS loaded from {}: {} key(s) {}", source.describe(), keys.size(), ids);
       return (Void) null;
@@ -101,16 +144,25 @@ public final class TokenVerifier {
 
   public Future<Caller> verify(String token) {
     JsonObject header;
+    JsonObject claims;
     try {
-      header = header(token);
+      header = part(token, 0);
+      claims = part(token, 1);
     } catch (RuntimeException e) {
       return Future.failedFuture(new Rejected("malformed token"));
     }
-    String alg = header.getString("alg", "");
+    String alg = header.getValue("alg") instanceof String a ? a : "";
     if (!(alg.startsWith("RS") || alg.startsWith("PS") || alg.startsWith("ES") || alg.equals("EdDSA"))) {
       return Future.failedFuture(new Rejected("signature algorithm '" + alg + "' is not accepted"));
     }
-    String kid = header.getString("kid");
+    String problem = criticalHeaderProblem(header);
+    if (problem == null) {
+      problem = claimsProblem(claims, System.currentTimeMillis() / 1000);
+    }
+    if (problem != null) {
+      return Future.failedFuture(new Rejected(problem));
+    }
+    String kid = header.getValue("kid") instanceof String k ? k : null;
     Future<Void> keysReady = auth == null || (kid != null && !kids.contains(kid)) ? refresh(false)
         : Future.succeededFuture();
     return keysReady.recover(e -> Future.succeededFuture()).compose(x -> {
@@ -121,20 +173,78 @@ public final class TokenVerifier {
       if (kid != null && !kids.contains(kid)) {
         return Future.failedFuture(new Rejected("unknown key id"));
       }
-      return current.authenticate(new TokenCredentials(token))
+      Future<User> authenticated;
+      try {
+        authenticated = current.authenticate(new TokenCredentials(token));
+      } catch (RuntimeException e) {
+        // vertx-auth-jwt throws (rather than fails) on some claim shapes; whatever it is, the token is refused.
+        authenticated = Future.failedFuture(e);
+      }
+      return authenticated
           .recover(e -> Future.failedFuture(new Rejected(e.getMessage() == null ? "invalid token" : e.getMessage())))
           .compose(user -> {
-            JsonObject claims = user.attributes().getJsonObject("accessToken", user.principal());
-            if (!claims.containsKey("exp")) {
-              return Future.failedFuture(new Rejected("token has no expiry (exp)"));
-            }
-            String subject = subject(claims);
+            JsonObject verified = user.attributes().getJsonObject("accessToken", user.principal());
+            String subject = subject(verified);
             if (subject == null) {
               return Future.failedFuture(new Rejected("token has no subject (sub)"));
             }
-            return Future.succeededFuture(new Caller(subject, permissions(claims), user));
+            if (subject.equals(io.osprey.http.CurrentUser.ANONYMOUS)) {
+              return Future.failedFuture(new Rejected("subject '" + subject + "' is reserved for callers without a"
+                  + " token"));
+            }
+            return Future.succeededFuture(new Caller(subject, permissions(verified), user));
           });
     });
+  }
+
+  /**
+   * Why the {@code crit} header makes the token unacceptable, or null when there is none. This service implements
+   * no JWS extension, so any well-formed {@code crit} names one it does not understand (RFC 7515 4.1.11).
+   */
+  static String criticalHeaderProblem(JsonObject header) {
+    if (!header.containsKey("crit")) {
+      return null;
+    }
+    if (!(header.getValue("crit") instanceof JsonArray crit) || crit.isEmpty()
+        || crit.stream().anyMatch(v -> !(v instanceof String s) || s.isEmpty())) {
+      return "header crit must be a non-empty array of extension names";
+    }
+    String names = crit.encode();
+    return "header crit names extension(s) this service does not understand: "
+        + (names.length() <= 200 ? names : names.substring(0, 200) + "...");
+  }
+
+  /** Why the claims make the token unacceptable before its signature is even checked, or null. */
+  String claimsProblem(JsonObject claims, long nowSeconds) {
+    if (!claims.containsKey("exp")) {
+      return "token has no expiry (exp)";
+    }
+    Double exp = numericDate(claims.getValue("exp"));
+    if (exp == null) {
+      return "exp must be a finite number of seconds (NumericDate)";
+    }
+    long latest = nowSeconds + policy.maxLifetimeSeconds() + leewaySeconds;
+    if (exp > latest) {
+      return "exp lies more than " + policy.maxLifetimeSeconds() + " s ahead (auth.max_token_lifetime_seconds)";
+    }
+    for (String name : List.of("nbf", "iat")) {
+      if (claims.containsKey(name) && numericDate(claims.getValue(name)) == null) {
+        return name + " must be a finite number of seconds (NumericDate)";
+      }
+    }
+    if (claims.containsKey("iss") && !(claims.getValue("iss") instanceof String)) {
+      return "iss must be a string";
+    }
+    Object aud = claims.getValue("aud");
+    if (aud != null && !(aud instanceof String)
+        && !(aud instanceof JsonArray a && a.stream().allMatch(v -> v instanceof String))) {
+      return "aud must be a string or an array of strings";
+    }
+    return null;
+  }
+
+  private static Double numericDate(Object value) {
+    return value instanceof Number n && Double.isFinite(n.doubleValue()) ? n.doubleValue() : null;
   }
 
   /** Claims that name the user, in order: JWT's own, then those ASP.NET Core identity issuers write. */
@@ -151,26 +261,30 @@ public final class TokenVerifier {
     return null;
   }
 
+  /**
+   * The permissions named in the {@code permissions} claim (an array, or one string separated by spaces or commas).
+   * Names are exact and case-sensitive, as the identity service writes them: {@code ann} or {@code Adm} grant
+   * nothing, and neither do non-string entries.
+   */
   static Set<Permission> permissions(JsonObject claims) {
     Set<Permission> out = EnumSet.noneOf(Permission.class);
     Object raw = claims.getValue("permissions");
     List<Object> values = raw instanceof JsonArray a ? a.getList() : raw instanceof String s
-        ? List.of((Object[]) s.split("[ ,]+")) : List.of();
+        ? List.of((Object[]) s.strip().split("[ ,]+")) : List.of();
     for (Object v : values) {
-      try {
-        out.add(Permission.valueOf(String.valueOf(v).trim().toUpperCase()));
-      } catch (IllegalArgumentException ignored) {
-        // permissions of other services are not ours to judge
-      }
+      if (v instanceof String name) {
+        Permission.byExactName(name).ifPresent(out::add);
+      } // permissions of other services are not ours to judge
     }
     return out;
   }
 
-  private static JsonObject header(String token) {
-    int dot = token.indexOf('.');
-    if (dot <= 0) {
-      throw new IllegalArgumentException("no header");
+  /** The JSON object of the token's {@code index}-th dot-separated part (0 header, 1 claims). */
+  private static JsonObject part(String token, int index) {
+    String[] parts = token.split("\\.", -1);
+    if (parts.length != 3 || parts[index].isEmpty()) {
+      throw new IllegalArgumentException("not a JWS in compact form");
     }
-    return new JsonObject(new String(Base64.getUrlDecoder().decode(token.substring(0, dot)), StandardCharsets.UTF_8));
+    return new JsonObject(new String(Base64.getUrlDecoder().decode(parts[index]), StandardCharsets.UTF_8));
   }
 }

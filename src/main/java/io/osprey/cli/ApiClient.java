@@ -72,6 +72,11 @@ public final class ApiClient {
     return base;
   }
 
+  /** Whether requests carry a bearer token. */
+  public boolean hasToken() {
+    return token != null && !token.isBlank();
+  }
+
   public HttpRequest.Builder request(String path) {
     HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(path.startsWith("http") ? path : base + path))
         .timeout(Duration.ofMinutes(5));

@@ -10,7 +10,9 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
 
-@Command(name = "jobs", description = "List your detection jobs, newest first.")
+@Command(name = "jobs", description = {"List your detection jobs, newest first.",
+    "Needs a token (login, --token or OSPREY_TOKEN): the service lists only the jobs of a token's subject."
+        + " Without one, status/results/cancel still work with the job id that detect printed."})
 final class JobsCommand implements Callable<Integer> {
   @ParentCommand
   OspreyCli root;
@@ -29,8 +31,19 @@ final class JobsCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     return OspreyCli.run(spec, () -> {
-      JsonObject r = root.client().get("/api/v1/jobs?page=" + page + "&page_size=" + pageSize
-          + (status == null ? "" : "&status=" + status)).json();
+      ApiClient client = root.client();
+      JsonObject r;
+      try {
+        r = client.get("/api/v1/jobs?page=" + page + "&page_size=" + pageSize
+            + (status == null ? "" : "&status=" + status)).json();
+      } catch (ApiClient.Failure f) {
+        if (f.exit() == ApiClient.AUTH && !client.hasToken()) {
+          throw new ApiClient.Failure(ApiClient.AUTH, f.code(), "listing jobs needs a token: run `osprey login"
+              + " --token T` or set OSPREY_TOKEN (jobs are listed per token subject; a job id from `osprey detect`"
+              + " works without one in status, results and cancel). " + f.getMessage());
+        }
+        throw f;
+      }
       if (root.json) {
         root.print(r);
         return ApiClient.OK;

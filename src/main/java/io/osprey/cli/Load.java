@@ -192,6 +192,10 @@ public final class Load implements Callable<Integer> {
     if (job != null) {
       return job;
     }
+    if (!api.hasToken()) {
+      throw new ApiClient.Failure(ApiClient.USAGE, null, "no job to poll: give --job ID (listing jobs to pick one"
+          + " needs a token)");
+    }
     JsonArray jobs = api.get("/api/v1/jobs?page_size=1").json().getJsonArray("jobs", new JsonArray());
     if (jobs.isEmpty()) {
       throw new ApiClient.Failure(ApiClient.USAGE, null, "no job to poll: give --job ID or run `osprey detect` first");

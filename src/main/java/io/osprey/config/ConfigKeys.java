@@ -89,7 +89,11 @@ public final class ConfigKeys {
         "Attempts at an image after an inference or storage error before the job fails with MAX_RETRIES.");
     num("jobs.retry_backoff_ms", Type.INT, 0, 600000, "First retry delay; each further retry waits twice as long.");
     num("jobs.rate_limit_per_minute", Type.INT, 0, 1000000,
-        "Predict requests a user may make per minute (0 = unlimited); beyond it 429 RATE_LIMIT_EXCEEDED.");
+        "Predict requests per minute (0 = unlimited) per token subject, or per client address for callers without"
+        + " a token (IPv6 by /64); beyond it 429 RATE_LIMIT_EXCEEDED. Counted in Redis across instances, and in"
+        + " process (per instance, same limit) while Redis is unreachable.");
+    bool("jobs.rate_limit_trust_forwarded_for", "Key anonymous callers' predict budget by the last address of"
+        + " X-Forwarded-For (set only behind a proxy that appends it); false: the socket's remote address.");
     num("jobs.status_cache_ttl_seconds", Type.INT, 1, 30 * 86400, "How long job status stays in Redis.");
     num("jobs.thumbnail_size", Type.INT, 16, 4096, "Longest side of result thumbnails in pixels.");
     num("jobs.jpeg_quality", Type.INT, 1, 100, "JPEG quality of annotated images and thumbnails.");
@@ -106,6 +110,11 @@ public final class ConfigKeys {
     str("auth.inference_api", false, "optional: the detection job API (which the inference spec defines without"
         + " authentication) accepts anonymous callers and verifies a token when one is sent; required: it needs a"
         + " valid token like every annotations route.");
+    str("auth.issuer", true, "When set, a token's iss must equal it exactly, else 401 (empty: not checked).");
+    str("auth.audience", true, "When set, a token's aud (a string or an array) must contain it, else 401 (empty:"
+        + " not checked).");
+    num("auth.max_token_lifetime_seconds", Type.INT, 60, 31_536_000, "A token whose exp lies further ahead than"
+        + " this (plus auth.leeway_seconds) is refused with 401, as is one without a finite numeric exp.");
     str("annotations.roots_base", false, "Folder that relative directory settings (PUT /settings/directories) are"
         + " resolved from; relative values are resolved from storage.root.");
     num("annotations.max_image_bytes", Type.LONG, 1, 1L << 32, "Largest image accepted by POST /annotations.");

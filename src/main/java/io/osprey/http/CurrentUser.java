@@ -24,6 +24,11 @@ public final class CurrentUser {
     return subject == null || subject.isBlank() ? ANONYMOUS : subject;
   }
 
+  /** Whether the caller sent no token (token subjects are never {@code anonymous}: the verifier refuses it). */
+  public static boolean isAnonymous(RoutingContext ctx) {
+    return of(ctx).equals(ANONYMOUS);
+  }
+
   /** Holders of ADM see every user's uploads and jobs. */
   public static boolean isAdmin(RoutingContext ctx) {
     return Boolean.TRUE.equals(ctx.get(ADMIN));

@@ -103,7 +103,10 @@ public final class JobsApi {
       return;
     }
     String user = CurrentUser.of(ctx);
-    limiter.acquire(user).onComplete(wait -> {
+    var remote = ctx.request().remoteAddress();
+    String budget = limiter.budget(user, CurrentUser.isAnonymous(ctx), remote == null ? null : remote.hostAddress(),
+        ctx.request().headers().getAll("X-Forwarded-For"));
+    limiter.acquire(budget).onComplete(wait -> {
       int retryAfter = wait.succeeded() ? wait.result() : 0;
       if (retryAfter > 0) {
         ctx.response().putHeader("Retry-After", Integer.toString(retryAfter));
@@ -264,7 +267,18 @@ public final class JobsApi {
     });
   }
 
+  /**
+   * Callers without a token all share the owner {@code anonymous}; listing that owner's jobs would show everyone's
+   * anonymous jobs to everyone, so the list needs a token. A job id stays a capability: whoever holds one reads
+   * that job (status, results, visualization, events, files) without a token.
+   */
   private void list(RoutingContext ctx) {
+    if (CurrentUser.isAnonymous(ctx)) {
+      ctx.response().putHeader("WWW-Authenticate", "Bearer");
+      Responses.error(ctx, ApiError.of(ErrorCode.UNAUTHORIZED, "A token is needed to list jobs (send Authorization:"
+          + " Bearer <token>); without one, read a job by the job_id that predict returned"));
+      return;
+    }
     String status = ctx.queryParams().get("status");
     if (status != null && !STATUSES.contains(status)) {
       Responses.error(ctx, ApiError.of(ErrorCode.INVALID_REQUEST, "status must be one of " + STATUSES));

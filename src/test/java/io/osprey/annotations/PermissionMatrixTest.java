@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.osprey.OspreyApp;
+import io.osprey.Role;
 import io.osprey.auth.Permission;
 import io.osprey.testing.Fixtures;
 import io.osprey.testing.Http;
@@ -104,16 +106,57 @@ class PermissionMatrixTest {
     bad.add(TestAuth.keys().sign(new JsonObject().put("alg", "RS256").put("kid", TestAuth.keys().kid()),
         new JsonObject().put("sub", "alice").put("permissions", new JsonArray().add("ANN"))));
     bad.add("garbage");
+    JsonObject rs256 = new JsonObject().put("alg", "RS256").put("kid", TestAuth.keys().kid());
+    JsonObject fine = new JsonObject().put("sub", "alice").put("exp", System.currentTimeMillis() / 1000 + 600)
+        .put("permissions", new JsonArray().add("ANN"));
+    bad.add(TestAuth.keys().sign(rs256.copy().put("crit", new JsonArray().add("b64")).put("b64", false), fine));
+    bad.add(TestAuth.keys().sign(rs256.copy().put("crit", "b64"), fine));
+    bad.add(TestAuth.keys().sign(rs256, fine.copy().put("exp", 1e20)));
+    bad.add(TestAuth.keys().sign(rs256, fine.copy().put("exp", System.currentTimeMillis() / 1000 + 2 * 86_400)));
+    bad.add(TestAuth.keys().sign(rs256, fine.copy().put("exp", "never")));
     for (String token : bad) {
       Http.Response r = Http.get(url, token);
       assertEquals(401, r.status(), token);
+      assertEquals("UNAUTHORIZED", r.json().getString("code"), r.body());
       assertTrue(r.header("WWW-Authenticate").startsWith("Bearer"));
     }
+    assertEquals(200, Http.get(url, TestAuth.keys().sign(rs256, fine)).status(), "the unforged token passes");
+    Http.Response lower = Http.get(url, TestAuth.keys().sign(rs256, fine.copy().put("permissions",
+        new JsonArray().add("ann").add("dataset").add("adm"))));
+    assertEquals(403, lower.status(), "permission names are exact: " + lower.body());
+  }
+
+  @Test
+  void issuerAndAudienceAreEnforcedWhenConfigured() throws Exception {
+    OspreyApp strict = service.startPeer(Role.API, new JsonObject().put("auth", new JsonObject()
+        .put("issuer", "https://admin.example/").put("audience", "osprey")));
+    try {
+      String url = "http://127.0.0.1:" + strict.port() + "/annotations";
+      JsonObject rs256 = new JsonObject().put("alg", "RS256").put("kid", TestAuth.keys().kid());
+      JsonObject fine = new JsonObject().put("sub", "alice").put("exp", System.currentTimeMillis() / 1000 + 600)
+          .put("permissions", new JsonArray().add("ANN")).put("iss", "https://admin.example/")
+          .put("aud", new JsonArray().add("admin").add("osprey"));
+      assertEquals(200, Http.get(url, TestAuth.keys().sign(rs256, fine)).status());
+      for (JsonObject forged : List.of(fine.copy().put("iss", "https://evil.example/"), without(fine, "iss"),
+          fine.copy().put("aud", "admin"), without(fine, "aud"))) {
+        Http.Response r = Http.get(url, TestAuth.keys().sign(rs256, forged));
+        assertEquals(401, r.status(), forged.encode());
+        assertEquals("UNAUTHORIZED", r.json().getString("code"));
+      }
+      assertEquals(401, Http.get(url, TestAuth.annotator()).status(), "a token without iss and aud");
+    } finally {
+      TestService.stop(strict);
+    }
+  }
+
+  private static JsonObject without(JsonObject o, String key) {
+    JsonObject copy = o.copy();
+    copy.remove(key);
+    return copy;
   }
 
   @Test
   void jobApiTakesAnOptionalTokenAndKeepsFilesToTheirOwner() throws Exception {
-    assertEquals(200, Http.get(base + "/api/v1/jobs").status(), "anonymous callers keep working (spec: no auth)");
     assertEquals(401, Http.get(base + "/api/v1/jobs", "garbage").status(), "a bad token is never ignored");
 
     String alice = TestAuth.token("alice");
@@ -127,6 +170,8 @@ class PermissionMatrixTest {
     assertEquals(404, Http.get(url).status(), "nor can an anonymous caller");
     assertEquals(200, Http.get(url, TestAuth.token("root", Permission.ADM)).status(), "ADM sees everything");
     assertEquals("alice", single("SELECT user_id FROM uploads"));
+    assertEquals(200, new Http.Multipart().bytes("files", "anon.jpg", Fixtures.uniqueJpeg(78))
+        .post(base + "/api/v1/inference/upload").status(), "anonymous uploads keep working (spec: no auth)");
   }
 
   private static String single(String sql) throws Exception {

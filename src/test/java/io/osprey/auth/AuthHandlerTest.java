@@ -85,6 +85,29 @@ class AuthHandlerTest {
   }
 
   @Test
+  void forgedTokensAre401SayingWhyAndLowerCasePermissionsGrantNothing() throws Exception {
+    long now = System.currentTimeMillis() / 1000;
+    JsonObject header = new JsonObject().put("alg", "RS256").put("kid", keys.kid());
+    JsonObject claims = new JsonObject().put("sub", "alice").put("exp", now + 300)
+        .put("permissions", new io.vertx.core.json.JsonArray().add("ANN"));
+    Http.Response crit = get("/ann", keys.sign(header.copy().put("crit", new io.vertx.core.json.JsonArray()
+        .add("urn:example:ext")), claims));
+    assertEquals(401, crit.status());
+    assertEquals("UNAUTHORIZED", crit.json().getString("code"));
+    assertTrue(crit.json().getString("message").contains("crit"), crit.body());
+    assertTrue(crit.header("WWW-Authenticate").contains("invalid_token"));
+
+    Http.Response forever = get("/ann", keys.signText(header.encode(),
+        "{\"sub\":\"alice\",\"permissions\":[\"ANN\"],\"exp\":1e20}"));
+    assertEquals(401, forever.status());
+    assertTrue(forever.json().getString("message").contains("exp"), forever.body());
+
+    Http.Response lower = get("/ann", keys.sign(header, claims.copy().put("permissions",
+        new io.vertx.core.json.JsonArray().add("ann").add("adm"))));
+    assertEquals(403, lower.status(), "valid token, but 'ann' is not ANN: " + lower.body());
+  }
+
+  @Test
   void eventRoutesAcceptTheTokenAsAQueryParameterOthersDoNot() throws Exception {
     String token = keys.token("carol", List.of(Permission.ANN), 300);
     assertEquals("events for carol", get("/events?access_token=" + token, null).body());

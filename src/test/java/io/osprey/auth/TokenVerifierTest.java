@@ -54,6 +54,17 @@ class TokenVerifierTest {
     return v;
   }
 
+  private static TokenVerifier verifier(TokenVerifier.Policy policy) throws Exception {
+    TokenVerifier v = new TokenVerifier(vertx, JwksSource.url(vertx, "http://127.0.0.1:" + server.actualPort()
+        + "/jwks"), 60_000, 0, policy);
+    await(v.load());
+    return v;
+  }
+
+  private static JsonObject rs256() {
+    return new JsonObject().put("alg", "RS256").put("typ", "JWT").put("kid", KEYS.kid());
+  }
+
   private static <T> T await(Future<T> f) throws Exception {
     return f.toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
   }
@@ -161,5 +172,115 @@ class TokenVerifierTest {
     assertEquals(EnumSet.of(Permission.ANN, Permission.ADM), TokenVerifier.permissions(
         new JsonObject().put("permissions", "ANN ADM OTHER")));
     assertEquals(EnumSet.noneOf(Permission.class), TokenVerifier.permissions(new JsonObject()));
+  }
+  // ---------------------------------------------------------------- forged kinds of issue 14
+
+  @Test
+  void critNamingAnExtensionIsRejectedSinceNoneIsUnderstood() throws Exception {
+    TokenVerifier v = verifier(60_000);
+    Throwable e = rejection(v, KEYS.sign(rs256().put("crit", new JsonArray().add("exp-ext")).put("exp-ext", 1),
+        claims(300)));
+    assertInstanceOf(TokenVerifier.Rejected.class, e);
+    assertTrue(e.getMessage().contains("crit") && e.getMessage().contains("exp-ext"), e.getMessage());
+    // Naming a header parameter the JWS spec defines is no better (RFC 7515 forbids it).
+    assertTrue(rejection(v, KEYS.sign(rs256().put("crit", new JsonArray().add("alg")), claims(300)))
+        .getMessage().contains("crit"));
+  }
+
+  @Test
+  void critThatIsNotANonEmptyArrayOfNamesIsRejected() throws Exception {
+    TokenVerifier v = verifier(60_000);
+    for (Object crit : List.of("b64", new JsonArray(), new JsonArray().add(1), new JsonArray().add(""),
+        new JsonObject())) {
+      Throwable e = rejection(v, KEYS.sign(rs256().put("crit", crit), claims(300)));
+      assertTrue(e.getMessage().contains("non-empty array"), crit + ": " + e.getMessage());
+    }
+    String nullCrit = KEYS.signText("{\"alg\":\"RS256\",\"kid\":\"" + KEYS.kid() + "\",\"crit\":null}",
+        claims(300).encode());
+    assertTrue(rejection(v, nullCrit).getMessage().contains("crit"));
+  }
+
+  @Test
+  void issuerIsEnforcedExactlyWhenConfigured() throws Exception {
+    TokenVerifier v = verifier(new TokenVerifier.Policy("https://admin.example/", "", 86_400));
+    assertEquals("alice", await(v.verify(KEYS.sign(rs256(), claims(300).put("iss", "https://admin.example/"))))
+        .subject());
+    for (Object iss : List.of("https://admin.example", "HTTPS://ADMIN.EXAMPLE/", "https://evil.example/")) {
+      Throwable e = rejection(v, KEYS.sign(rs256(), claims(300).put("iss", iss)));
+      assertTrue(e.getMessage().contains("issuer"), iss + ": " + e.getMessage());
+    }
+    assertTrue(rejection(v, KEYS.sign(rs256(), claims(300))).getMessage().contains("issuer"), "iss missing");
+    assertTrue(rejection(v, KEYS.sign(rs256(), claims(300).put("iss", 7))).getMessage().contains("iss"));
+    // Not configured: any issuer passes (the default).
+    assertEquals("alice", await(verifier(60_000).verify(KEYS.sign(rs256(), claims(300).put("iss", "anyone"))))
+        .subject());
+  }
+
+  @Test
+  void audienceMustBeContainedWhenConfigured() throws Exception {
+    TokenVerifier v = verifier(new TokenVerifier.Policy("", "osprey", 86_400));
+    assertEquals("alice", await(v.verify(KEYS.sign(rs256(), claims(300).put("aud", "osprey")))).subject());
+    assertEquals("alice", await(v.verify(KEYS.sign(rs256(), claims(300).put("aud", new JsonArray().add("admin")
+        .add("osprey"))))).subject(), "an array containing it");
+    for (Object aud : List.of("admin", "Osprey", new JsonArray().add("admin"), new JsonArray())) {
+      Throwable e = rejection(v, KEYS.sign(rs256(), claims(300).put("aud", aud)));
+      assertTrue(e.getMessage().contains("audience"), aud + ": " + e.getMessage());
+    }
+    assertTrue(rejection(v, KEYS.sign(rs256(), claims(300))).getMessage().contains("audience"), "aud missing");
+    assertTrue(rejection(v, KEYS.sign(rs256(), claims(300).put("aud", new JsonArray().add("osprey").add(3))))
+        .getMessage().contains("aud"), "aud with a non-string entry");
+  }
+
+  @Test
+  void expiryFurtherAheadThanTheMaximumLifetimeIsRejected() throws Exception {
+    TokenVerifier v = verifier(new TokenVerifier.Policy("", "", 3_600));
+    assertEquals("alice", await(v.verify(KEYS.sign(rs256(), claims(3_500)))).subject());
+    Throwable e = rejection(v, KEYS.sign(rs256(), claims(3_700)));
+    assertTrue(e.getMessage().contains("3600"), e.getMessage());
+    // The default maximum is 24 h.
+    TokenVerifier standard = verifier(60_000);
+    assertEquals("alice", await(standard.verify(KEYS.sign(rs256(), claims(86_000)))).subject());
+    assertInstanceOf(TokenVerifier.Rejected.class, rejection(standard, KEYS.sign(rs256(), claims(86_400 + 120))));
+  }
+
+  @Test
+  void absurdNonNumericOrNonFiniteExpiryIsRejected() throws Exception {
+    TokenVerifier v = verifier(60_000);
+    long now = System.currentTimeMillis() / 1000;
+    String body = "{\"sub\":\"alice\",\"iat\":" + now + ",\"permissions\":[\"ANN\"],\"exp\":";
+    String header = rs256().encode();
+    for (String exp : List.of("1e20", "1e400", "-1e400", "100000000000000000000", "9223372036854775807",
+        "\"" + (now + 300) + "\"", "\"NaN\"", "null", "true", "[" + (now + 300) + "]", "{}")) {
+      Throwable e = rejection(v, KEYS.signText(header, body + exp + "}"));
+      assertInstanceOf(TokenVerifier.Rejected.class, e, exp);
+      assertTrue(e.getMessage().contains("exp"), exp + ": " + e.getMessage());
+    }
+    // A fractional NumericDate within the lifetime is fine (RFC 7519 allows it).
+    assertEquals("alice", await(v.verify(KEYS.signText(header, body + (now + 300) + ".5}"))).subject());
+  }
+
+  @Test
+  void nonNumericNotBeforeOrIssuedAtIsRejected() throws Exception {
+    TokenVerifier v = verifier(60_000);
+    assertTrue(rejection(v, KEYS.sign(rs256(), claims(300).put("nbf", "yesterday"))).getMessage().contains("nbf"));
+    assertTrue(rejection(v, KEYS.sign(rs256(), claims(300).put("iat", new JsonArray()))).getMessage()
+        .contains("iat"));
+  }
+
+  @Test
+  void permissionNamesAreExactAndCaseSensitive() throws Exception {
+    assertEquals(EnumSet.noneOf(Permission.class), TokenVerifier.permissions(new JsonObject().put("permissions",
+        new JsonArray().add("ann").add("Dataset").add("adm").add(" ANN").add("ANN ").add(1))));
+    assertEquals(EnumSet.noneOf(Permission.class), TokenVerifier.permissions(new JsonObject()
+        .put("permissions", "ann dataset adm")));
+    TokenVerifier.Caller lower = await(verifier(60_000).verify(KEYS.sign(rs256(), claims(300)
+        .put("permissions", new JsonArray().add("ann").add("adm")))));
+    assertEquals(Set.of(), lower.permissions(), "a valid token with lower-case names grants nothing");
+  }
+
+  @Test
+  void tokenForTheReservedAnonymousSubjectIsRejected() throws Exception {
+    Throwable e = rejection(verifier(60_000), KEYS.sign(rs256(), claims(300).put("sub", "anonymous")));
+    assertTrue(e.getMessage().contains("reserved"), e.getMessage());
   }
 }

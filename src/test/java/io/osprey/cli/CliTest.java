@@ -80,11 +80,16 @@ class CliTest {
       assertEquals(2, annotated.count());
     }
 
+    // The job was made without a token: its id is the capability for status and results, but listing needs one.
     Run status = osprey("--json", "status", jobId);
     assertEquals("completed", status.json().getString("status"));
-    Run jobs = osprey("--json", "jobs");
+    Run anonymousList = osprey("jobs");
+    assertEquals(ApiClient.AUTH, anonymousList.exit(), anonymousList.out() + anonymousList.err());
+    assertTrue(anonymousList.err().contains("listing jobs needs a token") && anonymousList.err().contains("login"),
+        anonymousList.err());
+    Run jobs = osprey("--token", TestAuth.admin(), "--json", "jobs");
     assertEquals(jobId, jobs.json().getJsonArray("jobs").getJsonObject(0).getString("job_id"));
-    Run table = osprey("jobs");
+    Run table = osprey("--token", TestAuth.admin(), "jobs");
     assertTrue(table.out().startsWith("JOB"), table.out());
     Run results = osprey("results", jobId);
     assertEquals(0, results.exit());
@@ -107,6 +112,24 @@ class CliTest {
     CommandLine cli = OspreyCli.commandLine();
     cli.setErr(new PrintWriter(err, true));
     assertEquals(ApiClient.UNREACHABLE, cli.execute("--url", "http://127.0.0.1:1", "jobs"));
+  }
+
+  @Test
+  void jobsListsTheTokenSubjectsOwnJobs() throws Exception {
+    String token = TestAuth.token("cli-lister");
+    String[] withToken = {"--url", url, "--token", token, "--json"};
+    Path image = tmp.resolve("mine.jpg");
+    Files.write(image, Fixtures.uniqueJpeg(4343));
+    // --wait: the job ends before the test does, so no inference is running when the service closes.
+    Run detect = run(withToken, "detect", image.toString(), "--model", "yolov8n_int8", "--wait");
+    assertEquals(0, detect.exit(), detect.out() + detect.err());
+    String jobId = detect.json().getJsonArray("jobs").getJsonObject(0).getString("job_id");
+    Run mine = run(withToken, "jobs");
+    assertEquals(0, mine.exit(), mine.err());
+    assertEquals(1, mine.json().getJsonArray("jobs").size(), mine.out());
+    assertEquals(jobId, mine.json().getJsonArray("jobs").getJsonObject(0).getString("job_id"));
+    Run other = run(new String[] {"--url", url, "--token", TestAuth.token("cli-other"), "--json"}, "jobs");
+    assertEquals(0, other.json().getInteger("total"), "another subject sees none of them: " + other.out());
   }
 
   @Test

@@ -204,7 +204,7 @@ class JobErrorsTest {
       JsonObject status = Jobs.status(url(noRedis), jobId);
       assertEquals("completed", status.getString("status"));
       assertTrue(System.nanoTime() - start < TimeUnit.SECONDS.toNanos(3), "fallback must not wait long");
-      // Predict still works: the rate limit is not enforced without Redis, the job is stored and queued.
+      // Predict still works: the rate limit counts in process without Redis, the job is stored and queued.
       Http.Response accepted = Jobs.predict(url(noRedis), predictBody(smallUpload(url(noRedis)), new JsonObject()));
       assertEquals(202, accepted.status(), accepted.body());
     } finally {

@@ -157,8 +157,9 @@ class JobJourneyTest {
     assertEquals("image/png", original.headers().firstValue("Content-Type").orElse(""));
     assertTrue(original.headers().firstValue("Cache-Control").orElse("").contains("immutable"));
 
-    // The job list shows it.
-    JsonObject list = Http.get(base + "/api/v1/jobs?status=completed").json();
+    // The job list shows it to ADM; anonymous callers cannot list (they read a job by its id, as above).
+    assertEquals(401, Http.get(base + "/api/v1/jobs?status=completed").status());
+    JsonObject list = Http.get(base + "/api/v1/jobs?status=completed", io.osprey.testing.TestAuth.admin()).json();
     assertTrue(list.getJsonArray("jobs").stream().anyMatch(j -> ((JsonObject) j).getString("job_id").equals(jobId)));
 
     // And the metrics counted it.
