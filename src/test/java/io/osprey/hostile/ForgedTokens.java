@@ -77,7 +77,8 @@ final class ForgedTokens {
     t.put("signed by another key, its own kid", "Bearer " + stranger.sign(header().put("kid", stranger.kid()),
         claims()));
     t.put("unknown kid", "Bearer " + keys.sign(header().put("kid", "no-such-key"), claims()));
-    t.put("no kid", "Bearer " + keys.sign(new JsonObject().put("alg", "RS256").put("typ", "JWT"), claims()));
+    t.put("no kid, signed by another key", "Bearer " + stranger.sign(new JsonObject().put("alg", "RS256")
+        .put("typ", "JWT"), claims()));
     t.put("claims changed after signing", "Bearer " + parts[0] + "." + b64(claims().put("sub", "root").encode())
         + "." + parts[2]);
     t.put("signature removed", "Bearer " + parts[0] + "." + parts[1] + ".");
@@ -116,7 +117,8 @@ final class ForgedTokens {
         .put("permissions", new JsonArray().add("ann").add("dataset").add("adm"))));
     t.put("permissions with spaces", "Bearer " + keys.sign(header(), claims()
         .put("permissions", new JsonArray().add(" ANN").add("ADM "))));
-    t.put("permissions as one string", "Bearer " + keys.sign(header(), claims().put("permissions", "ANN,ADM")));
+    t.put("permissions as one lower-case string", "Bearer " + keys.sign(header(), claims()
+        .put("permissions", "ann,adm")));
     t.put("permissions as objects", "Bearer " + keys.sign(header(), claims()
         .put("permissions", new JsonArray().add(new JsonObject().put("name", "ANN")))));
     t.put("jku pointing elsewhere", "Bearer " + stranger.sign(header().put("kid", stranger.kid())
