@@ -142,7 +142,7 @@ public final class ConfigKeys {
     num("events.max_buffer_bytes", Type.INT, 1024, 1 << 30, "Unsent bytes a slow event-stream subscriber may"
         + " accumulate before it is disconnected (with a reason event).");
     num("events.retry_ms", Type.INT, 100, 600000, "The retry hint sent to event-stream clients (EventSource reconnect delay).");
-    num("events.outage_buffer", Type.INT, 100, 10_000_000, "Annotation events an instance holds in memory while Redis"
+    num("events.outage_buffer", Type.INT, 1, 10_000_000, "Annotation events an instance holds in memory while Redis"
         + " refuses them, appended in order when it is back (subscribers get them late, not never); past this many the"
         + " held events are dropped and every subscriber gets a reset event instead.");
     str("native.cache_dir", false,
