@@ -158,6 +158,9 @@ public final class EventLog {
         writing = false;
         inFlight = 0;
         recovered = ok && failing;
+        if (recovered) {
+          dropped = 0; // counts one outage
+        }
         if (ok) {
           for (int i = 0; i < batch.size(); i++) {
             backlog.poll();
@@ -175,7 +178,7 @@ public final class EventLog {
         }
       }
       if (recovered) {
-        LOG.info("live events: Redis is back; the events held during the outage are logged");
+        LOG.info("live events: Redis is back; the events held during the outage are being logged");
       }
       if (ok) {
         write();

@@ -330,6 +330,7 @@ public final class EventStreams {
   private final class JobStream extends Stream {
     private final String jobId;
     private final Consumer<JsonObject> listener = this::status;
+    private final Runnable resync = this::resync;
 
     JobStream(RoutingContext ctx, String jobId) {
       super(ctx);
@@ -346,9 +347,21 @@ public final class EventStreams {
       }
     }
 
+    /** Re-reads the status after job events were missed (Redis was away); a terminal one ends the stream. */
+    void resync() {
+      if (!closed) {
+        jobs.find(jobId).onSuccess(now -> {
+          if (now != null) {
+            status(now.statusJson());
+          }
+        });
+      }
+    }
+
     @Override
     void detach() {
       hub.unsubscribeJob(jobId, listener);
+      hub.removeJobResync(resync);
     }
   }
 
@@ -370,6 +383,7 @@ public final class EventStreams {
           JobStream stream = new JobStream(ctx, jobId);
           stream.open();
           hub.subscribeJob(jobId, stream.listener);
+          hub.onJobResync(stream.resync);
           // The snapshot after subscribing: a change in between arrives as an event (maybe twice, never lost).
           jobs.find(jobId).onSuccess(now -> stream.status(now.statusJson()));
         });
