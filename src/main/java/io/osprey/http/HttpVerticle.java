@@ -69,9 +69,14 @@ public final class HttpVerticle extends VerticleBase {
 
     router.errorHandler(405, ctx -> Responses.error(ctx, ApiError.of(ErrorCode.METHOD_NOT_ALLOWED,
         ctx.request().method() + " is not allowed on " + ctx.request().path())));
-    router.errorHandler(403, ctx -> Responses.error(ctx, ApiError.of(ErrorCode.FORBIDDEN,
-        ctx.failure() == null || ctx.failure().getMessage() == null ? ErrorCode.FORBIDDEN.message()
-            : ctx.failure().getMessage())));
+    // A 403 failed by a library handler; vertx-web's CorsHandler fails this way for an origin it cannot parse.
+    router.errorHandler(403, ctx -> {
+      String why = ctx.failure() == null ? null : ctx.failure().getMessage();
+      Responses.error(ctx, why != null && why.startsWith("CORS")
+          ? ApiError.of(ErrorCode.ORIGIN_NOT_ALLOWED, "Origin " + ctx.request().getHeader("Origin")
+              + " may not call this service (" + why + ")")
+          : ApiError.of(ErrorCode.FORBIDDEN, why == null ? ErrorCode.FORBIDDEN.message() : why));
+    });
     router.errorHandler(404, ctx -> Responses.error(ctx, ApiError.of(ErrorCode.NOT_FOUND,
         "No route for " + ctx.request().method() + " " + ctx.request().path())));
     router.errorHandler(400, ctx -> Responses.error(ctx, ApiError.of(ErrorCode.INVALID_REQUEST,

@@ -196,6 +196,25 @@ class BrowserContractTest {
   }
 
   @Test
+  void aStarAllowsEveryOriginWithoutCredentials() throws Exception {
+    io.osprey.OspreyApp star = service.startPeer(Role.API, new JsonObject()
+        .put("http", new JsonObject().put("cors_origins", "*")));
+    try {
+      String starBase = "http://127.0.0.1:" + star.port();
+      Http.Response r = Http.send(HttpRequest.newBuilder(URI.create(starBase + "/annotations?flightId=none"))
+          .header("Origin", "https://anywhere.example").header("Authorization", "Bearer " + TOKEN).GET().build());
+      assertEquals(200, r.status(), r.body());
+      assertEquals("*", r.header("Access-Control-Allow-Origin"));
+      assertNull(r.header("Access-Control-Allow-Credentials"));
+      Http.Response odd = Http.send(HttpRequest.newBuilder(URI.create(starBase + "/annotations?flightId=none"))
+          .header("Origin", "null").header("Authorization", "Bearer " + TOKEN).GET().build());
+      System.out.println("Origin: null under * -> " + odd.status() + " " + odd.body() + " " + odd.headers().map());
+    } finally {
+      TestService.stop(star);
+    }
+  }
+
+  @Test
   void corsOriginsMustBeOriginsOrAStar() {
     ConfigException e = assertThrows(ConfigException.class,
         () -> ConfigLoader.load(Map.of("OSPREY_HTTP_CORS_ORIGINS", "https://ui.example.org/app/")));
