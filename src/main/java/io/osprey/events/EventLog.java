@@ -10,6 +10,7 @@ import io.vertx.redis.client.Response;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -33,6 +34,7 @@ public final class EventLog {
   /** The field of a control entry (a reset written after events were dropped). */
   static final String CONTROL_FIELD = "c";
   private static final long RETRY_MS = 1000;
+  private static final long BATCH_TIMEOUT_MS = 10_000;
   /** Most events in one MULTI/EXEC (the largest bulk change is 10,000). */
   private static final int MAX_BATCH = 10_000;
 
@@ -147,7 +149,9 @@ public final class EventLog {
     requests.add(Request.cmd(Command.EXEC));
     Future<List<Response>> sent;
     try {
-      sent = redis.batch(requests);
+      // A Redis that accepts but never answers must not stall the log: the batch is retried after the timeout (if
+      // it was applied after all, its events appear twice, the only case where they do).
+      sent = redis.batch(requests).timeout(BATCH_TIMEOUT_MS, TimeUnit.MILLISECONDS);
     } catch (RuntimeException e) {
       sent = Future.failedFuture(e);
     }

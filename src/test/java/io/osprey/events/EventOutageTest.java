@@ -85,7 +85,12 @@ class EventOutageTest {
   }
 
   private static void stopRedis() throws Exception {
-    run("redis-cli", "-p", Integer.toString(redisPort), "shutdown", "nosave");
+    stopRedis(false);
+  }
+
+  /** Stops the throwaway Redis; with {@code keepData} it writes its data first and reloads it when started again. */
+  private static void stopRedis(boolean keepData) throws Exception {
+    run("redis-cli", "-p", Integer.toString(redisPort), "shutdown", keepData ? "save" : "nosave");
     long end = System.currentTimeMillis() + 10_000;
     while (ping() && System.currentTimeMillis() < end) {
       Thread.sleep(50);
@@ -144,19 +149,34 @@ class EventOutageTest {
     try (SseClient sse = SseClient.open(base + "/annotations/events?flightId=outage", ANN, null)) {
       assertEquals(200, sse.status());
       String before = create(base, "outage");
-      assertEquals(List.of(before), annotationIds(until(sse, before, 10_000)), "live before the outage");
+      List<Frame> live = until(sse, before, 10_000);
+      assertEquals(List.of(before), annotationIds(live), "live before the outage");
+      String beforeId = live.get(live.size() - 1).id();
+      // Logged before the outage but after the resume point below: a resume during the outage must not skip it.
+      String loggedBefore = create(base, "outage");
+      assertEquals(List.of(loggedBefore), annotationIds(until(sse, loggedBefore, 10_000)));
 
-      stopRedis();
+      stopRedis(true); // a Redis that keeps its data, as a production one does
       for (int i = 0; i < 5; i++) {
         during.add(create(base, "outage"));
       }
-      List<Frame> meanwhile = sse.drain(1500);
-      assertTrue(annotationIds(meanwhile).isEmpty(), "nothing can be delivered while the log is away");
-      startRedis();
+      // A client that lost its connection reconnects during the outage: its replay waits for Redis.
+      try (SseClient resumer = SseClient.open(base + "/annotations/events?flightId=outage", ANN, beforeId)) {
+        assertEquals(200, resumer.status());
+        List<Frame> meanwhile = sse.drain(1500);
+        assertTrue(annotationIds(meanwhile).isEmpty(), "nothing can be delivered while the log is away");
+        startRedis();
+        Files.deleteIfExists(redisDir.resolve("dump.rdb"));
 
-      after = until(sse, during.get(during.size() - 1), 20_000);
-      assertEquals(during, annotationIds(after), "every event of the outage, in commit order, once: " + after);
-      assertTrue(after.stream().noneMatch(f -> "reset".equals(f.type())), "within the buffer: no reset");
+        after = until(sse, during.get(during.size() - 1), 20_000);
+        assertEquals(during, annotationIds(after), "every event of the outage, in commit order, once: " + after);
+        assertTrue(after.stream().noneMatch(f -> "reset".equals(f.type())), "within the buffer: no reset");
+        List<Frame> resumed = until(resumer, during.get(during.size() - 1), 20_000);
+        List<String> expected = new ArrayList<>(List.of(loggedBefore));
+        expected.addAll(during);
+        assertEquals(expected, annotationIds(resumed), "the resume continued exactly where it left off: " + resumed);
+        assertTrue(resumed.stream().noneMatch(f -> "reset".equals(f.type())));
+      }
     }
     // The held events are in the log now: a client that saw the second one resumes after it, exactly.
     String secondId = after.stream().filter(f -> "annotation".equals(f.type())
