@@ -60,6 +60,8 @@ class BrowserContractTest {
   private static String refused;
   private static final String TOKEN = TestAuth.token("browser-user", Permission.ANN, Permission.DATASET);
   private static int seed = 71_000;
+  /** Chromium profiles made by this class, removed after it. */
+  private static final List<Path> PROFILES = new java.util.concurrent.CopyOnWriteArrayList<>();
 
   /** The UI under test: lists a flight with fetch, follows it with EventSource, all of it from another origin. */
   private static final String PAGE = """
@@ -109,6 +111,11 @@ class BrowserContractTest {
 
   @AfterAll
   static void stop() throws Exception {
+    for (Path profile : PROFILES) {
+      try (var walk = Files.walk(profile)) {
+        walk.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+      }
+    }
     if (pages != null) {
       pages.stop(0);
     }
@@ -240,7 +247,7 @@ class BrowserContractTest {
       Assumptions.assumeTrue(false, "browser test skipped: " + why);
     }
     Path profile = Files.createTempDirectory("osprey-chromium-");
-    profile.toFile().deleteOnExit();
+    PROFILES.add(profile);
     ChromeOptions options = new ChromeOptions();
     options.setBinary(CHROMIUM.toString());
     options.addArguments("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",

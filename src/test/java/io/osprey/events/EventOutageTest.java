@@ -68,6 +68,9 @@ class EventOutageTest {
       }
     } finally {
       stopRedis();
+      try (var walk = Files.walk(redisDir)) {
+        walk.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+      }
     }
   }
 
@@ -224,7 +227,10 @@ class EventOutageTest {
   @Test
   void aJobStreamHearsOfAStatusChangeMadeWhileRedisWasAway() throws Exception {
     Path dir = Files.createTempDirectory("osprey-outage-upload-");
-    JsonObject upload = Jobs.upload(base, List.of(Fixtures.write(dir, "a.jpg", Fixtures.uniqueJpeg(seed++))));
+    Path image = Fixtures.write(dir, "a.jpg", Fixtures.uniqueJpeg(seed++));
+    JsonObject upload = Jobs.upload(base, List.of(image));
+    Files.delete(image);
+    Files.delete(dir);
     Http.Response predicted = Jobs.predict(base, new JsonObject().put("upload_id", upload.getString("upload_id")));
     assertEquals(202, predicted.status(), predicted.body());
     String jobId = predicted.json().getJsonObject("data").getString("job_id");
