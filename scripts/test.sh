@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/prereqs.sh
+scripts/prereqs.sh --browser
 scripts/services.sh
 
 exec mvn -B test "$@"

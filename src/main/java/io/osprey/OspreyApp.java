@@ -152,7 +152,8 @@ public final class OspreyApp {
             config.integer("auth.max_token_lifetime_seconds")));
     PathResolver paths = new PathResolver(pool, layout.root().resolve(config.string("annotations.roots_base")));
     ClassCatalog classes = new ClassCatalog(pool);
-    EventLog eventLog = new EventLog(redis, prefix, config.integer("events.retention_count"));
+    EventLog eventLog = new EventLog(vertx, redis, prefix, config.integer("events.retention_count"),
+        config.integer("events.outage_buffer"));
     annotations = new AnnotationService(vertx, new AnnotationRepository(pool), paths,
         new AnnotationFiles(config.integer("annotations.thumbnail_size")), eventLog);
     invalidation = new CacheInvalidation(vertx, config, Map.of(PathResolver.CHANNEL_PAYLOAD, paths::reset,
@@ -237,7 +238,7 @@ public final class OspreyApp {
             config.integer("media.max_files")).mount(router);
         new AdminApi(annotations, classes, verifier).mount(router);
       }
-    });
+    }, io.osprey.http.Cors.of(config.string("http.cors_origins")));
     return chain.compose(x -> vertx.deployVerticle(http))
         .onSuccess(id -> LOG.info("Osprey started: role {}, port {}, storage {}, models {}",
             role.name().toLowerCase(), http.actualPort(), layout.root(), models.directory()))

@@ -160,9 +160,23 @@ public final class ApiClient {
     }
   }
 
-  /** An event stream; {@code onFrame} gets (event, data) until it returns false or the stream ends. */
+  /**
+   * An event stream; {@code onFrame} gets (type, data) until it returns false or the stream ends. The type is the
+   * {@code "type"} field of the frame's JSON (annotation, status, reset, disconnect, auth), or a frame's
+   * {@code event:} name when a server still sends one.
+   */
   public void events(String path, java.util.function.BiPredicate<String, String> onFrame) {
     events(path, onFrame, 0);
+  }
+
+  /** The {@code "type"} of a frame's JSON data, or "message" when it has none. */
+  static String frameType(String data) {
+    try {
+      Object type = new io.vertx.core.json.JsonObject(data).getValue("type");
+      return type instanceof String t ? t : "message";
+    } catch (RuntimeException e) {
+      return "message";
+    }
   }
 
   /** As above, and the stream is closed at {@code deadlineNanos} (System.nanoTime; 0 = none) even when idle. */
@@ -208,7 +222,7 @@ public final class ApiClient {
       String line;
       while ((line = reader.readLine()) != null) {
         if (line.isEmpty()) {
-          if (data != null && !onFrame.test(event == null ? "message" : event, data.toString())) {
+          if (data != null && !onFrame.test(event == null ? frameType(data.toString()) : event, data.toString())) {
             return;
           }
           event = null;

@@ -147,10 +147,13 @@ final class Detect implements Callable<Integer> {
   private JsonObject follow(ApiClient api, String jobId) throws InterruptedException {
     JsonObject[] last = new JsonObject[1];
     try {
-      api.events("/api/v1/jobs/" + jobId + "/events", (event, data) -> {
+      api.events("/api/v1/jobs/" + jobId + "/events", (type, data) -> {
+        if (!type.equals("status")) {
+          return true; // a control frame (auth expiry, slow consumer): the stream ends, polling takes over
+        }
         last[0] = new JsonObject(data);
         progress(last[0]);
-        return !List.of("completed", "failed", "cancelled").contains(event);
+        return !List.of("completed", "failed", "cancelled").contains(last[0].getString("status"));
       });
     } catch (ApiClient.Failure f) {
       if (f.exit() == ApiClient.NOT_FOUND || f.exit() == ApiClient.AUTH) {

@@ -38,8 +38,9 @@ final class EventsCommand implements Callable<Integer> {
         q.append("classNum=").append(classNum).append('&');
       }
       AtomicLong seen = new AtomicLong();
-      root.client().events(q.toString(), (event, data) -> {
-        JsonObject line = new JsonObject().put("event", event).put("data", new JsonObject(data));
+      // One line per frame: {"event": its type (annotation, reset, disconnect, auth), "data": its JSON}.
+      root.client().events(q.toString(), (type, data) -> {
+        JsonObject line = new JsonObject().put("event", type).put("data", new JsonObject(data));
         root.out().println(line.encode());
         root.out().flush();
         return limit == null || seen.incrementAndGet() < limit;

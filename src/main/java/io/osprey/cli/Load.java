@@ -163,8 +163,10 @@ public final class Load implements Callable<Integer> {
           .put("image", Base64.getEncoder().encodeToString(variant(jpeg, n))).put("flightId", "osprey-load")
           .put("source", "AI").put("detections", new JsonArray().add(new JsonObject().put("classNum", 0)
               .put("label", "load").put("centerX", 0.5).put("centerY", 0.5).put("width", 0.1).put("height", 0.1))));
-      case sse -> api.events("/annotations/events", (event, data) -> {
-        events.incrementAndGet();
+      case sse -> api.events("/annotations/events", (type, data) -> {
+        if (type.equals("annotation")) {
+          events.incrementAndGet();
+        }
         return System.nanoTime() < end;
       }, end);
       case detect -> {

@@ -39,6 +39,9 @@ public final class ConfigKeys {
   static {
     str("http.host", false, "Interface the HTTP server binds to.");
     num("http.port", Type.INT, 0, 65535, "HTTP port (0 picks a free port, used by tests).");
+    str("http.cors_origins", true, "Origins (scheme://host[:port], comma-separated, exact) whose browser pages may"
+        + " call every REST and event-stream route (CORS); empty = same-origin pages only; * = any origin (safe with"
+        + " bearer tokens, which a foreign page must be given). A cross-origin request from an origin not listed gets 403 ORIGIN_NOT_ALLOWED.");
     str("storage.root", false, "Root folder for uploaded files and results; relative paths are resolved from the working directory.");
     num("storage.tmp_max_age_minutes", Type.INT, 1, 10080,
         "Partial upload files and unregistered upload folders older than this are removed by the storage janitor.");
@@ -148,6 +151,9 @@ public final class ConfigKeys {
     num("events.max_buffer_bytes", Type.INT, 1024, 1 << 30, "Unsent bytes a slow event-stream subscriber may"
         + " accumulate before it is disconnected (with a reason event).");
     num("events.retry_ms", Type.INT, 100, 600000, "The retry hint sent to event-stream clients (EventSource reconnect delay).");
+    num("events.outage_buffer", Type.INT, 1, 10_000_000, "Annotation events an instance holds in memory while Redis"
+        + " refuses them, appended in order when it is back (subscribers get them late, not never); past this many the"
+        + " held events are dropped and every subscriber gets a reset event instead.");
     str("native.cache_dir", false,
         "Folder where OpenCV/JavaCPP and ONNX Runtime native libraries are unpacked once and reused across starts.");
   }

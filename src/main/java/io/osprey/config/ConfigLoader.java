@@ -153,6 +153,12 @@ public final class ConfigLoader {
         }
       }
     }
+    try {
+      io.osprey.http.Cors.origins((String) lookup(merged, "http.cors_origins"));
+    } catch (IllegalArgumentException e) {
+      throw invalid(ConfigKeys.all().stream().filter(k -> k.name().equals("http.cors_origins")).findFirst()
+          .orElseThrow(), lookup(merged, "http.cors_origins"), e.getMessage());
+    }
     if (((Number) lookup(merged, "uploads.min_dimension")).longValue()
         > ((Number) lookup(merged, "uploads.max_dimension")).longValue()) {
       throw new ConfigException("uploads.min_dimension (OSPREY_UPLOADS_MIN_DIMENSION) must not exceed "

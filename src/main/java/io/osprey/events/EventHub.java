@@ -36,6 +36,8 @@ public final class EventHub extends VerticleBase {
   private final String jobChannelPrefix;
   private final Set<AnnotationSubscriber> subscribers = new CopyOnWriteArraySet<>();
   private final Map<String, Set<Consumer<JsonObject>>> jobSubscribers = new ConcurrentHashMap<>();
+  private final Set<Runnable> jobResyncs = new CopyOnWriteArraySet<>();
+  private boolean jobsListenedBefore;
   private volatile boolean stopped;
   private RedisConnection reader;
   private RedisConnection pubsub;
@@ -84,6 +86,19 @@ public final class EventHub extends VerticleBase {
 
   public void subscribeJob(String jobId, Consumer<JsonObject> s) {
     jobSubscribers.computeIfAbsent(jobId, k -> new CopyOnWriteArraySet<>()).add(s);
+  }
+
+  /**
+   * {@code resync} runs each time the job-status subscription is re-established after it was lost (Redis away):
+   * changes published meanwhile were missed (pub/sub keeps nothing), so a job stream re-reads its job's status
+   * rather than wait for a terminal status that already went by.
+   */
+  public void onJobResync(Runnable resync) {
+    jobResyncs.add(resync);
+  }
+
+  public void removeJobResync(Runnable resync) {
+    jobResyncs.remove(resync);
   }
 
   public void unsubscribeJob(String jobId, Consumer<JsonObject> s) {
@@ -164,7 +179,12 @@ public final class EventHub extends VerticleBase {
           vertx.setTimer(1000, t -> listenJobs());
         }
       });
-      conn.send(Request.cmd(Command.PSUBSCRIBE).arg(jobChannelPrefix + "*"));
+      conn.send(Request.cmd(Command.PSUBSCRIBE).arg(jobChannelPrefix + "*")).onSuccess(r -> {
+        if (jobsListenedBefore) {
+          jobResyncs.forEach(Runnable::run);
+        }
+        jobsListenedBefore = true;
+      });
     }).onFailure(e -> {
       LOG.warn("job events: {}; retrying in 1 s", e.toString());
       vertx.setTimer(1000, t -> listenJobs());

@@ -23,21 +23,28 @@ import java.util.UUID;
 import java.util.function.Consumer;
 
 /**
- * Server-Sent Event streams (F3 and the job progress of the inference spec):
+ * Server-Sent Event streams (F3 and the job progress of the inference spec). Every frame is a default-type frame
+ * (no {@code event:} line: a browser dispatches it to {@code EventSource.onmessage}, and the spec's frame is
+ * {@code data: {json}}); its JSON says what it is in {@code "type"}:
  * <ul>
- *   <li>{@code GET /annotations/events}: {@code id:} (a position in the shared event log), {@code event: annotation},
- *   {@code data: <AnnotationEventDto>}; reconnecting with {@code Last-Event-ID} replays exactly what was missed, in
- *   order, while it is retained, else sends {@code event: reset}; filters as query parameters;</li>
- *   <li>{@code GET /api/v1/jobs/{job_id}/events}: the job's current status at once, then every change; the stream
- *   ends after the terminal status.</li>
+ *   <li>{@code GET /annotations/events}: {@code id:} (a position in the shared event log) and
+ *   {@code data: {"type":"annotation", ...AnnotationEventDto}} ({@code operation} says what happened);
+ *   reconnecting with {@code Last-Event-ID} replays exactly what was missed, in order, while it is retained, else
+ *   sends {@code {"type":"reset"}} (reload, then follow); filters as query parameters. While Redis is away a resume
+ *   waits for it (retried every second) rather than skip what it cannot read;</li>
+ *   <li>{@code GET /api/v1/jobs/{job_id}/events}: {@code {"type":"status", ...job status}} with the job's current
+ *   status at once, then every change; the stream ends after the terminal status.</li>
  * </ul>
  * Both send a {@code retry:} hint and heartbeat comments, accept the token as {@code access_token} (EventSource
  * cannot send headers), cut a subscriber whose unsent data passes events.max_buffer_bytes (with
- * {@code event: disconnect}), and end with {@code event: auth} when the token expires.
+ * {@code {"type":"disconnect"}}), and end with {@code {"type":"auth"}} when the token expires. Control frames
+ * ({@code reset}, {@code disconnect}, {@code auth}) carry {@code reason} and {@code message}.
  */
 public final class EventStreams {
   private static final int REPLAY_PAGE = 500;
   private static final int MAX_PENDING_WHILE_REPLAYING = 50_000;
+  private static final long RESUME_RETRY_MS = 1000;
+  private static final String RELOAD = "Reload the annotations, then follow this stream";
 
   private final Vertx vertx;
   private final EventHub hub;
@@ -98,8 +105,8 @@ public final class EventStreams {
             caller.user().attributes().getJsonObject("accessToken", new JsonObject()).getLong("exp"));
         if (exp != null) {
           long delay = Math.max(1, exp * 1000 - System.currentTimeMillis());
-          expiry = vertx.setTimer(delay, t -> end("auth", new JsonObject().put("reason", "token expired")
-              .put("message", "Reconnect with a fresh token")));
+          expiry = vertx.setTimer(delay, t -> end(control("auth", "token expired",
+              "Reconnect with a fresh token")));
         }
       }
       ctx.request().connection().closeHandler(v -> cleanup());
@@ -113,9 +120,8 @@ public final class EventStreams {
       }
       if (res.writeQueueFull()) {
         closed = true;
-        res.write(frame(null, "disconnect", new JsonObject().put("reason", "slow consumer")
-            .put("message", "More than " + maxBuffer + " bytes were waiting for this client; reconnect with"
-                + " Last-Event-ID to resume").encode()));
+        res.write(frame(null, control("disconnect", "slow consumer", "More than " + maxBuffer
+            + " bytes were waiting for this client; reconnect with Last-Event-ID to resume")));
         ctx.request().connection().close();
         cleanup();
         return;
@@ -123,12 +129,12 @@ public final class EventStreams {
       res.write(text);
     }
 
-    void end(String event, JsonObject data) {
+    void end(JsonObject data) {
       if (closed) {
         return;
       }
       closed = true;
-      res.end(frame(null, event, data.encode()));
+      res.end(frame(null, data));
       cleanup();
     }
 
@@ -142,15 +148,19 @@ public final class EventStreams {
     abstract void detach();
   }
 
-  static String frame(String id, String event, String data) {
-    StringBuilder sb = new StringBuilder(data.length() + 64);
+  /** A default-type frame: {@code id:} when given, then the JSON on one {@code data:} line. */
+  static String frame(String id, JsonObject data) {
+    String json = data.encode();
+    StringBuilder sb = new StringBuilder(json.length() + 64);
     if (id != null) {
       sb.append("id: ").append(id).append('\n');
     }
-    if (event != null) {
-      sb.append("event: ").append(event).append('\n');
-    }
-    return sb.append("data: ").append(data).append("\n\n").toString();
+    return sb.append("data: ").append(json).append("\n\n").toString();
+  }
+
+  /** The data of a control frame: {@code reset}, {@code disconnect} or {@code auth}. */
+  static JsonObject control(String type, String reason, String message) {
+    return new JsonObject().put("type", type).put("reason", reason).put("message", message);
   }
 
   // ------------------------------------------------------------------ annotations
@@ -197,7 +207,8 @@ public final class EventStreams {
       }
       if (replaying) {
         if (pending.size() >= MAX_PENDING_WHILE_REPLAYING) {
-          end("disconnect", new JsonObject().put("reason", "slow consumer"));
+          end(control("disconnect", "slow consumer", "Too many events waited while this stream was resuming;"
+              + " reconnect with Last-Event-ID to resume"));
           return;
         }
         pending.add(entry);
@@ -211,9 +222,13 @@ public final class EventStreams {
         return; // seen during the replay already
       }
       lastSeen = entry.id();
-      if (filter.matches(entry.event())) {
+      if (entry.control() || filter.matches(entry.event())) {
         send(entry.frame());
       }
+    }
+
+    synchronized String lastSeen() {
+      return lastSeen;
     }
 
     synchronized void live() {
@@ -268,19 +283,34 @@ public final class EventStreams {
       return;
     }
     if (!EventLog.validId(from)) {
-      stream.send(frame(null, "reset", new JsonObject().put("reason", "unknown Last-Event-ID")
-          .put("message", "Reload the annotations, then follow this stream").encode()));
+      stream.send(frame(null, control("reset", "unknown Last-Event-ID", RELOAD)));
       stream.live();
       return;
     }
+    resume(stream, from);
+  }
+
+  /**
+   * Replays what followed {@code from}, then goes live. When the log cannot be read (Redis away) it tries again
+   * every second, from the last event delivered, with live events held meanwhile: going live at once would skip what
+   * was missed without a word.
+   */
+  private void resume(AnnotationStream stream, String from) {
     log.oldest().compose(oldest -> {
       if (oldest != null && EventLog.compare(from, oldest) < 0) {
-        stream.send(frame(null, "reset", new JsonObject().put("reason", "events since " + from
-            + " are no longer retained").put("message", "Reload the annotations, then follow this stream").encode()));
+        stream.send(frame(null, control("reset", "events since " + from + " are no longer retained", RELOAD)));
         return Future.succeededFuture();
       }
       return replay(stream, from);
-    }).onComplete(x -> stream.live());
+    }).onSuccess(x -> stream.live()).onFailure(e -> {
+      if (!stream.closed) {
+        vertx.setTimer(RESUME_RETRY_MS, t -> {
+          if (!stream.closed) {
+            resume(stream, stream.lastSeen() == null ? from : stream.lastSeen());
+          }
+        });
+      }
+    });
   }
 
   private Future<Void> replay(AnnotationStream stream, String after) {
@@ -300,6 +330,7 @@ public final class EventStreams {
   private final class JobStream extends Stream {
     private final String jobId;
     private final Consumer<JsonObject> listener = this::status;
+    private final Runnable resync = this::resync;
 
     JobStream(RoutingContext ctx, String jobId) {
       super(ctx);
@@ -308,16 +339,29 @@ public final class EventStreams {
 
     synchronized void status(JsonObject status) {
       String state = status.getString("status", "status");
+      JsonObject data = new JsonObject().put("type", "status").mergeIn(status);
       if (List.of("completed", "failed", "cancelled").contains(state)) {
-        end(state, status);
+        end(data);
       } else {
-        send(frame(null, state, status.encode()));
+        send(frame(null, data));
+      }
+    }
+
+    /** Re-reads the status after job events were missed (Redis was away); a terminal one ends the stream. */
+    void resync() {
+      if (!closed) {
+        jobs.find(jobId).onSuccess(now -> {
+          if (now != null) {
+            status(now.statusJson());
+          }
+        });
       }
     }
 
     @Override
     void detach() {
       hub.unsubscribeJob(jobId, listener);
+      hub.removeJobResync(resync);
     }
   }
 
@@ -339,6 +383,7 @@ public final class EventStreams {
           JobStream stream = new JobStream(ctx, jobId);
           stream.open();
           hub.subscribeJob(jobId, stream.listener);
+          hub.onJobResync(stream.resync);
           // The snapshot after subscribing: a change in between arrives as an event (maybe twice, never lost).
           jobs.find(jobId).onSuccess(now -> stream.status(now.statusJson()));
         });

@@ -26,6 +26,7 @@ public enum ErrorCode {
   CLASS_IN_USE(409, "The detection class is used by annotations"),
   UNAUTHORIZED(401, "Authentication required"),
   FORBIDDEN(403, "Permission denied"),
+  ORIGIN_NOT_ALLOWED(403, "This origin may not call the service (http.cors_origins)"),
   NOT_FOUND(404, "No such resource"),
   METHOD_NOT_ALLOWED(405, "Method not allowed on this resource"),
   PAYLOAD_TOO_LARGE(413, "The request body is too large"),

@@ -32,10 +32,17 @@ public final class HttpVerticle extends VerticleBase {
   private final Metrics metrics;
   private final Readiness readiness;
   private final Routes routes;
+  private final Cors cors;
   private HttpServer server;
   private Router router;
 
   public HttpVerticle(String host, int port, Metrics metrics, Readiness readiness, Routes routes) {
+    this(host, port, metrics, readiness, routes, null);
+  }
+
+  /** {@code cors}: the browser contract of http.cors_origins, or null for same-origin pages only. */
+  public HttpVerticle(String host, int port, Metrics metrics, Readiness readiness, Routes routes, Cors cors) {
+    this.cors = cors;
     this.host = host;
     this.port = port;
     this.metrics = metrics;
@@ -49,6 +56,10 @@ public final class HttpVerticle extends VerticleBase {
     router.route().handler(new RequestIds());
     router.route().handler(new AccessLog());
     router.route().handler(new ApiMetrics(metrics.registry()));
+    if (cors != null) {
+      // Before every route and every auth handler: a preflight (OPTIONS, never with a token) is answered here.
+      router.route().handler(cors);
+    }
 
     router.get("/health/live").handler(ctx -> Responses.json(ctx, 200, new JsonObject().put("status", "UP")));
     router.get("/health/ready").handler(readiness.handler());
@@ -58,6 +69,14 @@ public final class HttpVerticle extends VerticleBase {
 
     router.errorHandler(405, ctx -> Responses.error(ctx, ApiError.of(ErrorCode.METHOD_NOT_ALLOWED,
         ctx.request().method() + " is not allowed on " + ctx.request().path())));
+    // A 403 failed by a library handler; vertx-web's CorsHandler fails this way for an origin it cannot parse.
+    router.errorHandler(403, ctx -> {
+      String why = ctx.failure() == null ? null : ctx.failure().getMessage();
+      Responses.error(ctx, why != null && why.startsWith("CORS")
+          ? ApiError.of(ErrorCode.ORIGIN_NOT_ALLOWED, "Origin " + ctx.request().getHeader("Origin")
+              + " may not call this service (" + why + ")")
+          : ApiError.of(ErrorCode.FORBIDDEN, why == null ? ErrorCode.FORBIDDEN.message() : why));
+    });
     router.errorHandler(404, ctx -> Responses.error(ctx, ApiError.of(ErrorCode.NOT_FOUND,
         "No route for " + ctx.request().method() + " " + ctx.request().path())));
     router.errorHandler(400, ctx -> Responses.error(ctx, ApiError.of(ErrorCode.INVALID_REQUEST,

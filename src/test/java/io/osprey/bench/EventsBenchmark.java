@@ -71,9 +71,11 @@ public final class EventsBenchmark {
                     String frame = pending.substring(0, end);
                     pending.delete(0, end + 2);
                     int data = frame.indexOf("data: ");
-                    if (frame.contains("event: annotation") && data >= 0) {
-                      String time = new JsonObject(frame.substring(data + 6)).getString("time");
-                      latencies.add((double) (now - Instant.parse(time).toEpochMilli()));
+                    if (data >= 0) {
+                      JsonObject event = new JsonObject(frame.substring(data + 6));
+                      if ("annotation".equals(event.getString("type"))) {
+                        latencies.add((double) (now - Instant.parse(event.getString("time")).toEpochMilli()));
+                      }
                     }
                   }
                 });

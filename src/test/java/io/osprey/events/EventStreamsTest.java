@@ -71,7 +71,7 @@ class EventStreamsTest {
     long end = System.currentTimeMillis() + 10_000;
     while (System.currentTimeMillis() < end) {
       Frame f = client.next(end - System.currentTimeMillis());
-      if (f != null && "annotation".equals(f.event()) && new JsonObject(f.data()).getString("annotationId").equals(id)) {
+      if (f != null && "annotation".equals(f.type()) && new JsonObject(f.data()).getString("annotationId").equals(id)) {
         return f;
       }
     }
@@ -98,6 +98,7 @@ class EventStreamsTest {
       for (int i = 0; i < 5; i++) {
         Frame f = annotationFrame(sse, id);
         assertNotNull(f.id());
+        assertEquals("message", f.event(), "no event: line, so EventSource.onmessage receives it");
         if (previous != null) {
           assertTrue(EventLog.compare(f.id(), previous) > 0, "ids increase");
         }
@@ -121,7 +122,7 @@ class EventStreamsTest {
     try (SseClient again = SseClient.open(base + "/annotations/events?flightId=resume", ANN, lastId)) {
       List<String> got = new ArrayList<>();
       for (Frame f : again.drain(1500)) {
-        if ("annotation".equals(f.event())) {
+        if ("annotation".equals(f.type())) {
           got.add(new JsonObject(f.data()).getString("annotationId"));
         }
       }
@@ -131,7 +132,8 @@ class EventStreamsTest {
     }
     try (SseClient old = SseClient.open(base + "/annotations/events", ANN, "1-0")) {
       Frame f = old.next(5000);
-      assertEquals("reset", f.event(), "an id older than the retained log gets a reset");
+      assertEquals("reset", f.type(), "an id older than the retained log gets a reset");
+      assertEquals("message", f.event(), "as a default-type frame a browser's onmessage gets");
     }
   }
 
@@ -175,7 +177,8 @@ class EventStreamsTest {
     try (SseClient sse = SseClient.open(base + "/annotations/events?flightId=none", shortLived, null)) {
       assertEquals(200, sse.status());
       Frame f = sse.next(8000);
-      assertEquals("auth", f.event());
+      assertEquals("auth", f.type());
+      assertEquals("message", f.event());
       assertTrue(f.data().contains("token expired"));
     }
   }
@@ -213,7 +216,7 @@ class EventStreamsTest {
       long stop = System.currentTimeMillis() + 20_000;
       while (received < edits + 1 && System.currentTimeMillis() < stop) {
         Frame f = fast.next(stop - System.currentTimeMillis());
-        if (f != null && "annotation".equals(f.event())) {
+        if (f != null && "annotation".equals(f.type())) {
           received++;
         }
       }

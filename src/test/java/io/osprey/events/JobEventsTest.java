@@ -53,7 +53,7 @@ class JobEventsTest {
         Frame f = sse.next(1000);
         if (f != null) {
           frames.add(f);
-          if (List.of("completed", "failed", "cancelled").contains(f.event())) {
+          if (List.of("completed", "failed", "cancelled").contains(new JsonObject(f.data()).getString("status"))) {
             break;
           }
         }
@@ -62,11 +62,13 @@ class JobEventsTest {
       assertTrue(sse.ended(), "the stream ends after the terminal status");
     }
     Frame last = frames.get(frames.size() - 1);
-    assertEquals("completed", last.event(), frames.toString());
     JsonObject done = new JsonObject(last.data());
+    assertEquals("completed", done.getString("status"), frames.toString());
+    assertTrue(frames.stream().allMatch(f -> f.event().equals("message") && "status".equals(f.type())),
+        "default-type frames (EventSource.onmessage) of type status: " + frames);
     assertEquals(jobId, done.getString("job_id"));
     assertTrue(done.encode().contains("total_detections"), "completion carries the summary");
-    assertTrue(frames.stream().anyMatch(f -> f.event().equals("processing")
+    assertTrue(frames.stream().anyMatch(f -> "processing".equals(new JsonObject(f.data()).getString("status"))
         && new JsonObject(f.data()).getJsonObject("progress") != null), "per-image progress arrives: " + frames);
     assertEquals(404, Http.get(base + "/api/v1/jobs/" + UUID.randomUUID() + "/events").status());
     assertEquals("JOB_NOT_FOUND", Http.get(base + "/api/v1/jobs/nope/events").json().getString("code"));

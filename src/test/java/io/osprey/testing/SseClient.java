@@ -18,8 +18,23 @@ public final class SseClient implements AutoCloseable {
   private static final HttpClient CLIENT = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
       .connectTimeout(Duration.ofSeconds(5)).build();
 
-  /** One dispatched event ({@code event} defaults to "message"), or a comment line when {@code comment}. */
+  /**
+   * One dispatched event ({@code event} defaults to "message", which is what reaches a browser's
+   * {@code EventSource.onmessage}), or a comment line when {@code comment}.
+   */
   public record Frame(String id, String event, String data, boolean comment) {
+    /** The {@code "type"} field of the JSON data (annotation, status, reset, disconnect, auth), or null. */
+    public String type() {
+      if (comment || data == null) {
+        return null;
+      }
+      try {
+        Object t = new io.vertx.core.json.JsonObject(data).getValue("type");
+        return t instanceof String s ? s : null;
+      } catch (RuntimeException e) {
+        return null;
+      }
+    }
   }
 
   private final BlockingQueue<Frame> frames = new LinkedBlockingQueue<>();
