@@ -26,7 +26,7 @@ import org.slf4j.LoggerFactory;
  *   gone for good, are flagged {@code missing};</li>
  *   <li>annotations left {@code purging} lose their files, then their row;</li>
  *   <li>media still {@code pending} get their staged file published, else are flagged {@code missing};</li>
- *   <li>staged files that no pending row claims (a crash before commit) are deleted.</li>
+ *   <li>staged files (images and thumbnails) that no pending row claims (a crash before commit) are deleted.</li>
  * </ul>
  * Every instance may run one: all steps are idempotent, and rows younger than the threshold are left to their
  * writer.
@@ -126,7 +126,7 @@ public final class Reconciler extends VerticleBase {
     return service.paths().get().compose(dirs -> service.blocking(() -> {
       List<Path> candidates = new ArrayList<>();
       Instant cutoff = Instant.now().minus(after);
-      for (Path dir : List.of(dirs.staging(), dirs.videos().resolve(".staging"))) {
+      for (Path dir : List.of(dirs.staging(), dirs.thumbnailStaging(), dirs.videos().resolve(".staging"))) {
         if (!Files.isDirectory(dir)) {
           continue;
         }
