@@ -41,7 +41,10 @@ class ImagePixelBudgetTest {
   @BeforeAll
   static void start() throws Exception {
     service = TestService.start(ImagePixelBudgetTest.class, Role.API, new JsonObject()
-        .put("images", new JsonObject().put("max_pixels", LIMIT)));
+        .put("images", new JsonObject().put("max_pixels", LIMIT))
+        // The reconciler runs only when a test asks it to, and then takes every pending row.
+        .put("annotations", new JsonObject().put("reconcile_after_seconds", 0)
+            .put("reconcile_interval_seconds", 86400)));
     base = service.baseUrl();
   }
 
@@ -255,5 +258,27 @@ class ImagePixelBudgetTest {
         new JsonArray().add(detection(1, "car", 0.5, 0.5))));
     assertRefused(r, "INVALID_DIMENSIONS", "annotation of a legacy media");
     assertNothingStored(before, "annotation of a legacy media");
+  }
+
+  @Test
+  void pendingAnnotationWhoseStoredImageIsOverTheBudgetIsFlaggedMissingInsteadOfRetriedForever() throws Exception {
+    // A row committed before the budget existed, whose thumbnail could never be made.
+    String id = "fedcba9876543210fedcba9876543210";
+    Path image = service.storage().resolve("annotations/images/" + id + ".png");
+    Files.createDirectories(image.getParent());
+    Files.write(image, ImageBombs.png(20000, 20000));
+    try (var c = service.jdbc(); var s = c.createStatement()) {
+      s.executeUpdate("INSERT INTO media (id, name, media_type, format, size_bytes, width, height, path, files_state,"
+          + " created_by) VALUES ('" + id + "', 'old.png', 'Image', 'PNG', 1, 20000, 20000, '" + image
+          + "', 'complete', 'test')");
+      s.executeUpdate("INSERT INTO annotations (id, media_id, name, source, status, image_format, width, height,"
+          + " files_state, created_by) VALUES ('" + id + "', '" + id + "', 'old.png', 'AI', 10, 'png', 20000, 20000,"
+          + " 'pending', 'test')");
+    }
+    service.app().reconciler().runOnce().toCompletionStage().toCompletableFuture()
+        .get(30, java.util.concurrent.TimeUnit.SECONDS);
+    assertEquals(1, service.count("SELECT count(*) FROM annotations WHERE id = '" + id
+        + "' AND files_state = 'missing'"), "flagged once, so no reconciler pass tries it again");
+    assertTrue(!Files.exists(service.storage().resolve("annotations/thumbnails/" + id + ".jpg")));
   }
 }
