@@ -90,6 +90,7 @@ public final class AnnotationFiles {
       Files.copy(received, part);
     } else {
       move(received, part);
+      touch(part);
     }
     return checkAndName(part, dirs, ContentId.of(part), Files.size(part));
   }
@@ -131,6 +132,9 @@ public final class AnnotationFiles {
       Path named = dirs.staging().resolve(id + "." + c.format().extension() + "." + UUID.randomUUID()
           + STAGED_SUFFIX);
       Files.move(part, named, StandardCopyOption.ATOMIC_MOVE);
+      // Decoding may have waited for the budget: the reconciler judges staged files by age, so the clock of this
+      // one starts now, just before its transaction.
+      touch(named);
       return new Staged(id, named, c.format().extension(), c.format().name(), c.width(), c.height(), size, thumbnail);
     } catch (IOException | Rejected | RuntimeException e) {
       Files.deleteIfExists(part);
@@ -272,6 +276,14 @@ public final class AnnotationFiles {
       Files.move(partial, to, StandardCopyOption.ATOMIC_MOVE);
       Files.delete(from);
     }
+  }
+
+  /**
+   * Sets a staged file's modification time to now. A moved file keeps the time it was received, and the reconciler
+   * sweeps staged files by age: without this, a file that waited in a queue could be swept before its commit.
+   */
+  public static void touch(Path p) throws IOException {
+    Files.setLastModifiedTime(p, java.nio.file.attribute.FileTime.from(java.time.Instant.now()));
   }
 
   public static void deleteQuietly(Path p) {

@@ -226,6 +226,7 @@ public final class MediaApi {
     Path stagingDir = image != null ? dirs.staging() : dirs.videos().resolve(".staging");
     Path stagedPath = stagingDir.resolve(id + "." + ext + "." + UUID.randomUUID() + AnnotationFiles.STAGED_SUFFIX);
     AnnotationFiles.move(received, stagedPath);
+    AnnotationFiles.touch(stagedPath);
     Path target = image != null ? dirs.image(id, ext) : dirs.videos().resolve(id + "." + ext);
     staged.add(new StagedMedia(id, safeName(fileName), image != null ? "Image" : "Video",
         image != null ? image.name() : ext.toUpperCase(), ext, size, width, height, stagedPath, target));

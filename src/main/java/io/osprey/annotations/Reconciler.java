@@ -34,6 +34,7 @@ import org.slf4j.LoggerFactory;
 public final class Reconciler extends VerticleBase {
   private static final Logger LOG = LoggerFactory.getLogger(Reconciler.class);
   private static final int BATCH = 200;
+  private static final Duration PART_GRACE = Duration.ofHours(1);
 
   private final AnnotationService service;
   private final Duration after;
@@ -126,6 +127,9 @@ public final class Reconciler extends VerticleBase {
     return service.paths().get().compose(dirs -> service.blocking(() -> {
       List<Path> candidates = new ArrayList<>();
       Instant cutoff = Instant.now().minus(after);
+      // A .part file is still being checked or decoded (it may wait for the decode budget) and has no content id
+      // yet, so no row can claim it: only one far older than any request is a crash's leftover.
+      Instant partCutoff = Instant.now().minus(after.compareTo(PART_GRACE) > 0 ? after : PART_GRACE);
       for (Path dir : List.of(dirs.staging(), dirs.thumbnailStaging(), dirs.videos().resolve(".staging"))) {
         if (!Files.isDirectory(dir)) {
           continue;
@@ -134,7 +138,7 @@ public final class Reconciler extends VerticleBase {
           files.filter(p -> {
             try {
               FileTime t = Files.getLastModifiedTime(p);
-              return t.toInstant().isBefore(cutoff);
+              return t.toInstant().isBefore(p.getFileName().toString().endsWith(".part") ? partCutoff : cutoff);
             } catch (IOException e) {
               return false;
             }

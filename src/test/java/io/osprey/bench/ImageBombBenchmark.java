@@ -76,12 +76,20 @@ public final class ImageBombBenchmark {
         run(base, token, process, "PNG bomb 20000x20000", clients,
             n -> ImageBombs.withText(ImageBombs.png(20000, 20000), "b" + n));
         System.out.printf("service peak RSS over the whole run (VmHWM): %d MB%n", hwm(process) >> 20);
+        if (FIRST_FAILURE.get() != null) {
+          System.out.println("first 5xx answer: " + FIRST_FAILURE.get());
+          Files.readAllLines(log).stream().filter(l -> l.contains("ERROR")).limit(5).forEach(System.out::println);
+        }
       } finally {
         process.destroyForcibly();
         Files.deleteIfExists(log);
       }
     }
+    System.exit(0); // the test JWKS server's dispatcher thread would keep the JVM alive
   }
+
+  private static final java.util.concurrent.atomic.AtomicReference<String> FIRST_FAILURE =
+      new java.util.concurrent.atomic.AtomicReference<>();
 
   private interface Body {
     byte[] make(int n) throws Exception;
@@ -137,8 +145,12 @@ public final class ImageBombBenchmark {
         .add(new JsonObject().put("classNum", 0).put("label", "car").put("centerX", 0.5).put("centerY", 0.5)
             .put("width", 0.1).put("height", 0.1))).encode();
     boolean png = image.length > 1 && (image[0] & 0xFF) == 0x89;
-    return new Http.Multipart().token(token).bytes("image", name + (png ? ".png" : ".jpg"), image)
-        .field("annotation", annotation).post(base + "/annotations").status();
+    Http.Response r = new Http.Multipart().token(token).bytes("image", name + (png ? ".png" : ".jpg"), image)
+        .field("annotation", annotation).post(base + "/annotations");
+    if (r.status() >= 500) {
+      FIRST_FAILURE.compareAndSet(null, r.body());
+    }
+    return r.status();
   }
 
   /** An 8192x8192 aerial-like pattern (smooth gradients and blocks: a real photo would not fit 50 MB as PNG). */
