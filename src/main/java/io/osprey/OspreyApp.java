@@ -43,6 +43,7 @@ import io.osprey.rules.RulesStage;
 import io.osprey.storage.Database;
 import io.osprey.storage.StorageLayout;
 import io.osprey.uploads.StorageJanitorVerticle;
+import io.osprey.uploads.ImageBudget;
 import io.osprey.uploads.UploadFilesVerticle;
 import io.osprey.uploads.UploadHandler;
 import io.osprey.uploads.UploadLimits;
@@ -154,8 +155,10 @@ public final class OspreyApp {
     ClassCatalog classes = new ClassCatalog(pool);
     EventLog eventLog = new EventLog(vertx, redis, prefix, config.integer("events.retention_count"),
         config.integer("events.outage_buffer"));
+    // One pixel budget per process: every route and the job runner check images against it before decoding.
+    ImageBudget imageBudget = ImageBudget.from(config);
     annotations = new AnnotationService(vertx, new AnnotationRepository(pool), paths,
-        new AnnotationFiles(config.integer("annotations.thumbnail_size")), eventLog);
+        new AnnotationFiles(config.integer("annotations.thumbnail_size"), imageBudget), eventLog);
     invalidation = new CacheInvalidation(vertx, config, Map.of(PathResolver.CHANNEL_PAYLOAD, paths::reset,
         ClassCatalog.CHANNEL_PAYLOAD, classes::reset));
 
@@ -163,7 +166,8 @@ public final class OspreyApp {
         .compose(x -> verifier.load().otherwise(e -> null));
     JobsApi jobsApi = null;
     if (role.runsApi()) {
-      chain = chain.compose(x -> vertx.deployVerticle(UploadFilesVerticle::new, new DeploymentOptions()
+      chain = chain.compose(x -> vertx.deployVerticle(() -> new UploadFilesVerticle(imageBudget),
+          new DeploymentOptions()
           .setThreadingModel(ThreadingModel.WORKER)
           .setInstances(config.integer("uploads.worker_instances"))));
       janitor = new StorageJanitorVerticle(layout, uploads,
@@ -206,7 +210,7 @@ public final class OspreyApp {
       JobRunnerVerticle runner = new JobRunnerVerticle(jobs, models, cpuModels,
           new RulesStage(ruleSets, config.integer("rules.time_budget_ms")), layout, writer, cache, jobMetrics, workers,
           config.integer("jobs.max_deliveries"), config.integer("jobs.retry_attempts"),
-          config.integer("jobs.retry_backoff_ms"), overlap, annotations);
+          config.integer("jobs.retry_backoff_ms"), overlap, annotations, imageBudget);
       JobQueue consumerQueue = new JobQueue(vertx, config, "osprey-worker-" + workerId.substring(0, 8));
       chain = chain.compose(x -> vertx.deployVerticle(runner))
           .compose(x -> vertx.deployVerticle(new JobConsumerVerticle(consumerQueue, workers)))

@@ -82,23 +82,55 @@ public final class AnnotationService {
           "Send the image (base64 'image' or an 'image' file part) or the 'mediaId' of uploaded media")));
     }
     return paths.get().compose(dirs -> {
-      Future<Staged> staging = r.hasImage()
-          ? this.<Staged>blocking(() -> r.imageBytes() != null ? files.stage(r.imageBytes(), dirs.staging())
-              : files.stage(r.imageFile(), dirs.staging(), r.keepImageFile())).recover(AnnotationService::stagingFailure)
-          : Future.succeededFuture(null);
-      return staging.compose(staged -> repo.pool().withTransaction(tx -> insert(tx, dirs, r, staged))
-          .onFailure(e -> {
-            if (staged != null) {
-              AnnotationFiles.deleteQuietly(staged.path());
-            }
-          })
+      // Everything that can reject the image (header, pixel budget, the decode that makes the thumbnail) happens
+      // here, before the transaction: a bad image leaves no row, no outbox row and no file.
+      Future<Prepared> prepared = r.hasImage()
+          ? this.<Prepared>blocking(() -> {
+            Staged s = r.imageBytes() != null ? files.stage(r.imageBytes(), dirs)
+                : files.stage(r.imageFile(), dirs, r.keepImageFile());
+            return new Prepared(s, s.thumbnail());
+          }).recover(AnnotationService::<Prepared>stagingFailure)
+          : mediaThumbnail(dirs, r.mediaId()).map(thumb -> new Prepared(null, thumb));
+      return prepared.compose(p -> repo.pool().withTransaction(tx -> insert(tx, dirs, r, p.staged()))
+          .onFailure(e -> p.discard())
           .compose(created -> {
             CrashPoints.reach(CrashPoints.AFTER_COMMIT);
-            return settle(created.annotation(), staged, created.sourceImage()).map(state -> {
+            return settle(created.annotation(), p.staged(), created.sourceImage(), p.thumbnail()).map(state -> {
               events.publish(List.of(created.event()));
               return withState(created.annotation(), state);
             });
           }));
+    });
+  }
+
+  /** What was staged before the transaction: the image (null for a create from a media id) and its thumbnail. */
+  private record Prepared(Staged staged, Path thumbnail) {
+    void discard() {
+      if (staged != null) {
+        AnnotationFiles.deleteQuietly(staged.path());
+      }
+      AnnotationFiles.deleteQuietly(thumbnail);
+    }
+  }
+
+  /**
+   * A create from a media id alone: the media's image is checked and decoded into a staged thumbnail before the
+   * transaction, as an uploaded image is. Null when there is nothing to decode (no such media, a video, a file gone
+   * from storage): the transaction then answers the error, or the row is flagged missing, as before.
+   */
+  private Future<Path> mediaThumbnail(Directories dirs, String mediaId) {
+    return repo.findMedia(repo.pool(), mediaId).compose(m -> {
+      if (m == null || !m.mediaType().equals("Image")) {
+        return Future.succeededFuture(null);
+      }
+      return this.<Path>blocking(() -> {
+        Path source = Path.of(m.path());
+        if (!Files.isRegularFile(source)) {
+          return null;
+        }
+        AnnotationFiles.Checked c = files.check(source);
+        return files.stageThumbnail(source, c.width(), c.height(), dirs, m.id());
+      }).recover(AnnotationService::<Path>stagingFailure);
     });
   }
 
@@ -155,7 +187,7 @@ public final class AnnotationService {
     });
   }
 
-  private static Future<Staged> stagingFailure(Throwable e) {
+  private static <T> Future<T> stagingFailure(Throwable e) {
     if (e instanceof AnnotationFiles.Rejected rejected) {
       return Future.failedFuture(new ApiException(ApiError.of(ErrorCode.valueOf(rejected.code()),
           rejected.getMessage())));
@@ -186,6 +218,11 @@ public final class AnnotationService {
    * Answers the files state reached; a storage failure leaves the row pending for the reconciler.
    */
   Future<String> settle(Annotation a, Staged staged, Path sourceImage) {
+    return settle(a, staged, sourceImage, staged == null ? null : staged.thumbnail());
+  }
+
+  /** As above, with the thumbnail made before the commit ({@code stagedThumbnail}, null when none was). */
+  Future<String> settle(Annotation a, Staged staged, Path sourceImage, Path stagedThumbnail) {
     return paths.get().compose(dirs -> blocking(() -> {
       Path image = dirs.image(a.id(), a.imageExtension());
       if (staged != null) {
@@ -206,10 +243,29 @@ public final class AnnotationService {
       files.writeLabel(dirs.label(a.id()), a.detections());
       CrashPoints.reach(CrashPoints.AFTER_LABEL);
       if (!Files.exists(image)) {
+        AnnotationFiles.deleteQuietly(stagedThumbnail);
         return "missing";
       }
-      if (!Files.exists(dirs.thumbnail(a.id()))) {
-        files.writeThumbnail(image, dirs.thumbnail(a.id()), a.width(), a.height());
+      Path thumbnail = dirs.thumbnail(a.id());
+      if (stagedThumbnail != null && Files.exists(stagedThumbnail)) {
+        files.publish(stagedThumbnail, thumbnail);
+      } else if (!Files.exists(thumbnail)) {
+        List<Path> leftovers = AnnotationFiles.stagedFor(dirs.thumbnailStaging(), a.id());
+        if (!leftovers.isEmpty()) {
+          // Made before a commit that a crash then interrupted.
+          files.publish(leftovers.get(0), thumbnail);
+          leftovers.stream().skip(1).forEach(AnnotationFiles::deleteQuietly);
+        } else {
+          try {
+            files.writeThumbnail(image, thumbnail);
+          } catch (AnnotationFiles.Rejected e) {
+            // Only images stored before the pixel budget existed get here (every new one was decoded before its
+            // commit). Retrying cannot help: flag the row instead of failing it every reconciler pass.
+            LOG.warn("annotation {}: its image cannot be decoded ({}: {}); flagged files_state=missing", a.id(),
+                e.code(), e.getMessage());
+            return "missing";
+          }
+        }
       }
       CrashPoints.reach(CrashPoints.AFTER_FILES);
       return "complete";

@@ -57,6 +57,11 @@ public record Directories(Map<String, String> stored, Path base) {
     return images().resolve(".staging");
   }
 
+  /** Thumbnails made before an annotation commits wait here (same file system as the thumbnails). */
+  public Path thumbnailStaging() {
+    return thumbnails().resolve(".staging");
+  }
+
   public Path image(String id, String extension) {
     return images().resolve(id + "." + extension);
   }

@@ -205,12 +205,28 @@ public final class MediaApi {
       }
       width = r.width();
       height = r.height();
+      // Media are stored without a thumbnail, but an annotation may be made of them later: the same budget and the
+      // same proof of decoding as an annotation image, before anything is committed.
+      String tooLarge = service.files().budget().violation(r.width(), r.height());
+      if (tooLarge != null) {
+        errors.add(new JsonObject().put("file", fileName).put("code", "INVALID_DIMENSIONS").put("message",
+            fileName + ": " + tooLarge));
+        return;
+      }
+      try {
+        service.files().verifyDecodes(received, width, height);
+      } catch (AnnotationFiles.Rejected e) {
+        errors.add(new JsonObject().put("file", fileName).put("code", e.code()).put("message",
+            fileName + ": " + e.getMessage()));
+        return;
+      }
     }
     String id = ContentId.of(received);
     String ext = image != null ? image.extension() : video;
     Path stagingDir = image != null ? dirs.staging() : dirs.videos().resolve(".staging");
     Path stagedPath = stagingDir.resolve(id + "." + ext + "." + UUID.randomUUID() + AnnotationFiles.STAGED_SUFFIX);
     AnnotationFiles.move(received, stagedPath);
+    AnnotationFiles.touch(stagedPath);
     Path target = image != null ? dirs.image(id, ext) : dirs.videos().resolve(id + "." + ext);
     staged.add(new StagedMedia(id, safeName(fileName), image != null ? "Image" : "Video",
         image != null ? image.name() : ext.toUpperCase(), ext, size, width, height, stagedPath, target));

@@ -26,7 +26,7 @@ import org.slf4j.LoggerFactory;
  *   gone for good, are flagged {@code missing};</li>
  *   <li>annotations left {@code purging} lose their files, then their row;</li>
  *   <li>media still {@code pending} get their staged file published, else are flagged {@code missing};</li>
- *   <li>staged files that no pending row claims (a crash before commit) are deleted.</li>
+ *   <li>staged files (images and thumbnails) that no pending row claims (a crash before commit) are deleted.</li>
  * </ul>
  * Every instance may run one: all steps are idempotent, and rows younger than the threshold are left to their
  * writer.
@@ -34,6 +34,7 @@ import org.slf4j.LoggerFactory;
 public final class Reconciler extends VerticleBase {
   private static final Logger LOG = LoggerFactory.getLogger(Reconciler.class);
   private static final int BATCH = 200;
+  private static final Duration PART_GRACE = Duration.ofHours(1);
 
   private final AnnotationService service;
   private final Duration after;
@@ -126,7 +127,10 @@ public final class Reconciler extends VerticleBase {
     return service.paths().get().compose(dirs -> service.blocking(() -> {
       List<Path> candidates = new ArrayList<>();
       Instant cutoff = Instant.now().minus(after);
-      for (Path dir : List.of(dirs.staging(), dirs.videos().resolve(".staging"))) {
+      // A .part file is still being checked or decoded (it may wait for the decode budget) and has no content id
+      // yet, so no row can claim it: only one far older than any request is a crash's leftover.
+      Instant partCutoff = Instant.now().minus(after.compareTo(PART_GRACE) > 0 ? after : PART_GRACE);
+      for (Path dir : List.of(dirs.staging(), dirs.thumbnailStaging(), dirs.videos().resolve(".staging"))) {
         if (!Files.isDirectory(dir)) {
           continue;
         }
@@ -134,7 +138,7 @@ public final class Reconciler extends VerticleBase {
           files.filter(p -> {
             try {
               FileTime t = Files.getLastModifiedTime(p);
-              return t.toInstant().isBefore(cutoff);
+              return t.toInstant().isBefore(p.getFileName().toString().endsWith(".part") ? partCutoff : cutoff);
             } catch (IOException e) {
               return false;
             }

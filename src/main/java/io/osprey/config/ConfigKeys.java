@@ -49,6 +49,12 @@ public final class ConfigKeys {
     num("uploads.max_file_bytes", Type.LONG, 1, 1L << 40, "Largest accepted file in bytes (spec: 50 MB = 52428800).");
     num("uploads.min_dimension", Type.INT, 1, 1 << 20, "Smallest accepted image width and height in pixels (spec: 64).");
     num("uploads.max_dimension", Type.INT, 1, 1 << 20, "Largest accepted image width and height in pixels (spec: 8192).");
+    num("images.max_pixels", Type.LONG, 1, 1L << 30, "Most pixels (width x height, read from the header) of an image"
+        + " that is decoded or stored, on every route and in jobs; above it 400 INVALID_DIMENSIONS before any decode."
+        + " Default 8192 x 8192, the square of uploads.max_dimension. OpenCV itself refuses more than 2^30.");
+    num("images.decode_budget_pixels", Type.LONG, 1, 1L << 40, "Pixels that annotation and media requests may be"
+        + " decoding at once in one process (thumbnails, decode checks); further decodes wait. Bounds native memory:"
+        + " see docs/reliability.md. A decode larger than the budget runs alone.");
     num("uploads.worker_instances", Type.INT, 1, 64, "Worker verticles that inspect and store uploaded files.");
     str("postgres.host", false, "PostgreSQL host.");
     num("postgres.port", Type.INT, 1, 65535, "PostgreSQL port.");

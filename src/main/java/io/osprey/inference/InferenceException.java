@@ -9,6 +9,8 @@ public final class InferenceException extends Exception {
     FILE_NOT_FOUND,
     /** The image file exists but cannot be decoded. Not retried. */
     CORRUPTED_FILE,
+    /** The image declares more pixels than images.max_pixels; it is not decoded. Not retried. */
+    INVALID_DIMENSIONS,
     /** A parameter is out of range for this image or model. Not retried. */
     INVALID_CONFIG,
     /** The rules stage failed: a rule file that does not parse, a rule that throws or overruns its budget. */

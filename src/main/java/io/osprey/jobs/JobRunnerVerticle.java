@@ -16,6 +16,8 @@ import io.osprey.inference.OnnxModel;
 import io.osprey.rules.RulesException;
 import io.osprey.rules.RulesStage;
 import io.osprey.storage.StorageLayout;
+import io.osprey.uploads.ImageBudget;
+import io.osprey.uploads.ImageInspector;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.VerticleBase;
@@ -56,6 +58,7 @@ public final class JobRunnerVerticle extends VerticleBase {
   private static final Logger LOG = LoggerFactory.getLogger(JobRunnerVerticle.class);
   private static final Set<InferenceException.Code> FINAL = Set.of(InferenceException.Code.MODEL_LOAD_ERROR,
       InferenceException.Code.FILE_NOT_FOUND, InferenceException.Code.CORRUPTED_FILE,
+      InferenceException.Code.INVALID_DIMENSIONS,
       InferenceException.Code.INVALID_CONFIG, InferenceException.Code.RULES_ERROR);
 
   private final JobRepository jobs;
@@ -74,14 +77,17 @@ public final class JobRunnerVerticle extends VerticleBase {
   private final boolean overlap;
   private final Map<Thread, Map<String, DetectionEngine>> engines = new ConcurrentHashMap<>();
   private final AnnotationService annotations;
+  private final ImageBudget budget;
   private WorkerExecutor inference;
 
   public JobRunnerVerticle(JobRepository jobs, ModelRegistry models, ModelRegistry cpuModels, RulesStage rules,
                            StorageLayout layout,
                            ResultWriter writer,
                            StatusCache cache, JobMetrics metrics, int workers, int maxDeliveries, int retryAttempts,
-                           long retryBackoffMs, boolean overlap, AnnotationService annotations) {
+                           long retryBackoffMs, boolean overlap, AnnotationService annotations,
+                           ImageBudget budget) {
     this.annotations = annotations;
+    this.budget = budget;
     this.jobs = jobs;
     this.models = models;
     this.cpuModels = cpuModels;
@@ -316,6 +322,7 @@ public final class JobRunnerVerticle extends VerticleBase {
       throw new InferenceException(InferenceException.Code.FILE_NOT_FOUND,
           "image " + file.filename() + " (" + file.fileId() + ") is missing from storage");
     }
+    checkBeforeDecoding(file, path);
     Mat image = imread(path.toString(), IMREAD_COLOR);
     try {
       if (image == null || image.empty()) {
@@ -346,6 +353,24 @@ public final class JobRunnerVerticle extends VerticleBase {
       if (image != null) {
         image.close();
       }
+    }
+  }
+
+  /**
+   * Defence in depth for files stored before the pixel budget existed, or put in storage by other means: the
+   * header is read (no decoding) and an image over images.max_pixels or with a broken structure fails with its own
+   * code instead of making OpenCV allocate whatever it declares. Decodes in jobs are bounded by the worker count
+   * (jobs.worker_instances images at a time per process), each at most images.max_pixels.
+   */
+  private void checkBeforeDecoding(JobRepository.UploadedFile file, Path path) throws InferenceException, IOException {
+    ImageInspector.Result r = ImageInspector.inspect(path, path.getFileName().toString());
+    String name = "image " + file.filename() + " (" + file.fileId() + ")";
+    if (!r.ok()) {
+      throw new InferenceException(InferenceException.Code.CORRUPTED_FILE, name + ": " + r.errorMessage());
+    }
+    String tooLarge = budget.violation(r.width(), r.height());
+    if (tooLarge != null) {
+      throw new InferenceException(InferenceException.Code.INVALID_DIMENSIONS, name + ": " + tooLarge);
     }
   }
 
@@ -414,6 +439,7 @@ public final class JobRunnerVerticle extends VerticleBase {
         case MODEL_LOAD_ERROR -> "Failed to load YOLO model";
         case FILE_NOT_FOUND -> "Image file not found";
         case CORRUPTED_FILE -> "Unable to read image file";
+        case INVALID_DIMENSIONS -> "Image has too many pixels";
         case INVALID_CONFIG -> "Invalid inference configuration";
         case RULES_ERROR -> "Rules stage failed";
         case INFERENCE_ERROR -> "Inference failed";

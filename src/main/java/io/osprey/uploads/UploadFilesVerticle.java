@@ -26,6 +26,12 @@ import org.slf4j.LoggerFactory;
 public final class UploadFilesVerticle extends VerticleBase {
   private static final Logger LOG = LoggerFactory.getLogger(UploadFilesVerticle.class);
 
+  private final ImageBudget budget;
+
+  public UploadFilesVerticle(ImageBudget budget) {
+    this.budget = budget;
+  }
+
   @Override
   public Future<?> start() {
     var bus = vertx.eventBus();
@@ -40,6 +46,13 @@ public final class UploadFilesVerticle extends VerticleBase {
     try {
       ImageInspector.Result r = ImageInspector.inspect(Path.of(request.path()), request.fileName());
       String format = r.ok() ? r.format().name() : null;
+      // The pixel budget is checked here, from the header, so that no file the job runner would have to decode
+      // beyond it is ever stored (the per-side uploads.max_dimension is checked by the handler).
+      String tooLarge = r.ok() ? budget.violation(r.width(), r.height()) : null;
+      if (tooLarge != null) {
+        message.reply(new Bus.Inspection(format, r.width(), r.height(), "INVALID_DIMENSIONS", tooLarge).toJson());
+        return;
+      }
       message.reply(new Bus.Inspection(format, r.width(), r.height(), r.errorCode(), r.errorMessage()).toJson());
     } catch (IOException e) {
       LOG.error("cannot read received file {}: {}", request.path(), e.toString());

@@ -115,6 +115,7 @@ class CrashAtomicityTest {
         case CrashPoints.BEFORE_COMMIT -> {
           assertEquals(null, filesState(id));
           assertEquals(1, files("images/.staging").size());
+          assertEquals(1, files("thumbnails/.staging").size(), "the image was decoded before the commit");
         }
         case CrashPoints.AFTER_COMMIT -> {
           assertEquals("pending", filesState(id));
@@ -128,6 +129,7 @@ class CrashAtomicityTest {
       service.app().reconciler().runOnce().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
 
       assertEquals(List.of(), files("images/.staging"), "no staged leftovers");
+      assertEquals(List.of(), files("thumbnails/.staging"), "no staged thumbnail left over");
       if (point.equals(CrashPoints.BEFORE_COMMIT)) {
         assertEquals(null, filesState(id));
         assertEquals(0, service.count("SELECT count(*) FROM media WHERE id = '" + id + "'"));

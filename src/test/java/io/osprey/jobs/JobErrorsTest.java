@@ -260,6 +260,32 @@ class JobErrorsTest {
   }
 
   @Test
+  void storedImageOverThePixelBudgetFailsTheJobWithInvalidDimensionsWithoutDecoding() throws Exception {
+    // A file already in storage (stored before the budget, or by other means) that declares 20000x20000.
+    JsonObject upload = smallUpload(base);
+    Path stored = service.storage().resolve(upload.getJsonArray("files").getJsonObject(0).getString("storage_path"));
+    Files.write(stored, io.osprey.testing.ImageBombs.png(20000, 20000));
+    String jobId = accept(base, predictBody(upload, new JsonObject()));
+    JsonObject failed = Jobs.waitFor(base, jobId, 60_000, "completed", "failed");
+    assertEquals("failed", failed.getString("status"));
+    JsonObject error = failed.getJsonObject("error");
+    assertEquals("INVALID_DIMENSIONS", error.getString("code"), failed.encode());
+    assertEquals("Image has too many pixels", error.getString("message"));
+    assertTrue(error.getString("details").contains("field.png") && error.getString("details")
+        .contains("20000x20000 = 400000000 pixels; the limit is 67108864 (images.max_pixels)"), error.encode());
+  }
+
+  @Test
+  void storedImageWhosePixelsDoNotDecodeFailsTheJobWithCorruptedFile() throws Exception {
+    JsonObject upload = smallUpload(base);
+    Path stored = service.storage().resolve(upload.getJsonArray("files").getJsonObject(0).getString("storage_path"));
+    Files.write(stored, io.osprey.testing.ImageBombs.undecodablePng(320, 200));
+    String jobId = accept(base, predictBody(upload, new JsonObject()));
+    JsonObject failed = Jobs.waitFor(base, jobId, 60_000, "completed", "failed");
+    assertEquals("CORRUPTED_FILE", failed.getJsonObject("error").getString("code"), failed.encode());
+  }
+
+  @Test
   void storageErrorIsRetriedAndFailsWithMaxRetriesWhenItPersists() throws Exception {
     OspreyApp peer = idlePeer(new JsonObject());
     try {
