@@ -231,7 +231,7 @@ public final class OspreyApp {
         api.mount(router);
         new AnnotationsApi(annotations, classes, verifier, layout.tmp(), maxImage).mount(router);
         new MediaApi(annotations, verifier, layout.tmp(), config.longValue("media.max_request_bytes"),
-            config.integer("media.max_files")).mount(router);
+            config.integer("media.max_files"), maxImage).mount(router);
         new AdminApi(annotations, classes, verifier).mount(router);
       }
     });

@@ -39,6 +39,20 @@ public final class ConfigKeys {
   static {
     str("http.host", false, "Interface the HTTP server binds to.");
     num("http.port", Type.INT, 0, 65535, "HTTP port (0 picks a free port, used by tests).");
+    num("http.header_timeout_seconds", Type.INT, 1, 3600, "A connection waiting for a request's headers (a new one, or"
+        + " one kept alive after a response) is closed when they are not complete within this time (slow clients).");
+    num("http.idle_timeout_seconds", Type.INT, 1, 86400, "A connection on which nothing is read or written for this"
+        + " long is closed (event streams send heartbeats more often).");
+    num("http.max_initial_line_bytes", Type.INT, 256, 1 << 20, "Longest request line (method, URI, version); longer"
+        + " gets 414 URI_TOO_LONG.");
+    num("http.max_header_bytes", Type.INT, 256, 1 << 20, "Largest total size of a request's headers; larger gets 431"
+        + " HEADERS_TOO_LARGE.");
+    num("http.max_form_attribute_bytes", Type.INT, 1024, 1 << 30, "Largest non-file multipart field (such as the"
+        + " 'annotation' JSON of POST /annotations); it is held in memory.");
+    num("http.max_form_parts", Type.INT, 1, 100000, "Most parts (files and fields) in one multipart body; more gets"
+        + " 400 (TOO_MANY_FILES on the upload routes).");
+    num("http.max_part_header_bytes", Type.INT, 1024, 1 << 20, "Most bytes the multipart decoder buffers while reading"
+        + " one part's headers; larger part headers get 400 MALFORMED_REQUEST.");
     str("storage.root", false, "Root folder for uploaded files and results; relative paths are resolved from the working directory.");
     num("storage.tmp_max_age_minutes", Type.INT, 1, 10080,
         "Partial upload files and unregistered upload folders older than this are removed by the storage janitor.");

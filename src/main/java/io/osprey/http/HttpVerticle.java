@@ -32,10 +32,16 @@ public final class HttpVerticle extends VerticleBase {
   private final Metrics metrics;
   private final Readiness readiness;
   private final Routes routes;
+  private final HttpEdge edge;
   private HttpServer server;
   private Router router;
 
   public HttpVerticle(String host, int port, Metrics metrics, Readiness readiness, Routes routes) {
+    this(host, port, metrics, readiness, routes, HttpEdge.defaults());
+  }
+
+  public HttpVerticle(String host, int port, Metrics metrics, Readiness readiness, Routes routes, HttpEdge edge) {
+    this.edge = edge;
     this.host = host;
     this.port = port;
     this.metrics = metrics;
@@ -46,9 +52,15 @@ public final class HttpVerticle extends VerticleBase {
   @Override
   public Future<?> start() {
     router = Router.router(vertx);
+    HttpServer created = vertx.createHttpServer(edge.apply(new HttpServerOptions()
+        .setHost(host)
+        .setPort(port)
+        .setCompressionSupported(true)));
+    router.route().handler(edge.install(vertx, created, router));
     router.route().handler(new RequestIds());
     router.route().handler(new AccessLog());
     router.route().handler(new ApiMetrics(metrics.registry()));
+    router.route().handler(Text::guardParams);
 
     router.get("/health/live").handler(ctx -> Responses.json(ctx, 200, new JsonObject().put("status", "UP")));
     router.get("/health/ready").handler(readiness.handler());
@@ -67,13 +79,7 @@ public final class HttpVerticle extends VerticleBase {
         "The request body exceeds the limit of " + ctx.request().path() + " (see docs/configuration.md)")));
     router.errorHandler(500, failures());
 
-    HttpServerOptions options = new HttpServerOptions()
-        .setHost(host)
-        .setPort(port)
-        .setCompressionSupported(true)
-        .setIdleTimeout(300);
-    return vertx.createHttpServer(options)
-        .requestHandler(router)
+    return created
         .listen()
         .onSuccess(s -> {
           server = s;

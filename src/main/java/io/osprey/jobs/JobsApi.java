@@ -102,6 +102,12 @@ public final class JobsApi {
           "Send a JSON object with upload_id, file_ids and config"));
       return;
     }
+    // The config is stored as JSONB, which refuses a NUL in any string.
+    String problem = io.osprey.http.Text.firstProblem(body, "");
+    if (problem != null) {
+      Responses.error(ctx, io.osprey.http.Text.invalid(problem));
+      return;
+    }
     String user = CurrentUser.of(ctx);
     limiter.acquire(user).onComplete(wait -> {
       int retryAfter = wait.succeeded() ? wait.result() : 0;
