@@ -234,7 +234,7 @@ public final class OspreyApp {
             config.integer("media.max_files"), maxImage).mount(router);
         new AdminApi(annotations, classes, verifier).mount(router);
       }
-    });
+    }, io.osprey.http.HttpEdge.from(config));
     return chain.compose(x -> vertx.deployVerticle(http))
         .onSuccess(id -> LOG.info("Osprey started: role {}, port {}, storage {}, models {}",
             role.name().toLowerCase(), http.actualPort(), layout.root(), models.directory()))

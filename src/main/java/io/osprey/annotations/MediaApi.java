@@ -8,6 +8,7 @@ import io.osprey.http.ApiError;
 import io.osprey.http.ApiException;
 import io.osprey.http.CurrentUser;
 import io.osprey.http.ErrorCode;
+import io.osprey.http.JsonBodies;
 import io.osprey.http.MultipartBody;
 import io.osprey.http.Responses;
 import io.osprey.http.Text;
@@ -106,11 +107,9 @@ public final class MediaApi {
             return Future.succeededFuture(new Received(formFields(body), body.files(), body));
           });
     } else {
-      JsonObject json = AnnotationsApi.jsonObject(ctx);
-      if (json == null) {
-        return;
-      }
-      received = Future.succeededFuture(new Received(Wire.ci(json), List.of(), null));
+      // Parsed on a worker: with base64 data the body is up to about 75 MB of JSON.
+      received = service.blocking(() -> JsonBodies.object(ctx.body().buffer(), ctx.body().length()))
+          .map(json -> new Received(Wire.ci(json), List.of(), null));
     }
     received.onFailure(e -> AnnotationsApi.fail(ctx, e))
         .onSuccess(r -> upload(ctx, batch, r).eventually(r::discard)

@@ -16,23 +16,53 @@ public final class AccessLog implements Handler<RoutingContext> {
   @Override
   public void handle(RoutingContext ctx) {
     long start = System.nanoTime();
-    ctx.addEndHandler(done -> {
-      if (ctx.request().path().startsWith("/health") || ctx.request().path().equals("/metrics")) {
-        return;
+    boolean[] logged = {false};
+    // The body-end handler runs when the last byte of the response was handed to the connection: the status then
+    // is the status sent. The end handler also runs (failed) when the request or response only reported an error,
+    // for instance a malformed multipart body, while an answer is still to come: that is logged only when the
+    // connection really closed.
+    ctx.addBodyEndHandler(v -> {
+      if (!logged[0]) {
+        logged[0] = true;
+        log(ctx, start, null);
       }
-      long ms = (System.nanoTime() - start) / 1_000_000;
-      if (done.succeeded()) {
-        LOG.info("rid={} {} {} {} {}ms", RequestIds.of(ctx), ctx.request().method(), ctx.request().path(),
-            ctx.response().getStatusCode(), ms);
-      } else if (ctx.response().headWritten()) {
-        LOG.info("rid={} {} {} {} {}ms (connection closed before the response ended: {})", RequestIds.of(ctx),
-            ctx.request().method(), ctx.request().path(), ctx.response().getStatusCode(), ms,
-            done.cause().getMessage());
-      } else {
-        LOG.info("rid={} {} {} closed-without-response {}ms ({})", RequestIds.of(ctx), ctx.request().method(),
-            ctx.request().path(), ms, done.cause().getMessage());
+    });
+    ctx.addEndHandler(done -> {
+      if (done.failed() && !logged[0]) {
+        if (ctx.response().closed() && !ctx.response().ended()) {
+          logged[0] = true;
+          log(ctx, start, done.cause());
+        } else {
+          // An error with the connection still open: the route answers it; should it not, say so in 5 s.
+          ctx.vertx().setTimer(5000, t -> {
+            if (!logged[0]) {
+              logged[0] = true;
+              log(ctx, start, done.cause());
+            }
+          });
+        }
       }
     });
     ctx.next();
+  }
+
+  private static void log(RoutingContext ctx, long start, Throwable closed) {
+    if (ctx.request().path().startsWith("/health") || ctx.request().path().equals("/metrics")) {
+      return;
+    }
+    long ms = (System.nanoTime() - start) / 1_000_000;
+    if (closed == null) {
+      LOG.info("rid={} {} {} {} {}ms", RequestIds.of(ctx), ctx.request().method(), ctx.request().path(),
+          ctx.response().getStatusCode(), ms);
+    } else if (ctx.response().headWritten()) {
+      LOG.info("rid={} {} {} {} {}ms (connection closed before the response ended: {})", RequestIds.of(ctx),
+          ctx.request().method(), ctx.request().path(), ctx.response().getStatusCode(), ms, closed.getMessage());
+    } else if (ctx.response().closed()) {
+      LOG.info("rid={} {} {} closed-without-response {}ms ({})", RequestIds.of(ctx), ctx.request().method(),
+          ctx.request().path(), ms, closed.getMessage());
+    } else {
+      LOG.warn("rid={} {} {} no-response-yet {}ms after an error ({})", RequestIds.of(ctx), ctx.request().method(),
+          ctx.request().path(), ms, closed.getMessage());
+    }
   }
 }

@@ -40,6 +40,10 @@ public record HttpEdge(int headerTimeoutSeconds, int idleTimeoutSeconds, int max
 
   public HttpServerOptions apply(HttpServerOptions options) {
     return options
+        // With clear-text HTTP/2 on, Vert.x creates the connection (and calls the connection handler) only once the
+        // first request's headers are in, to look for an h2c upgrade: a client that never finishes them would be
+        // out of reach of the header deadline. The service speaks plain HTTP/1.1.
+        .setHttp2ClearTextEnabled(false)
         .setIdleTimeout(idleTimeoutSeconds)
         .setMaxInitialLineLength(maxInitialLineBytes)
         .setMaxHeaderSize(maxHeaderBytes)
@@ -106,26 +110,27 @@ public record HttpEdge(int headerTimeoutSeconds, int idleTimeoutSeconds, int max
    * keep-alive. All on the server's event loop, so plain maps suffice.
    */
   private static final class Deadlines {
-    private final Vertx vertx;
     private final long timeoutMs;
-    private final Map<HttpConnection, Long> timers = new HashMap<>();
+    /** Connections waiting for headers, with the time (ms) by which they must have them. */
+    private final Map<HttpConnection, Long> deadlines = new HashMap<>();
     private final Map<HttpConnection, Integer> inFlight = new HashMap<>();
 
     Deadlines(Vertx vertx, long timeoutMs) {
-      this.vertx = vertx;
       this.timeoutMs = timeoutMs;
+      // One sweep for all connections rather than a timer each; a deadline is met to within a quarter of it.
+      vertx.setPeriodic(Math.max(100, timeoutMs / 4), t -> sweep());
     }
 
     void opened(HttpConnection conn) {
       conn.closeHandler(v -> {
-        cancel(conn);
+        deadlines.remove(conn);
         inFlight.remove(conn);
       });
       arm(conn);
     }
 
     void headersDone(HttpConnection conn) {
-      cancel(conn);
+      deadlines.remove(conn);
       inFlight.merge(conn, 1, Integer::sum);
     }
 
@@ -137,21 +142,21 @@ public record HttpEdge(int headerTimeoutSeconds, int idleTimeoutSeconds, int max
     }
 
     private void arm(HttpConnection conn) {
-      cancel(conn);
-      long id = vertx.setTimer(timeoutMs, t -> {
-        timers.remove(conn);
-        if (!inFlight.containsKey(conn)) {
-          // No request is in flight: closing loses no answer.
-          conn.close();
-        }
-      });
-      timers.put(conn, id);
+      deadlines.put(conn, System.currentTimeMillis() + timeoutMs);
     }
 
-    private void cancel(HttpConnection conn) {
-      Long id = timers.remove(conn);
-      if (id != null) {
-        vertx.cancelTimer(id);
+    private void sweep() {
+      long now = System.currentTimeMillis();
+      var it = deadlines.entrySet().iterator();
+      while (it.hasNext()) {
+        var e = it.next();
+        if (e.getValue() <= now) {
+          it.remove();
+          if (!inFlight.containsKey(e.getKey())) {
+            // No request is in flight: closing loses no answer.
+            e.getKey().close();
+          }
+        }
       }
     }
   }

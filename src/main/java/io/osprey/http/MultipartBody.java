@@ -43,7 +43,10 @@ public final class MultipartBody {
   private static final long STALL_MS = 1500;
 
   /** Bounds of one body: file parts, bytes of one file (marked, not refused), bytes of all files, file name length. */
-  public record Limits(int maxFiles, long maxFileBytes, long maxTotalBytes, int maxFileNameChars) {
+  public record Limits(int maxFiles, long maxFileBytes, long maxTotalBytes, int maxFileNameChars, String perWhat) {
+    public Limits(int maxFiles, long maxFileBytes, long maxTotalBytes, int maxFileNameChars) {
+      this(maxFiles, maxFileBytes, maxTotalBytes, maxFileNameChars, "request");
+    }
   }
 
   /** One file part, in a temp file. */
@@ -56,7 +59,7 @@ public final class MultipartBody {
     private boolean tooLarge;
     private boolean complete;
     private Throwable writeError;
-    private final Promise<Void> done = Promise.promise();
+    private final Promise<Void> opened = Promise.promise();
 
     FilePart(int index, String field, String fileName, Path path) {
       this.index = index;
@@ -171,8 +174,10 @@ public final class MultipartBody {
     String fileName = upload.filename();
     if (index >= limits.maxFiles()) {
       drop(upload);
-      fail(ApiError.of(ErrorCode.TOO_MANY_FILES, "Maximum " + limits.maxFiles() + " files per request")
-          .withDetails(new JsonObject().put("max_files", limits.maxFiles())));
+      // Refused as soon as the limit is passed: the rest of the body is read and dropped, nothing more is written.
+      fail(ApiError.of(ErrorCode.TOO_MANY_FILES, "Maximum " + limits.maxFiles() + " files per "
+              + limits.perWhat() + " (received " + (index + 1) + " before the request was refused)")
+          .withDetails(new JsonObject().put("max_files", limits.maxFiles()).put("received", index + 1)));
       return;
     }
     String where = "files[" + index + "].filename";
@@ -197,7 +202,17 @@ public final class MultipartBody {
     upload.pause();
     vertx.fileSystem().mkdirs(dir.toString())
         .compose(x -> vertx.fileSystem().open(part.path.toString(), new OpenOptions().setWrite(true).setCreateNew(true)))
-        .onSuccess(file -> write(upload, part, file))
+        .onComplete(x -> part.opened.tryComplete())
+        .onSuccess(file -> {
+          if (failed) {
+            // Refused while the file was opening: it is deleted with the others, nothing is written to it.
+            file.close();
+            drop(upload);
+            upload.resume();
+            return;
+          }
+          write(upload, part, file);
+        })
         .onFailure(e -> {
           part.writeError = e;
           upload.handler(b -> progress++).endHandler(v -> complete(part));
@@ -250,7 +265,6 @@ public final class MultipartBody {
   private void complete(FilePart part) {
     progress++;
     part.complete = true;
-    part.done.tryComplete();
     maybeFinish();
   }
 
@@ -314,18 +328,13 @@ public final class MultipartBody {
     }
     failed = true;
     stopWatchdog();
-    // Delete first, answer after: once the client has its answer nothing of the request is left on disk.
+    // Delete first, answer after: once the client has its answer nothing of the request is left on disk. A part
+    // still streaming keeps its open file until its upload ends, but nothing more is written to it and its name is
+    // already gone.
     List<FilePart> written = List.copyOf(files);
-    Future.join(written.stream().map(f -> f.done.future()).toList())
+    Future.join(written.stream().map(f -> f.opened.future()).toList())
         .transform(x -> deleteAll(vertx, written))
         .onComplete(x -> result.tryFail(e));
-    // Parts still streaming are closed when their upload ends or fails; one that never ends must not hold the
-    // answer back.
-    written.forEach(f -> {
-      if (!f.complete) {
-        vertx.setTimer(STALL_MS, t -> f.done.tryComplete());
-      }
-    });
   }
 
   private void stopWatchdog() {

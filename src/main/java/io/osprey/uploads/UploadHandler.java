@@ -91,7 +91,7 @@ public final class UploadHandler implements Handler<RoutingContext> {
       // Streamed part by part into temp files; a malformed body, too many files or a client that goes away ends
       // here with the temp files already deleted.
       MultipartBody.receive(ctx, layout.tmp(), new MultipartBody.Limits(limits.maxFiles(), limits.maxFileBytes(),
-              Long.MAX_VALUE, FileNames.MAX_CLIENT_LENGTH))
+              Long.MAX_VALUE, FileNames.MAX_CLIENT_LENGTH, "upload"))
           .onFailure(e -> {
             if (e instanceof ApiException api) {
               LOG.info("rid={} upload refused: {}", RequestIds.of(ctx), api.error().message());
