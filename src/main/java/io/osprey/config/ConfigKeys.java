@@ -122,12 +122,15 @@ public final class ConfigKeys {
         + " valid token like every annotations route.");
     str("annotations.roots_base", false, "Folder that relative directory settings (PUT /settings/directories) are"
         + " resolved from; relative values are resolved from storage.root.");
-    num("annotations.max_image_bytes", Type.LONG, 1, 1L << 32, "Largest image accepted by POST /annotations.");
+    num("annotations.max_image_bytes", Type.LONG, 1, 1L << 32, "Largest image accepted by POST /annotations"
+        + " (multipart, or base64 once decoded; one byte more gets 413), and largest decoded base64 'data' of a JSON"
+        + " POST /media. A JSON body may be the base64 of this plus 8 MiB.");
     num("annotations.thumbnail_size", Type.INT, 16, 4096, "Longest side of annotation thumbnails in pixels.");
     num("annotations.reconcile_after_seconds", Type.INT, 0, 86400, "An annotation or media whose files are still"
         + " pending this long after its last change is repaired by the reconciler (the writer is presumed dead).");
     num("annotations.reconcile_interval_seconds", Type.INT, 1, 86400, "How often the reconciler looks for work.");
-    num("media.max_request_bytes", Type.LONG, 1, 1L << 40, "Largest request body (all its files) accepted by POST /media and /media/batch.");
+    num("media.max_request_bytes", Type.LONG, 1, 1L << 40, "Largest total of the files of one multipart POST /media"
+        + " or /media/batch (streamed to disk; one byte more gets 413).");
     num("media.max_files", Type.INT, 1, 10000, "Most files in one POST /media/batch.");
     bool("outbox.enabled", "Run an outbox drainer in this API process (several may run; one publishes at a time).");
     num("outbox.batch_size", Type.INT, 1, 10000, "Outbox rows published per round trip to the broker.");
