@@ -24,7 +24,13 @@ public final class AccessLog implements Handler<RoutingContext> {
     ctx.addBodyEndHandler(v -> {
       if (!logged[0]) {
         logged[0] = true;
-        log(ctx, start, null);
+        // A response ended on a connection already closed (a body Vert.x could not decode, such as a bad chunk
+        // size, fails the connection) was never delivered.
+        // Vert.x Web also ends a request that failed with no status of its own (a connection failed by the HTTP
+        // layer, such as for a bad chunk size) with a bare 200 that never reaches anyone.
+        boolean undelivered = ctx.response().closed() || ctx.failed() && ctx.response().getStatusCode() < 400;
+        log(ctx, start, undelivered ? new IllegalStateException("connection failed"
+            + (ctx.failure() == null ? "" : ": " + ctx.failure()), ctx.failure()) : null);
       }
     });
     ctx.addEndHandler(done -> {
@@ -46,23 +52,24 @@ public final class AccessLog implements Handler<RoutingContext> {
     ctx.next();
   }
 
-  private static void log(RoutingContext ctx, long start, Throwable closed) {
+  private static void log(RoutingContext ctx, long start, Throwable problem) {
     if (ctx.request().path().startsWith("/health") || ctx.request().path().equals("/metrics")) {
       return;
     }
     long ms = (System.nanoTime() - start) / 1_000_000;
-    if (closed == null) {
-      LOG.info("rid={} {} {} {} {}ms", RequestIds.of(ctx), ctx.request().method(), ctx.request().path(),
-          ctx.response().getStatusCode(), ms);
-    } else if (ctx.response().headWritten()) {
+    int status = ctx.response().getStatusCode();
+    boolean bareEnd = ctx.failed() && status < 400;
+    if (problem == null) {
+      LOG.info("rid={} {} {} {} {}ms", RequestIds.of(ctx), ctx.request().method(), ctx.request().path(), status, ms);
+    } else if (ctx.response().headWritten() && !bareEnd) {
       LOG.info("rid={} {} {} {} {}ms (connection closed before the response ended: {})", RequestIds.of(ctx),
-          ctx.request().method(), ctx.request().path(), ctx.response().getStatusCode(), ms, closed.getMessage());
-    } else if (ctx.response().closed()) {
+          ctx.request().method(), ctx.request().path(), status, ms, problem.getMessage());
+    } else if (ctx.response().closed() || bareEnd) {
       LOG.info("rid={} {} {} closed-without-response {}ms ({})", RequestIds.of(ctx), ctx.request().method(),
-          ctx.request().path(), ms, closed.getMessage());
+          ctx.request().path(), ms, problem.getMessage());
     } else {
       LOG.warn("rid={} {} {} no-response-yet {}ms after an error ({})", RequestIds.of(ctx), ctx.request().method(),
-          ctx.request().path(), ms, closed.getMessage());
+          ctx.request().path(), ms, problem.getMessage());
     }
   }
 }

@@ -365,4 +365,19 @@ class HostileMultipartTest {
     assertRefused(RawHttp.post(port, "/api/v1/inference/predict", "application/json", null, bytes(predict), 10_000),
         400, "INVALID_REQUEST");
   }
+
+  /**
+   * Vert.x fails the connection on a chunk it cannot decode, with no public hook to answer first: the client sees
+   * the connection closed at once (never a hang), and the access log says closed-without-response.
+   */
+  @Test
+  void aBadChunkSizeIsAnsweredOrClosedAtOnce() throws Exception {
+    String head = "POST /annotations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAuthorization: Bearer "
+        + ANN + "\r\nTransfer-Encoding: chunked";
+    RawHttp.Response r = RawHttp.send(port, head, bytes("zz-not-hex\r\n{}\r\n0\r\n\r\n"), 10_000);
+    assertTrue(r.elapsedMs() < 5000, r.toString());
+    if (r.status() > 0) {
+      assertRefused(r, 400, r.json().getString("code"));
+    }
+  }
 }
