@@ -78,6 +78,11 @@ public record HttpEdge(int headerTimeoutSeconds, int idleTimeoutSeconds, int max
   /** The answer to a request Netty could not decode, in the error shape; the connection is closed after it. */
   static void invalid(HttpServerRequest request) {
     Throwable cause = request.decoderResult().cause();
+    if (cause instanceof io.netty.handler.codec.PrematureChannelClosureException) {
+      // The client closed the connection before its headers were complete (or the header deadline did).
+      ACCESS.info("rid=- (incomplete request) closed-without-response: {}", cause.getMessage());
+      return;
+    }
     ErrorCode code;
     String message;
     if (cause instanceof TooLongHttpLineException) {

@@ -75,7 +75,7 @@ public final class JobsApi {
   }
 
   public void mount(Router router) {
-    router.post("/api/v1/inference/predict").handler(BodyHandler.create().setBodyLimit(1 << 20)).handler(this::predict);
+    router.post("/api/v1/inference/predict").handler(BodyHandler.create(false).setBodyLimit(1 << 20)).handler(this::predict);
     router.get("/api/v1/jobs").handler(this::list);
     router.get("/api/v1/jobs/:job_id/status").handler(this::status);
     router.get("/api/v1/jobs/:job_id/results").handler(this::results);
