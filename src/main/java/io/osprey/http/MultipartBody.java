@@ -284,9 +284,15 @@ public final class MultipartBody {
         || e.getCause() != null && String.valueOf(e.getCause().getMessage()).contains("Size exceed")) {
       fail(ApiError.of(ErrorCode.PAYLOAD_TOO_LARGE,
           "A multipart field exceeds http.max_form_attribute_bytes (see docs/configuration.md)"));
-    } else {
+    } else if (e instanceof HttpPostRequestDecoder.ErrorDataDecoderException) {
       fail(ApiError.of(ErrorCode.MALFORMED_REQUEST, "The multipart body cannot be decoded: "
           + (e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage())));
+    } else {
+      // Netty's decoder fails with a NullPointerException on a part without a named Content-Disposition (garbage
+      // part headers end up the same way); its text would only confuse a client.
+      LOG.info("rid={} multipart decoder failed: {}", RequestIds.of(ctx), e.toString());
+      fail(ApiError.of(ErrorCode.MALFORMED_REQUEST,
+          "A part of the multipart body has no Content-Disposition header naming it, or unreadable headers"));
     }
   }
 
@@ -314,6 +320,12 @@ public final class MultipartBody {
       return false;
     }
     stopWatchdog();
+    if (files.isEmpty() && ctx.request().formAttributes().isEmpty()) {
+      // RFC 2046 asks for at least one part; none means the declared boundary never occurred in the body.
+      fail(ApiError.of(ErrorCode.MALFORMED_REQUEST,
+          "The body holds no part delimited by the boundary its Content-Type declares"));
+      return false;
+    }
     result.tryComplete(new Result(ctx.request().formAttributes(), List.copyOf(files), vertx));
     return true;
   }

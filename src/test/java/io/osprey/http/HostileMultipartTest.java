@@ -118,8 +118,7 @@ class HostileMultipartTest {
   void bodyWithoutTheDeclaredBoundaryIsAnsweredNotLeftHanging() throws Exception {
     for (String path : List.of(UPLOAD, "/annotations", "/media", "/media/batch")) {
       RawHttp.Response r = multipart(path, bytes("this body never mentions its boundary\r\n".repeat(100)));
-      assertEquals(400, r.status(), path + ": " + r);
-      assertRefused(r, 400, r.json().getString("code"));
+      assertRefused(r, 400, "MALFORMED_REQUEST");
     }
   }
 
@@ -131,9 +130,7 @@ class HostileMultipartTest {
         bytes("\r\n"), CLOSE);
     for (String path : List.of(UPLOAD, "/annotations", "/media")) {
       for (byte[] body : List.of(noDisposition, garbage)) {
-        RawHttp.Response r = multipart(path, body);
-        assertEquals(400, r.status(), path + ": " + r);
-        assertRefused(r, 400, r.json().getString("code"));
+        assertRefused(multipart(path, body), 400, "MALFORMED_REQUEST");
       }
     }
   }
