@@ -239,10 +239,10 @@ public final class OspreyApp {
         api.mount(router);
         new AnnotationsApi(annotations, classes, verifier, layout.tmp(), maxImage).mount(router);
         new MediaApi(annotations, verifier, layout.tmp(), config.longValue("media.max_request_bytes"),
-            config.integer("media.max_files")).mount(router);
+            config.integer("media.max_files"), maxImage).mount(router);
         new AdminApi(annotations, classes, verifier).mount(router);
       }
-    }, io.osprey.http.Cors.of(config.string("http.cors_origins")));
+    }, io.osprey.http.HttpEdge.from(config), io.osprey.http.Cors.of(config.string("http.cors_origins")));
     return chain.compose(x -> vertx.deployVerticle(http))
         .onSuccess(id -> LOG.info("Osprey started: role {}, port {}, storage {}, models {}",
             role.name().toLowerCase(), http.actualPort(), layout.root(), models.directory()))

@@ -9,6 +9,9 @@ import io.osprey.http.ApiError;
 import io.osprey.http.ApiException;
 import io.osprey.http.CurrentUser;
 import io.osprey.http.ErrorCode;
+import io.osprey.http.JsonBodies;
+import io.osprey.http.MultipartBody;
+import io.osprey.http.Text;
 import io.osprey.http.Responses;
 import io.vertx.core.Future;
 import io.vertx.core.json.DecodeException;
@@ -35,6 +38,12 @@ public final class AnnotationsApi {
   private static final Logger LOG = LoggerFactory.getLogger(AnnotationsApi.class);
   static final int MAX_PAGE_SIZE = 500;
   static final int MAX_BULK = 10_000;
+  /** Body limit of PUT /annotations/{id} (JSON). */
+  public static final long EDIT_BODY_LIMIT = 8L << 20;
+  /** Body limit of the dataset status routes (JSON). */
+  public static final long STATUS_BODY_LIMIT = 1L << 20;
+  /** What a JSON body may add around a base64 image: the other fields, detections included. */
+  static final long JSON_SLACK = EDIT_BODY_LIMIT;
 
   private final AnnotationService service;
   private final ClassCatalog classes;
@@ -55,15 +64,23 @@ public final class AnnotationsApi {
     AuthHandler ann = new AuthHandler(verifier, Permission.ANN, false);
     AuthHandler read = AuthHandler.anyOf(verifier, Permission.ANN, Permission.DATASET);
     AuthHandler dataset = new AuthHandler(verifier, Permission.DATASET, false);
-    // base64 grows an image by a third; the multipart form carries it raw.
-    BodyHandler body = BodyHandler.create(receiveDir.toString()).setBodyLimit(maxImageBytes * 4 / 3 + (1 << 20))
-        .setDeleteUploadedFilesOnEnd(true);
-    BodyHandler small = BodyHandler.create(false).setBodyLimit(8L << 20);
+    // A JSON create carries the image as base64 (a third larger) and is read into memory up to that; a multipart
+    // create is streamed by MultipartBody in the handler, its image to disk. Other bodies are small: an edit with
+    // 10,000 detections is about 1.5 MB, a bulk status change of 10,000 ids about 0.4 MB.
+    BodyHandler json = BodyHandler.create(false).setBodyLimit(base64BodyLimit(maxImageBytes));
+    BodyHandler small = BodyHandler.create(false).setBodyLimit(EDIT_BODY_LIMIT);
+    BodyHandler tiny = BodyHandler.create(false).setBodyLimit(STATUS_BODY_LIMIT);
 
     // The guard sits on a route of its own: Vert.x Web refuses a body handler after a user handler on one route,
     // and the token must be checked before a large body is received.
     router.post("/annotations").handler(ann);
-    router.post("/annotations").handler(body).handler(this::create);
+    router.post("/annotations").handler(ctx -> {
+      if (MultipartBody.isMultipart(ctx)) {
+        ctx.next();
+      } else {
+        json.handle(ctx);
+      }
+    }).handler(this::create);
     router.get("/annotations").handler(read).handler(this::list);
     router.get("/annotations/:id").handler(read).handler(this::get);
     router.get("/annotations/:id/image").handler(read).handler(ctx -> file(ctx, true));
@@ -72,18 +89,46 @@ public final class AnnotationsApi {
     router.put("/annotations/:id").handler(small).handler(this::update);
     router.delete("/annotations/:id").handler(ann).handler(this::delete);
     router.patch("/dataset/:id/status").handler(dataset);
-    router.patch("/dataset/:id/status").handler(small).handler(this::status);
+    router.patch("/dataset/:id/status").handler(tiny).handler(this::status);
     router.post("/dataset/bulk-status").handler(dataset);
-    router.post("/dataset/bulk-status").handler(small).handler(this::bulkStatus);
+    router.post("/dataset/bulk-status").handler(tiny).handler(this::bulkStatus);
   }
 
   // ------------------------------------------------------------------ create
 
+  /** Base64 characters of {@code bytes} bytes. */
+  static long base64Chars(long bytes) {
+    return (bytes + 2) / 3 * 4;
+  }
+
+  /** Body limit of a JSON request carrying a base64 file of at most {@code maxBytes}. */
+  static long base64BodyLimit(long maxBytes) {
+    return base64Chars(maxBytes) + JSON_SLACK;
+  }
+
   private void create(RoutingContext ctx) {
-    String type = ctx.request().getHeader("Content-Type");
-    boolean multipart = type != null && type.toLowerCase(Locale.ROOT).startsWith("multipart/form-data");
-    Future<JsonObject> fields = multipart ? multipartFields(ctx) : jsonBody(ctx);
-    fields.compose(raw -> classes.get().compose(catalog -> {
+    if (MultipartBody.isMultipart(ctx)) {
+      // Up to 4 parts: the image, the annotation JSON (as a field or a file part) and room for a stray one.
+      MultipartBody.receive(ctx, receiveDir, new MultipartBody.Limits(4, maxImageBytes, maxImageBytes + JSON_SLACK,
+              io.osprey.uploads.FileNames.MAX_CLIENT_LENGTH))
+          .onFailure(e -> fail(ctx, e))
+          .onSuccess(body -> create(ctx, body).eventually(body::discard)
+              .onSuccess(a -> created(ctx, a))
+              .onFailure(e -> fail(ctx, e)));
+      return;
+    }
+    create(ctx, null).onSuccess(a -> created(ctx, a)).onFailure(e -> fail(ctx, e));
+  }
+
+  private static void created(RoutingContext ctx, Annotation a) {
+    ctx.response().putHeader("Location", "/annotations/" + a.id());
+    Responses.json(ctx, 201, a.toJson());
+  }
+
+  private Future<Annotation> create(RoutingContext ctx, MultipartBody.Result body) {
+    boolean multipart = body != null;
+    Future<JsonObject> fields = multipart ? multipartFields(body) : jsonBody(ctx);
+    return fields.compose(raw -> classes.get().compose(catalog -> {
       JsonObject f = Wire.ci(raw);
       List<String> errors = new ArrayList<>();
       String mediaId = Wire.string(f, "mediaId", errors);
@@ -96,21 +141,21 @@ public final class AnnotationsApi {
       if (image != null && !(image instanceof String)) {
         errors.add("image: must be a base64 string");
       }
-      FileUpload upload = multipart ? imagePart(ctx) : null;
+      MultipartBody.FilePart upload = multipart ? body.file("image") : null;
       if (!errors.isEmpty()) {
         return Future.failedFuture(invalid(errors));
+      }
+      if (upload != null && upload.tooLarge()) {
+        return Future.failedFuture(new ApiException(ApiError.of(ErrorCode.PAYLOAD_TOO_LARGE, "image: "
+            + upload.size() + " bytes exceed the limit of " + maxImageBytes + " (annotations.max_image_bytes)")));
       }
       Future<byte[]> bytes = image instanceof String b64 && !b64.isBlank() && upload == null
           ? service.blocking(() -> decode(b64)) : Future.succeededFuture(null);
       String shownName = name != null || upload == null || upload.fileName() == null || upload.fileName().isBlank()
           ? name : MediaApi.safeName(upload.fileName());
-      return bytes.compose(b -> service.create(new NewAnnotation(b, upload == null ? null
-          : Path.of(upload.uploadedFileName()), mediaId, shownName, flightId, waypointId, source, detections,
-          CurrentUser.of(ctx), null, false)));
-    })).onSuccess(a -> {
-      ctx.response().putHeader("Location", "/annotations/" + a.id());
-      Responses.json(ctx, 201, a.toJson());
-    }).onFailure(e -> fail(ctx, e));
+      return bytes.compose(b -> service.create(new NewAnnotation(b, upload == null ? null : upload.path(), mediaId,
+          shownName, flightId, waypointId, source, detections, CurrentUser.of(ctx), null, false)));
+    }));
   }
 
   private byte[] decode(String b64) {
@@ -125,8 +170,8 @@ public final class AnnotationsApi {
       throw new ApiException(ApiError.of(ErrorCode.INVALID_REQUEST, "image: empty"));
     }
     if (bytes.length > maxImageBytes) {
-      throw new ApiException(ApiError.of(ErrorCode.FILE_TOO_LARGE, "image: " + bytes.length
-          + " bytes exceed the limit of " + maxImageBytes));
+      throw new ApiException(ApiError.of(ErrorCode.PAYLOAD_TOO_LARGE, "image: " + bytes.length
+          + " bytes exceed the limit of " + maxImageBytes + " (annotations.max_image_bytes)"));
     }
     return bytes;
   }
@@ -136,39 +181,37 @@ public final class AnnotationsApi {
       return Future.failedFuture(new ApiException(ApiError.of(ErrorCode.INVALID_REQUEST,
           "Send a CreateAnnotationRequest as JSON, or a multipart form with 'image' and 'annotation' parts")));
     }
-    return service.blocking(() -> {
-      try {
-        Object parsed = io.vertx.core.json.Json.decodeValue(ctx.body().buffer());
-        if (parsed instanceof JsonObject o) {
-          return o;
-        }
-      } catch (DecodeException e) {
-        throw new ApiException(ApiError.of(ErrorCode.INVALID_REQUEST, "The body is not valid JSON: "
-            + e.getMessage()));
-      }
-      throw new ApiException(ApiError.of(ErrorCode.INVALID_REQUEST, "The body must be a JSON object"));
-    });
+    // Parsed on a worker: a body with a 50 MB image is about 67 MB of JSON.
+    return service.blocking(() -> JsonBodies.object(ctx.body().buffer(), ctx.body().length()));
   }
 
   /** The 'annotation' JSON part (a field or a file part), or the fields given one by one. */
-  private Future<JsonObject> multipartFields(RoutingContext ctx) {
-    String json = ctx.request().getFormAttribute("annotation");
-    FileUpload jsonPart = ctx.fileUploads().stream().filter(u -> u.name().equalsIgnoreCase("annotation"))
-        .findFirst().orElse(null);
+  private Future<JsonObject> multipartFields(MultipartBody.Result body) {
+    String json = body.fields().get("annotation");
+    MultipartBody.FilePart jsonPart = body.file("annotation");
     return service.blocking(() -> {
-      String text = json;
+      io.vertx.core.buffer.Buffer text = json == null ? null : io.vertx.core.buffer.Buffer.buffer(json);
       if (text == null && jsonPart != null) {
-        text = Files.readString(Path.of(jsonPart.uploadedFileName()));
+        if (jsonPart.tooLarge()) {
+          throw new ApiException(ApiError.of(ErrorCode.PAYLOAD_TOO_LARGE, "annotation: larger than "
+              + maxImageBytes + " bytes"));
+        }
+        text = io.vertx.core.buffer.Buffer.buffer(Files.readAllBytes(jsonPart.path()));
       }
       if (text != null) {
         try {
-          return new JsonObject(text);
-        } catch (DecodeException | ClassCastException e) {
-          throw new ApiException(ApiError.of(ErrorCode.INVALID_REQUEST, "annotation: not a JSON object"));
+          return JsonBodies.object(text, text.length());
+        } catch (ApiException e) {
+          throw new ApiException(ApiError.of(ErrorCode.INVALID_REQUEST, "annotation: "
+              + e.error().message()).withErrors(e.error().errors()));
         }
       }
+      String problem = Text.firstProblem(body.fields());
+      if (problem != null) {
+        throw new ApiException(Text.invalid(problem));
+      }
       JsonObject out = new JsonObject();
-      for (Map.Entry<String, String> e : ctx.request().formAttributes()) {
+      for (Map.Entry<String, String> e : body.fields()) {
         if (e.getKey().equalsIgnoreCase("detections")) {
           try {
             out.put("detections", new JsonArray(e.getValue()));
@@ -181,10 +224,6 @@ public final class AnnotationsApi {
       }
       return out;
     });
-  }
-
-  private static FileUpload imagePart(RoutingContext ctx) {
-    return ctx.fileUploads().stream().filter(u -> u.name().equalsIgnoreCase("image")).findFirst().orElse(null);
   }
 
   private static String source(Object v, List<String> errors) {
@@ -424,15 +463,11 @@ public final class AnnotationsApi {
   /** The JSON object body, or null after answering 400. */
   static JsonObject jsonObject(RoutingContext ctx) {
     try {
-      JsonObject body = ctx.body().length() == 0 ? null : ctx.body().asJsonObject();
-      if (body != null) {
-        return body;
-      }
-    } catch (DecodeException | ClassCastException e) {
-      // answered below
+      return JsonBodies.object(ctx.body().buffer(), ctx.body().length());
+    } catch (ApiException e) {
+      Responses.error(ctx, e.error());
+      return null;
     }
-    Responses.error(ctx, ApiError.of(ErrorCode.INVALID_REQUEST, "The body must be a JSON object"));
-    return null;
   }
 
   static ApiException invalid(List<String> errors) {

@@ -8,12 +8,14 @@ import io.osprey.http.ApiError;
 import io.osprey.http.ApiException;
 import io.osprey.http.CurrentUser;
 import io.osprey.http.ErrorCode;
+import io.osprey.http.JsonBodies;
+import io.osprey.http.MultipartBody;
 import io.osprey.http.Responses;
+import io.osprey.http.Text;
 import io.osprey.uploads.ImageInspector;
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
-import io.vertx.ext.web.FileUpload;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
@@ -37,25 +39,39 @@ public final class MediaApi {
   private final Path receiveDir;
   private final long maxRequestBytes;
   private final int maxFiles;
+  private final long maxDataBytes;
 
+  /**
+   * {@code maxRequestBytes} bounds the files of one multipart request (streamed to disk); {@code maxDataBytes} the
+   * decoded base64 {@code data} of a JSON request, which is held in memory and so is bounded like an annotation
+   * image ({@code annotations.max_image_bytes}).
+   */
   public MediaApi(AnnotationService service, TokenVerifier verifier, Path receiveDir, long maxRequestBytes,
-                  int maxFiles) {
+                  int maxFiles, long maxDataBytes) {
     this.service = service;
     this.verifier = verifier;
     this.receiveDir = receiveDir;
     this.maxRequestBytes = maxRequestBytes;
     this.maxFiles = maxFiles;
+    this.maxDataBytes = maxDataBytes;
   }
 
   public void mount(Router router) {
     AuthHandler ann = new AuthHandler(verifier, Permission.ANN, false);
     AuthHandler read = AuthHandler.anyOf(verifier, Permission.ANN, Permission.DATASET);
-    BodyHandler body = BodyHandler.create(receiveDir.toString()).setBodyLimit(maxRequestBytes)
-        .setDeleteUploadedFilesOnEnd(true);
+    // Multipart bodies are streamed by MultipartBody in the handler; only a JSON body is read into memory, and
+    // only up to what base64 data of the largest allowed file needs.
+    BodyHandler json = BodyHandler.create(false).setBodyLimit(AnnotationsApi.base64BodyLimit(maxDataBytes));
     router.post("/media").handler(ann);
-    router.post("/media").handler(body).handler(ctx -> upload(ctx, false));
+    router.post("/media").handler(ctx -> {
+      if (MultipartBody.isMultipart(ctx)) {
+        ctx.next();
+      } else {
+        json.handle(ctx);
+      }
+    }).handler(ctx -> upload(ctx, false));
     router.post("/media/batch").handler(ann);
-    router.post("/media/batch").handler(body).handler(ctx -> upload(ctx, true));
+    router.post("/media/batch").handler(ctx -> upload(ctx, true));
     router.get("/media/:id").handler(read).handler(this::get);
     router.get("/media/:id/file").handler(read).handler(this::file);
   }
@@ -65,57 +81,99 @@ public final class MediaApi {
                      Integer width, Integer height, Path staged, Path target) {
   }
 
-  private void upload(RoutingContext ctx, boolean batch) {
-    String type = String.valueOf(ctx.request().getHeader("Content-Type")).toLowerCase();
-    boolean multipart = type.startsWith("multipart/form-data");
-    JsonObject json = null;
-    if (!multipart) {
-      json = batch ? null : AnnotationsApi.jsonObject(ctx);
-      if (json == null) {
-        if (batch) {
-          Responses.error(ctx, ApiError.of(ErrorCode.INVALID_REQUEST,
-              "Send multipart/form-data with file parts and a waypointId field"));
-        }
-        return;
-      }
+  /** What a media request carried: its fields, and either its file parts or base64 data. */
+  private record Received(JsonObject fields, List<MultipartBody.FilePart> files, MultipartBody.Result body) {
+    Future<Void> discard() {
+      return body == null ? Future.succeededFuture() : body.discard();
     }
+  }
+
+  private void upload(RoutingContext ctx, boolean batch) {
+    boolean multipart = MultipartBody.isMultipart(ctx);
+    if (!multipart && batch) {
+      Responses.error(ctx, ApiError.of(ErrorCode.INVALID_REQUEST,
+          "Send multipart/form-data with file parts and a waypointId field"));
+      return;
+    }
+    Future<Received> received;
+    if (multipart) {
+      received = MultipartBody.receive(ctx, receiveDir, new MultipartBody.Limits(batch ? maxFiles : 1, Long.MAX_VALUE,
+              maxRequestBytes, io.osprey.uploads.FileNames.MAX_CLIENT_LENGTH))
+          .compose(body -> {
+            String problem = Text.firstProblem(body.fields());
+            if (problem != null) {
+              return body.discard().transform(x -> Future.failedFuture(new ApiException(Text.invalid(problem))));
+            }
+            return Future.succeededFuture(new Received(formFields(body), body.files(), body));
+          });
+    } else {
+      // Parsed on a worker: with base64 data the body is up to about 75 MB of JSON.
+      received = service.blocking(() -> JsonBodies.object(ctx.body().buffer(), ctx.body().length()))
+          .map(json -> new Received(Wire.ci(json), List.of(), null));
+    }
+    received.onFailure(e -> AnnotationsApi.fail(ctx, e))
+        .onSuccess(r -> upload(ctx, batch, r).eventually(r::discard)
+            .onSuccess(rows -> {
+              if (batch) {
+                JsonArray out = new JsonArray();
+                rows.forEach(m -> out.add(m.toJson()));
+                ctx.response().setStatusCode(201).putHeader("Content-Type", "application/json; charset=utf-8")
+                    .end(out.encode());
+              } else {
+                ctx.response().putHeader("Location", "/media/" + rows.get(0).id());
+                Responses.json(ctx, 201, rows.get(0).toJson());
+              }
+            })
+            .onFailure(e -> AnnotationsApi.fail(ctx, e)));
+  }
+
+  private Future<List<Media>> upload(RoutingContext ctx, boolean batch, Received r) {
+    boolean multipart = r.body() != null;
     List<String> errors = new ArrayList<>();
-    JsonObject f = multipart ? formFields(ctx) : Wire.ci(json);
+    JsonObject f = r.fields();
     String waypointId = Wire.string(f, "waypointId", errors);
     String flightId = Wire.string(f, "flightId", errors);
     String name = Wire.string(f, "name", errors);
-    List<FileUpload> uploads = multipart ? ctx.fileUploads().stream().toList() : List.of();
+    List<MultipartBody.FilePart> uploads = r.files();
     String data = !multipart && f.getValue("data") instanceof String s ? s : null;
     if (multipart && uploads.isEmpty() || !multipart && data == null) {
       errors.add(multipart ? "files: at least one file part is required" : "data: the base64 file content is required");
     }
-    if (!batch && uploads.size() > 1) {
-      errors.add("files: POST /media takes one file; use /media/batch for several");
-    }
-    if (uploads.size() > maxFiles) {
-      errors.add("files: at most " + maxFiles + " per batch");
+    if (data != null && data.length() > AnnotationsApi.base64Chars(maxDataBytes) + 1024) {
+      return Future.failedFuture(new ApiException(ApiError.of(ErrorCode.PAYLOAD_TOO_LARGE, "data: more than "
+          + maxDataBytes + " bytes once decoded (annotations.max_image_bytes); send large files as multipart")));
     }
     if (!errors.isEmpty()) {
-      AnnotationsApi.fail(ctx, AnnotationsApi.invalid(errors));
-      return;
+      return Future.failedFuture(AnnotationsApi.invalid(errors));
     }
     String user = CurrentUser.of(ctx);
-    service.paths().get().compose(dirs -> service.blocking(() -> {
+    return service.paths().get().compose(dirs -> service.blocking(() -> {
       List<StagedMedia> staged = new ArrayList<>();
       JsonArray fileErrors = new JsonArray();
       try {
         if (data != null) {
+          byte[] bytes = Base64.getMimeDecoder().decode(data);
+          if (bytes.length > maxDataBytes) {
+            throw new ApiException(ApiError.of(ErrorCode.PAYLOAD_TOO_LARGE, "data: " + bytes.length
+                + " bytes exceed the limit of " + maxDataBytes + " (annotations.max_image_bytes)"));
+          }
           Path received = receiveDir.resolve(UUID.randomUUID() + ".b64");
           Files.createDirectories(receiveDir);
-          Files.write(received, Base64.getMimeDecoder().decode(data));
-          stageOne(received, name != null ? name : "media", dirs, staged, fileErrors);
+          try {
+            Files.write(received, bytes);
+            stageOne(received, name != null ? name : "media", dirs, staged, fileErrors);
+          } finally {
+            // Moved into staging when accepted; a refused file must not wait for the janitor.
+            Files.deleteIfExists(received);
+          }
         } else {
-          for (FileUpload u : uploads) {
-            String fileName = u.fileName() == null || u.fileName().isBlank() ? u.name() : u.fileName();
-            stageOne(Path.of(u.uploadedFileName()), !batch && name != null ? name : fileName, dirs, staged,
-                fileErrors);
+          for (MultipartBody.FilePart u : uploads) {
+            String fileName = u.fileName() == null || u.fileName().isBlank() ? u.field() : u.fileName();
+            stageOne(u.path(), !batch && name != null ? name : fileName, dirs, staged, fileErrors);
           }
         }
+      } catch (ApiException e) {
+        throw e;
       } catch (IllegalArgumentException e) {
         fileErrors.add(new JsonObject().put("file", "data").put("code", "INVALID_FORMAT")
             .put("message", "data: not valid base64"));
@@ -158,24 +216,12 @@ public final class MediaApi {
           List<Future<Media>> rows = staged.stream()
               .map(s -> service.repository().findMedia(service.repository().pool(), s.id())).toList();
           return Future.all(rows).map(all -> rows.stream().map(Future::result).toList());
-        }))
-        .onSuccess(rows -> {
-          if (batch) {
-            JsonArray out = new JsonArray();
-            rows.forEach(m -> out.add(m.toJson()));
-            ctx.response().setStatusCode(201).putHeader("Content-Type", "application/json; charset=utf-8")
-                .end(out.encode());
-          } else {
-            ctx.response().putHeader("Location", "/media/" + rows.get(0).id());
-            Responses.json(ctx, 201, rows.get(0).toJson());
-          }
-        })
-        .onFailure(e -> AnnotationsApi.fail(ctx, e));
+        }));
   }
 
-  private static JsonObject formFields(RoutingContext ctx) {
+  private static JsonObject formFields(MultipartBody.Result body) {
     JsonObject out = new JsonObject();
-    ctx.request().formAttributes().forEach(e -> out.put(e.getKey().toLowerCase(), e.getValue()));
+    body.fields().forEach(e -> out.put(e.getKey().toLowerCase(), e.getValue()));
     return out;
   }
 

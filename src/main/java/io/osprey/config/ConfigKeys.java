@@ -42,6 +42,20 @@ public final class ConfigKeys {
     str("http.cors_origins", true, "Origins (scheme://host[:port], comma-separated, exact) whose browser pages may"
         + " call every REST and event-stream route (CORS); empty = same-origin pages only; * = any origin (safe with"
         + " bearer tokens, which a foreign page must be given). A cross-origin request from an origin not listed gets 403 ORIGIN_NOT_ALLOWED.");
+    num("http.header_timeout_seconds", Type.INT, 1, 3600, "A connection waiting for a request's headers (a new one, or"
+        + " one kept alive after a response) is closed when they are not complete within this time (slow clients).");
+    num("http.idle_timeout_seconds", Type.INT, 1, 86400, "A connection on which nothing is read or written for this"
+        + " long is closed (event streams send heartbeats more often).");
+    num("http.max_initial_line_bytes", Type.INT, 256, 1 << 20, "Longest request line (method, URI, version); longer"
+        + " gets 414 URI_TOO_LONG.");
+    num("http.max_header_bytes", Type.INT, 256, 1 << 20, "Largest total size of a request's headers; larger gets 431"
+        + " HEADERS_TOO_LARGE.");
+    num("http.max_form_attribute_bytes", Type.INT, 1024, 1 << 30, "Largest non-file multipart field (such as the"
+        + " 'annotation' JSON of POST /annotations); it is held in memory.");
+    num("http.max_form_parts", Type.INT, 1, 100000, "Most parts (files and fields) in one multipart body; more gets"
+        + " 400 (TOO_MANY_FILES on the upload routes).");
+    num("http.max_part_header_bytes", Type.INT, 1024, 1 << 20, "Most bytes the multipart decoder buffers while reading"
+        + " one part's headers; larger part headers get 400 MALFORMED_REQUEST.");
     str("storage.root", false, "Root folder for uploaded files and results; relative paths are resolved from the working directory.");
     num("storage.tmp_max_age_minutes", Type.INT, 1, 10080,
         "Partial upload files and unregistered upload folders older than this are removed by the storage janitor.");
@@ -126,12 +140,15 @@ public final class ConfigKeys {
         + " this (plus auth.leeway_seconds) is refused with 401, as is one without a finite numeric exp.");
     str("annotations.roots_base", false, "Folder that relative directory settings (PUT /settings/directories) are"
         + " resolved from; relative values are resolved from storage.root.");
-    num("annotations.max_image_bytes", Type.LONG, 1, 1L << 32, "Largest image accepted by POST /annotations.");
+    num("annotations.max_image_bytes", Type.LONG, 1, 1L << 32, "Largest image accepted by POST /annotations"
+        + " (multipart, or base64 once decoded; one byte more gets 413), and largest decoded base64 'data' of a JSON"
+        + " POST /media. A JSON body may be the base64 of this plus 8 MiB.");
     num("annotations.thumbnail_size", Type.INT, 16, 4096, "Longest side of annotation thumbnails in pixels.");
     num("annotations.reconcile_after_seconds", Type.INT, 0, 86400, "An annotation or media whose files are still"
         + " pending this long after its last change is repaired by the reconciler (the writer is presumed dead).");
     num("annotations.reconcile_interval_seconds", Type.INT, 1, 86400, "How often the reconciler looks for work.");
-    num("media.max_request_bytes", Type.LONG, 1, 1L << 40, "Largest request body (all its files) accepted by POST /media and /media/batch.");
+    num("media.max_request_bytes", Type.LONG, 1, 1L << 40, "Largest total of the files of one multipart POST /media"
+        + " or /media/batch (streamed to disk; one byte more gets 413).");
     num("media.max_files", Type.INT, 1, 10000, "Most files in one POST /media/batch.");
     bool("outbox.enabled", "Run an outbox drainer in this API process (several may run; one publishes at a time).");
     num("outbox.batch_size", Type.INT, 1, 10000, "Outbox rows published per round trip to the broker.");

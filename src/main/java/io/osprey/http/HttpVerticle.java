@@ -33,15 +33,18 @@ public final class HttpVerticle extends VerticleBase {
   private final Readiness readiness;
   private final Routes routes;
   private final Cors cors;
+  private final HttpEdge edge;
   private HttpServer server;
   private Router router;
 
   public HttpVerticle(String host, int port, Metrics metrics, Readiness readiness, Routes routes) {
-    this(host, port, metrics, readiness, routes, null);
+    this(host, port, metrics, readiness, routes, HttpEdge.defaults(), null);
   }
 
   /** {@code cors}: the browser contract of http.cors_origins, or null for same-origin pages only. */
-  public HttpVerticle(String host, int port, Metrics metrics, Readiness readiness, Routes routes, Cors cors) {
+  public HttpVerticle(String host, int port, Metrics metrics, Readiness readiness, Routes routes, HttpEdge edge,
+                      Cors cors) {
+    this.edge = edge;
     this.cors = cors;
     this.host = host;
     this.port = port;
@@ -53,6 +56,11 @@ public final class HttpVerticle extends VerticleBase {
   @Override
   public Future<?> start() {
     router = Router.router(vertx);
+    HttpServer created = vertx.createHttpServer(edge.apply(new HttpServerOptions()
+        .setHost(host)
+        .setPort(port)
+        .setCompressionSupported(true)));
+    router.route().handler(edge.install(vertx, created, router));
     router.route().handler(new RequestIds());
     router.route().handler(new AccessLog());
     router.route().handler(new ApiMetrics(metrics.registry()));
@@ -60,6 +68,7 @@ public final class HttpVerticle extends VerticleBase {
       // Before every route and every auth handler: a preflight (OPTIONS, never with a token) is answered here.
       router.route().handler(cors);
     }
+    router.route().handler(Text::guardParams);
 
     router.get("/health/live").handler(ctx -> Responses.json(ctx, 200, new JsonObject().put("status", "UP")));
     router.get("/health/ready").handler(readiness.handler());
@@ -86,13 +95,7 @@ public final class HttpVerticle extends VerticleBase {
         "The request body exceeds the limit of " + ctx.request().path() + " (see docs/configuration.md)")));
     router.errorHandler(500, failures());
 
-    HttpServerOptions options = new HttpServerOptions()
-        .setHost(host)
-        .setPort(port)
-        .setCompressionSupported(true)
-        .setIdleTimeout(300);
-    return vertx.createHttpServer(options)
-        .requestHandler(router)
+    return created
         .listen()
         .onSuccess(s -> {
           server = s;

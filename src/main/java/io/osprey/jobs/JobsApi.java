@@ -75,7 +75,7 @@ public final class JobsApi {
   }
 
   public void mount(Router router) {
-    router.post("/api/v1/inference/predict").handler(BodyHandler.create().setBodyLimit(1 << 20)).handler(this::predict);
+    router.post("/api/v1/inference/predict").handler(BodyHandler.create(false).setBodyLimit(1 << 20)).handler(this::predict);
     router.get("/api/v1/jobs").handler(this::list);
     router.get("/api/v1/jobs/:job_id/status").handler(this::status);
     router.get("/api/v1/jobs/:job_id/results").handler(this::results);
@@ -100,6 +100,12 @@ public final class JobsApi {
     if (body == null) {
       Responses.error(ctx, ApiError.of(ErrorCode.INVALID_REQUEST,
           "Send a JSON object with upload_id, file_ids and config"));
+      return;
+    }
+    // The config is stored as JSONB, which refuses a NUL in any string.
+    String problem = io.osprey.http.Text.firstProblem(body, "");
+    if (problem != null) {
+      Responses.error(ctx, io.osprey.http.Text.invalid(problem));
       return;
     }
     String user = CurrentUser.of(ctx);

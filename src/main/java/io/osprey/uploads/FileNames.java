@@ -3,6 +3,8 @@ package io.osprey.uploads;
 /** Client file names are metadata only; this makes them safe to store and show. */
 public final class FileNames {
   private static final int MAX_LENGTH = 255;
+  /** Longer client file names are refused (400), not cut: nobody names a file like that but a hostile client. */
+  public static final int MAX_CLIENT_LENGTH = 1024;
 
   private FileNames() {
   }

@@ -2,6 +2,8 @@ package io.osprey.uploads;
 
 import io.osprey.bus.Bus;
 import io.osprey.http.ApiError;
+import io.osprey.http.ApiException;
+import io.osprey.http.MultipartBody;
 import io.osprey.http.CurrentUser;
 import io.osprey.http.ErrorCode;
 import io.osprey.http.RequestIds;
@@ -9,12 +11,8 @@ import io.osprey.http.Responses;
 import io.osprey.storage.StorageLayout;
 import io.vertx.core.Future;
 import io.vertx.core.Handler;
-import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.eventbus.DeliveryOptions;
-import io.vertx.core.file.AsyncFile;
-import io.vertx.core.file.OpenOptions;
-import io.vertx.core.http.HttpServerFileUpload;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -60,22 +58,23 @@ public final class UploadHandler implements Handler<RoutingContext> {
     new Receipt(ctx).begin();
   }
 
-  /** One received file part. */
+  /** One received file part with what inspection said about it. */
   private static final class Part {
     final int index;
     final String filename;
     final Path tmp;
-    long size;
-    boolean tooLarge;
-    boolean discarded;
-    Throwable writeError;
-    final Promise<Void> received = Promise.promise();
+    final long size;
+    final boolean tooLarge;
+    final Throwable writeError;
     Bus.Inspection inspection;
 
-    Part(int index, String filename, Path tmp) {
-      this.index = index;
-      this.filename = filename;
-      this.tmp = tmp;
+    Part(MultipartBody.FilePart f) {
+      this.index = f.index();
+      this.filename = FileNames.sanitize(f.fileName());
+      this.tmp = f.path();
+      this.size = f.size();
+      this.tooLarge = f.tooLarge();
+      this.writeError = f.writeError();
     }
   }
 
@@ -83,93 +82,32 @@ public final class UploadHandler implements Handler<RoutingContext> {
   private final class Receipt {
     private final RoutingContext ctx;
     private final List<Part> parts = new ArrayList<>();
-    private boolean failed;
 
     Receipt(RoutingContext ctx) {
       this.ctx = ctx;
     }
 
     void begin() {
-      HttpServerRequest request = ctx.request();
-      request.setExpectMultipart(true);
-      request.uploadHandler(this::onFile);
-      request.exceptionHandler(e -> {
-        // The client went away or sent a broken body: no answer is possible, only clean-up.
-        failed = true;
-        LOG.info("rid={} upload aborted by the client: {}", RequestIds.of(ctx), e.toString());
-        discardTemps();
-      });
-      request.endHandler(v -> onBodyEnd());
-      request.resume();
-    }
-
-    private void onFile(HttpServerFileUpload upload) {
-      Part part = new Part(parts.size(), FileNames.sanitize(upload.filename()),
-          layout.tmp().resolve(UUID.randomUUID() + ".part"));
-      parts.add(part);
-      if (part.index >= limits.maxFiles() || failed) {
-        // Past the file limit nothing more is written; the body is still read so the client gets its answer.
-        part.discarded = true;
-        upload.handler(b -> { }).endHandler(v -> part.received.tryComplete());
-        upload.exceptionHandler(e -> part.received.tryComplete());
-        return;
-      }
-      upload.pause();
-      vertx.fileSystem().open(part.tmp.toString(), new OpenOptions().setWrite(true).setCreateNew(true))
-          .onSuccess(file -> receiveInto(upload, part, file))
+      // Streamed part by part into temp files; a malformed body, too many files or a client that goes away ends
+      // here with the temp files already deleted.
+      MultipartBody.receive(ctx, layout.tmp(), new MultipartBody.Limits(limits.maxFiles(), limits.maxFileBytes(),
+              Long.MAX_VALUE, FileNames.MAX_CLIENT_LENGTH, "upload"))
           .onFailure(e -> {
-            part.writeError = e;
-            upload.handler(b -> { }).endHandler(v -> part.received.tryComplete());
-            upload.exceptionHandler(x -> part.received.tryComplete());
-            upload.resume();
+            if (e instanceof ApiException api) {
+              LOG.info("rid={} upload refused: {}", RequestIds.of(ctx), api.error().message());
+              Responses.error(ctx, api.error());
+            }
+          })
+          .onSuccess(body -> {
+            body.files().forEach(f -> parts.add(new Part(f)));
+            afterReceived();
           });
-    }
-
-    private void receiveInto(HttpServerFileUpload upload, Part part, AsyncFile file) {
-      file.exceptionHandler(e -> part.writeError = e);
-      upload.handler(buffer -> {
-        part.size += buffer.length();
-        if (part.size > limits.maxFileBytes()) {
-          // Keep counting, stop writing: an oversized file never occupies more than the limit on disk.
-          part.tooLarge = true;
-          return;
-        }
-        if (part.writeError == null) {
-          file.write(buffer);
-          if (file.writeQueueFull()) {
-            upload.pause();
-            file.drainHandler(v -> upload.resume());
-          }
-        }
-      });
-      upload.exceptionHandler(e -> file.close().onComplete(x -> part.received.tryComplete()));
-      upload.endHandler(v -> file.close().onComplete(closed -> {
-        if (closed.failed() && part.writeError == null) {
-          part.writeError = closed.cause();
-        }
-        part.received.tryComplete();
-      }));
-      upload.resume();
-    }
-
-    private void onBodyEnd() {
-      if (failed) {
-        return;
-      }
-      Future.join(parts.stream().map(p -> p.received.future()).toList())
-          .onComplete(all -> afterReceived());
     }
 
     private void afterReceived() {
       if (parts.isEmpty()) {
         finish(ApiError.of(ErrorCode.NO_FILES,
             "The upload contains no files; send each image as a multipart 'files' part with a filename"));
-        return;
-      }
-      if (parts.size() > limits.maxFiles()) {
-        finish(ApiError.of(ErrorCode.TOO_MANY_FILES,
-                "Maximum " + limits.maxFiles() + " files per upload (received " + parts.size() + ")")
-            .withDetails(new JsonObject().put("max_files", limits.maxFiles()).put("received", parts.size())));
         return;
       }
       for (Part p : parts) {
@@ -280,22 +218,18 @@ public final class UploadHandler implements Handler<RoutingContext> {
               }));
     }
 
+    /** Answers once the temp files are gone, so nothing of a refused upload outlives its answer. */
     private void finish(ApiError error) {
-      discardTemps();
-      Responses.error(ctx, error);
+      List<String> paths = parts.stream().map(p -> p.tmp.toString()).toList();
+      (paths.isEmpty() ? Future.<Void>succeededFuture() : discard(paths))
+          .onComplete(x -> Responses.error(ctx, error));
     }
 
-    private void discardTemps() {
-      List<String> paths = parts.stream().filter(p -> !p.discarded).map(p -> p.tmp.toString()).toList();
-      if (!paths.isEmpty()) {
-        discard(paths);
-      }
-    }
-
-    private void discard(List<String> paths) {
-      vertx.eventBus().request(Bus.UPLOAD_DISCARD, new Bus.DiscardFiles(paths).toJson(), WORKER_CALL)
+    private Future<Void> discard(List<String> paths) {
+      return vertx.eventBus().request(Bus.UPLOAD_DISCARD, new Bus.DiscardFiles(paths).toJson(), WORKER_CALL)
           .onFailure(e -> LOG.warn("rid={} clean-up failed, the storage janitor will retry: {}",
-              RequestIds.of(ctx), e.getMessage()));
+              RequestIds.of(ctx), e.getMessage()))
+          .<Void>mapEmpty();
     }
   }
 }

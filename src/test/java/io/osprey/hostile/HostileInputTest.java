@@ -140,7 +140,7 @@ class HostileInputTest {
   }
 
   /** Why a reply breaks the contract, or null when it keeps it. */
-  private static String violation(HostileCases.Case c, RawHttp.Reply r) {
+  private static String violation(HostileCases.Case c, RawHttp.Response r) {
     if (r.status() == RawHttp.HUNG) {
       return "no answer within the timeout";
     }
@@ -148,26 +148,26 @@ class HostileInputTest {
       return "connection closed without an answer";
     }
     if (r.status() >= 500) {
-      return "answered " + r.status() + ": " + cut(r.bodyText());
+      return "answered " + r.status() + ": " + cut(r.body());
     }
-    if (r.answerMillis() > 5000) {
-      return "answered after " + r.answerMillis() + " ms";
+    if (r.elapsedMs() > 5000) {
+      return "answered after " + r.elapsedMs() + " ms";
     }
     if (!c.acceptable().test(r.status())) {
-      return "answered " + r.status() + ", expected " + c.expected() + ": " + cut(r.bodyText());
+      return "answered " + r.status() + ", expected " + c.expected() + ": " + cut(r.body());
     }
     if (r.status() >= 400) {
       if (r.header("X-Request-Id") == null) {
         return "error " + r.status() + " without X-Request-Id";
       }
       try {
-        JsonObject body = new JsonObject(r.bodyText());
+        JsonObject body = new JsonObject(r.body());
         if (body.getString("code") == null || body.getString("message") == null
             || body.getString("request_id") == null) {
-          return "error body without code, message and request_id: " + cut(r.bodyText());
+          return "error body without code, message and request_id: " + cut(r.body());
         }
       } catch (RuntimeException e) {
-        return "error body is not JSON: '" + cut(r.bodyText()) + "'";
+        return "error body is not JSON: '" + cut(r.body()) + "'";
       }
     }
     return null;
@@ -204,8 +204,8 @@ class HostileInputTest {
     long started = System.nanoTime();
     for (HostileCases.Case c : cases) {
       results.add(pool.submit(() -> {
-        RawHttp.Reply r = RawHttp.exchange(port, c.request(), 15_000);
-        slowest.accumulateAndGet(r.answerMillis(), Math::max);
+        RawHttp.Response r = RawHttp.exchange(port, c.request(), 15_000);
+        slowest.accumulateAndGet(r.elapsedMs(), Math::max);
         String requestId = new String(c.request(), 0, Math.min(400, c.request().length), StandardCharsets.ISO_8859_1)
             .replaceAll("(?s).*X-Request-Id: (hostile-[0-9]+).*", "$1");
         if (requestId.startsWith("hostile-")) {
@@ -285,11 +285,11 @@ class HostileInputTest {
       for (String path : permissionOnly ? List.of("/annotations") : List.of("/annotations", "/api/v1/jobs")) {
         String request = "GET " + path + " HTTP/1.1\r\nHost: x\r\nAuthorization: " + e.getValue()
             + "\r\nConnection: close\r\n\r\n";
-        RawHttp.Reply r = RawHttp.exchange(port, request.getBytes(StandardCharsets.ISO_8859_1), 10_000);
+        RawHttp.Response r = RawHttp.exchange(port, request.getBytes(StandardCharsets.ISO_8859_1), 10_000);
         boolean ok = r.status() == 401 || permissionOnly && r.status() == 403;
         String shape = violation(new HostileCases.Case(e.getKey(), path, new byte[0], s -> true, "401"), r);
         if (!ok || shape != null) {
-          failures.add(path + " / " + e.getKey() + ": " + r.status() + " " + (shape == null ? cut(r.bodyText()) : shape));
+          failures.add(path + " / " + e.getKey() + ": " + r.status() + " " + (shape == null ? cut(r.body()) : shape));
         }
       }
     }

@@ -1,0 +1,168 @@
+package io.osprey.http;
+
+import io.netty.handler.codec.http.TooLongHttpHeaderException;
+import io.netty.handler.codec.http.TooLongHttpLineException;
+import io.osprey.config.Config;
+import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpConnection;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.RoutingContext;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.UUID;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * What the HTTP layer enforces before (and beside) the router, from the {@code http.*} keys: request line, header and
+ * multipart decoder sizes; the idle timeout; a header read deadline (Vert.x has none: a client sending its headers a
+ * byte at a time would hold a connection forever); and the answers Vert.x makes itself to requests it cannot decode
+ * (414, 431, 400), which get the one error shape and an {@code X-Request-Id} like every other answer.
+ */
+public record HttpEdge(int headerTimeoutSeconds, int idleTimeoutSeconds, int maxInitialLineBytes, int maxHeaderBytes,
+                       int maxFormAttributeBytes, int maxFormParts, int maxPartHeaderBytes) {
+  private static final Logger ACCESS = LoggerFactory.getLogger("osprey.access");
+
+  public static HttpEdge from(Config config) {
+    return new HttpEdge(config.integer("http.header_timeout_seconds"), config.integer("http.idle_timeout_seconds"),
+        config.integer("http.max_initial_line_bytes"), config.integer("http.max_header_bytes"),
+        config.integer("http.max_form_attribute_bytes"), config.integer("http.max_form_parts"),
+        config.integer("http.max_part_header_bytes"));
+  }
+
+  /** Defaults for callers without a configuration (the conf/osprey.json values). */
+  public static HttpEdge defaults() {
+    return new HttpEdge(10, 60, 8192, 16384, 8 << 20, 1000, 16384);
+  }
+
+  public HttpServerOptions apply(HttpServerOptions options) {
+    return options
+        // With clear-text HTTP/2 on, Vert.x creates the connection (and calls the connection handler) only once the
+        // first request's headers are in, to look for an h2c upgrade: a client that never finishes them would be
+        // out of reach of the header deadline. The service speaks plain HTTP/1.1.
+        .setHttp2ClearTextEnabled(false)
+        .setIdleTimeout(idleTimeoutSeconds)
+        .setMaxInitialLineLength(maxInitialLineBytes)
+        .setMaxHeaderSize(maxHeaderBytes)
+        .setMaxFormAttributeSize(maxFormAttributeBytes)
+        .setMaxFormFields(maxFormParts)
+        .setMaxFormBufferedBytes(maxPartHeaderBytes);
+  }
+
+  /**
+   * Installs the invalid-request answer and the header deadline on {@code server}; {@code requests} is the router.
+   * Returns the router-level handler that re-arms the deadline when a response ends (mount it first).
+   */
+  public io.vertx.core.Handler<RoutingContext> install(Vertx vertx, HttpServer server,
+                                                        io.vertx.core.Handler<HttpServerRequest> requests) {
+    Deadlines deadlines = new Deadlines(vertx, headerTimeoutSeconds * 1000L);
+    server.connectionHandler(deadlines::opened);
+    server.requestHandler(request -> {
+      deadlines.headersDone(request.connection());
+      requests.handle(request);
+    });
+    server.invalidRequestHandler(request -> {
+      deadlines.headersDone(request.connection());
+      invalid(request);
+    });
+    return ctx -> {
+      HttpConnection conn = ctx.request().connection();
+      ctx.addEndHandler(x -> deadlines.responded(conn));
+      ctx.next();
+    };
+  }
+
+  /** The answer to a request Netty could not decode, in the error shape; the connection is closed after it. */
+  static void invalid(HttpServerRequest request) {
+    Throwable cause = request.decoderResult().cause();
+    if (cause instanceof io.netty.handler.codec.PrematureChannelClosureException) {
+      // The client closed the connection before its headers were complete (or the header deadline did).
+      ACCESS.info("rid=- (incomplete request) closed-without-response: {}", cause.getMessage());
+      return;
+    }
+    ErrorCode code;
+    String message;
+    if (cause instanceof TooLongHttpLineException) {
+      code = ErrorCode.URI_TOO_LONG;
+      message = "The request line is longer than http.max_initial_line_bytes";
+    } else if (cause instanceof TooLongHttpHeaderException) {
+      code = ErrorCode.HEADERS_TOO_LARGE;
+      message = "The request headers are larger than http.max_header_bytes";
+    } else {
+      code = ErrorCode.MALFORMED_REQUEST;
+      message = "The request cannot be decoded" + (cause == null || cause.getMessage() == null ? ""
+          : ": " + cause.getMessage());
+    }
+    String id = UUID.randomUUID().toString();
+    JsonObject body = ApiError.of(code, message).toJson(id);
+    ACCESS.info("rid={} (undecodable request) {} {}ms", id, code.status(), 0);
+    request.response()
+        .setStatusCode(code.status())
+        .putHeader(RequestIds.HEADER, id)
+        .putHeader("Content-Type", "application/json; charset=utf-8")
+        .putHeader("Connection", "close")
+        .end(body.encode())
+        .onComplete(x -> request.connection().close());
+  }
+
+  /**
+   * Per connection, the time by which a request's headers must be complete: armed when the connection opens and
+   * when its last request in flight has its response (keep-alive), disarmed while a request is in flight. So a
+   * connection idle between requests is also closed after the header timeout, as servers commonly do with
+   * keep-alive. All on the server's event loop, so plain maps suffice.
+   */
+  private static final class Deadlines {
+    private final long timeoutMs;
+    /** Connections waiting for headers, with the time (ms) by which they must have them. */
+    private final Map<HttpConnection, Long> deadlines = new HashMap<>();
+    private final Map<HttpConnection, Integer> inFlight = new HashMap<>();
+
+    Deadlines(Vertx vertx, long timeoutMs) {
+      this.timeoutMs = timeoutMs;
+      // One sweep for all connections rather than a timer each; a deadline is met to within a quarter of it.
+      vertx.setPeriodic(Math.max(100, timeoutMs / 4), t -> sweep());
+    }
+
+    void opened(HttpConnection conn) {
+      conn.closeHandler(v -> {
+        deadlines.remove(conn);
+        inFlight.remove(conn);
+      });
+      arm(conn);
+    }
+
+    void headersDone(HttpConnection conn) {
+      deadlines.remove(conn);
+      inFlight.merge(conn, 1, Integer::sum);
+    }
+
+    void responded(HttpConnection conn) {
+      Integer left = inFlight.computeIfPresent(conn, (c, n) -> n <= 1 ? null : n - 1);
+      if (left == null) {
+        arm(conn);
+      }
+    }
+
+    private void arm(HttpConnection conn) {
+      deadlines.put(conn, System.currentTimeMillis() + timeoutMs);
+    }
+
+    private void sweep() {
+      long now = System.currentTimeMillis();
+      var it = deadlines.entrySet().iterator();
+      while (it.hasNext()) {
+        var e = it.next();
+        if (e.getValue() <= now) {
+          it.remove();
+          if (!inFlight.containsKey(e.getKey())) {
+            // No request is in flight: closing loses no answer.
+            e.getKey().close();
+          }
+        }
+      }
+    }
+  }
+}
