@@ -1,5 +1,6 @@
 package io.osprey.hostile;
 
+import io.osprey.testing.RawHttp;
 import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -464,6 +465,7 @@ final class HostileCases {
 
   // ---------------------------------------------------------------- HTTP framing
 
+  static final String CLOSED = "closed by the header deadline";
   private static final IntPredicate ERROR_4XX = s -> s >= 400 && s < 500;
 
   private void protocol() {
@@ -515,7 +517,9 @@ final class HostileCases {
     add("no Host header", "*", ascii("GET /health/live HTTP/1.1\r\nConnection: close\r\n\r\n"));
     add("Expect 100-continue with 1 GiB", "/annotations", ascii(post + "Expect: 100-continue\r\n"
         + "Content-Length: 1073741824\r\n\r\n"), s -> s == 413 || s == 417, "413");
-    add("only a blank line", "*", ascii("\r\n\r\n"), ERROR_4XX, "4xx");
+    // Blank lines before a request line are ignored (RFC 9112, 2.2): no request was made, so none is answered; the
+    // header deadline closes the connection.
+    add("only blank lines", "*", ascii("\r\n\r\n"), s -> s == RawHttp.NO_ANSWER, CLOSED);
     add("h2c upgrade with garbage settings", "*", ascii("GET /health/live HTTP/1.1\r\nHost: x\r\nConnection: Upgrade,"
         + " HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: %%%%\r\n\r\n"));
     add("websocket upgrade on a REST route", "*", ascii("GET /annotations HTTP/1.1\r\nHost: x\r\nConnection: Upgrade"
