@@ -85,19 +85,7 @@ class CrashAtomicityTest {
         "OSPREY_TEST_CRASH_AT", point), log);
     try {
       String base = "http://127.0.0.1:" + port;
-      long end = System.currentTimeMillis() + 60_000;
-      while (true) {
-        try {
-          if (Http.get(base + "/health/live").status() == 200) {
-            break;
-          }
-        } catch (IOException notYet) {
-          // starting
-        }
-        assertTrue(process.isAlive() && System.currentTimeMillis() < end, "service did not start: "
-            + Files.readString(log));
-        Thread.sleep(100);
-      }
+      TestService.awaitLive(base, process, log, 60_000);
       byte[] image = Fixtures.uniqueJpeg(seed++);
       String id = ContentId.of(image);
       assertThrows(IOException.class, () -> Annotations.create(base, TestAuth.annotator(),

@@ -64,7 +64,7 @@ public final class ImageBombBenchmark {
       Process process = service.spawn(Role.API, env, log);
       try {
         String base = "http://127.0.0.1:" + port;
-        waitLive(base, process, log);
+        TestService.awaitLive(base, process, log, 90_000);
         String token = TestAuth.annotator();
         // Warm-up: OpenCV natives, JIT, pools.
         post(base, token, "warm.jpg", withComment(io.osprey.testing.Fixtures.uniqueJpeg(1), "warm"));
@@ -190,23 +190,6 @@ public final class ImageBombBenchmark {
     out.writeBytes(t);
     out.write(jpeg, 2, jpeg.length - 2);
     return out.toByteArray();
-  }
-
-  private static void waitLive(String base, Process process, Path log) throws Exception {
-    long end = System.currentTimeMillis() + 90_000;
-    while (true) {
-      try {
-        if (Http.get(base + "/health/live").status() == 200) {
-          return;
-        }
-      } catch (IOException notYet) {
-        // starting
-      }
-      if (!process.isAlive() || System.currentTimeMillis() > end) {
-        throw new IllegalStateException("service did not start: " + Files.readString(log));
-      }
-      Thread.sleep(100);
-    }
   }
 
   private static long rss(Process p) throws IOException {

@@ -30,7 +30,11 @@ final class HostileCases {
   private final List<Case> cases = new ArrayList<>();
   private int seq;
 
-  HostileCases(String token, byte[] jpeg, long seed) {
+  private final String idPrefix;
+
+  /** {@code idPrefix} starts every case's X-Request-Id, so the access log lines of one pass can be told apart. */
+  HostileCases(String token, byte[] jpeg, long seed, String idPrefix) {
+    this.idPrefix = idPrefix;
     this.token = token;
     this.jpeg = jpeg;
     this.random = new Random(seed);
@@ -64,7 +68,7 @@ final class HostileCases {
     StringBuilder h = new StringBuilder();
     h.append(method).append(' ').append(path).append(" HTTP/1.1").append(CRLF)
         .append("Host: 127.0.0.1").append(CRLF)
-        .append("X-Request-Id: hostile-").append(++seq).append(CRLF)
+        .append("X-Request-Id: ").append(idPrefix).append(++seq).append(CRLF)
         .append("Authorization: Bearer ").append(token).append(CRLF)
         .append("Connection: close").append(CRLF);
     if (contentType != null) {
@@ -111,15 +115,20 @@ final class HostileCases {
     return String.valueOf(c).repeat(n);
   }
 
-  /** A well-formed form body: optional field part, then {@code files} file parts. */
-  private static byte[] form(String boundary, FormRoute r, int files, byte[] file, String fileName) {
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
+  /** The route's own field part (the annotation JSON, a flight or waypoint id), when it has one. */
+  private static void fieldPart(ByteArrayOutputStream out, String boundary, FormRoute r) {
     if (r.fieldName() != null) {
       out.writeBytes(ascii("--" + boundary + CRLF + "Content-Disposition: form-data; name=\"" + r.fieldName() + "\""
           + CRLF + CRLF));
       out.writeBytes(utf8(r.fieldValue()));
       out.writeBytes(ascii(CRLF));
     }
+  }
+
+  /** A well-formed form body: optional field part, then {@code files} file parts. */
+  private static byte[] form(String boundary, FormRoute r, int files, byte[] file, String fileName) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    fieldPart(out, boundary, r);
     for (int i = 0; i < files; i++) {
       out.writeBytes(ascii("--" + boundary + CRLF + "Content-Disposition: form-data; name=\"" + r.filePart()
           + "\"; filename=\"" + fileName + "\"" + CRLF + "Content-Type: image/jpeg" + CRLF + CRLF));
@@ -133,12 +142,7 @@ final class HostileCases {
   /** One part with the given raw header block (without the blank line) and data, inside a correct form. */
   private static byte[] formWithPart(String boundary, FormRoute r, byte[] partHeaders, byte[] data, boolean close) {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
-    if (r.fieldName() != null) {
-      out.writeBytes(ascii("--" + boundary + CRLF + "Content-Disposition: form-data; name=\"" + r.fieldName() + "\""
-          + CRLF + CRLF));
-      out.writeBytes(utf8(r.fieldValue()));
-      out.writeBytes(ascii(CRLF));
-    }
+    fieldPart(out, boundary, r);
     out.writeBytes(ascii("--" + boundary + CRLF));
     out.writeBytes(partHeaders);
     out.writeBytes(ascii(CRLF + CRLF));
@@ -275,7 +279,7 @@ final class HostileCases {
           formWithPart(b, r, fileHeaders(r, "a.jpg"), small, false)));
       byte[] whole = form(b, r, 1, small, "a.jpg");
       add("body cut inside the part headers", p, request("POST", p, ct,
-          java.util.Arrays.copyOf(whole, indexOf(whole, ascii("Content-Type: image/jpeg")) + 7)));
+          java.util.Arrays.copyOf(whole, RawHttp.indexOf(whole, ascii("Content-Type: image/jpeg")) + 7)));
       add("body cut inside the file", p, request("POST", p, ct, java.util.Arrays.copyOf(whole, whole.length / 2)));
       add("LF-only line endings", p, request("POST", p, ct,
           new String(whole, StandardCharsets.ISO_8859_1).replace("\r\n", "\n").getBytes(StandardCharsets.ISO_8859_1)));
@@ -323,19 +327,6 @@ final class HostileCases {
             form(b, notJson, 1, small, "a.jpg")));
       }
     }
-  }
-
-  private static int indexOf(byte[] haystack, byte[] needle) {
-    outer:
-    for (int i = 0; i + needle.length <= haystack.length; i++) {
-      for (int j = 0; j < needle.length; j++) {
-        if (haystack[i + j] != needle[j]) {
-          continue outer;
-        }
-      }
-      return i;
-    }
-    return -1;
   }
 
   private byte[] randomBytes(int n) {
@@ -469,7 +460,7 @@ final class HostileCases {
   private static final IntPredicate ERROR_4XX = s -> s >= 400 && s < 500;
 
   private void protocol() {
-    String rid = "X-Request-Id: hostile-" + (++seq);
+    String rid = "X-Request-Id: " + idPrefix + (++seq);
     add("URI of 10 KB", "*", ascii("GET /annotations?flightId=" + repeat('u', 10 * 1024) + " HTTP/1.1\r\nHost: x\r\n"
         + rid + "\r\nConnection: close\r\n\r\n"), s -> s == 414, "414");
     add("URI of 100 KB", "*", ascii("GET /" + repeat('u', 100 * 1024) + " HTTP/1.1\r\nHost: x\r\nConnection: close"

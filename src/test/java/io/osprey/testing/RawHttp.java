@@ -155,7 +155,8 @@ public final class RawHttp {
         elapsed);
   }
 
-  private static int indexOf(byte[] data, byte[] pattern) {
+  /** Where {@code pattern} first occurs in {@code data}, or -1. */
+  public static int indexOf(byte[] data, byte[] pattern) {
     outer:
     for (int i = 0; i + pattern.length <= data.length; i++) {
       for (int j = 0; j < pattern.length; j++) {

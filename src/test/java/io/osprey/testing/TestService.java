@@ -111,6 +111,24 @@ public final class TestService implements AutoCloseable {
     return pb.start();
   }
 
+  /** Waits until a spawned service answers {@code /health/live}; fails with its log when it dies or never does. */
+  public static void awaitLive(String base, Process process, Path log, long timeoutMillis) throws Exception {
+    long end = System.currentTimeMillis() + timeoutMillis;
+    while (true) {
+      try {
+        if (Http.get(base + "/health/live").status() == 200) {
+          return;
+        }
+      } catch (IOException notYet) {
+        // starting
+      }
+      if (!process.isAlive() || System.currentTimeMillis() > end) {
+        throw new IllegalStateException("service did not start: " + Files.readString(log));
+      }
+      Thread.sleep(100);
+    }
+  }
+
   public static void stop(OspreyApp app) throws Exception {
     app.close().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
   }
