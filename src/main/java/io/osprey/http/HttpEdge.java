@@ -23,13 +23,31 @@ import org.slf4j.LoggerFactory;
  * What the HTTP layer enforces before (and beside) the router, from the {@code http.*} keys: request line, header and
  * multipart decoder sizes; the idle timeout; a header read deadline (Vert.x has none: a client sending its headers a
  * byte at a time would hold a connection forever); and the answers to requests the HTTP layer cannot take (414 and
- * 431, 400 for a request line, a Host header or a chunked body it cannot decode), which get the one
+ * 431, 400 for a request line, an HTTP version, a Host header or a chunked body it cannot decode), which get the one
  * error shape and an {@code X-Request-Id} like every other answer.
  */
 public record HttpEdge(int headerTimeoutSeconds, int idleTimeoutSeconds, int maxInitialLineBytes, int maxHeaderBytes,
                        int maxFormAttributeBytes, int maxFormParts, int maxPartHeaderBytes) {
   private static final Logger ACCESS = LoggerFactory.getLogger("osprey.access");
   private static final Logger LOG = LoggerFactory.getLogger(HttpEdge.class);
+
+  /** The Vert.x system property that takes its WebSocket handling out of the HTTP/1.x request path. */
+  static final String NO_WEBSOCKETS = "vertx.disableWebsockets";
+
+  /**
+   * Turns Vert.x's WebSocket support off; call it before the first Vert.x HTTP server of the process is created.
+   * With it on, Vert.x answers a request whose HTTP version is neither 1.0 nor 1.1 itself, 501 with an empty body,
+   * before any handler of ours sees it (Http1xServerRequestHandler): a 5xx for bad input, outside the error shape.
+   * With it off, the request reaches {@link #unacceptable}, which answers 400 in the error shape. Vert.x reads the
+   * switch once, when its HTTP server class loads, from this system property (an internal one, "for benchmarking",
+   * in Vert.x's words: no public option does this). The service serves no WebSocket, so nothing else changes; a
+   * WebSocket upgrade request is routed like any other request. A value set by the operator is left alone.
+   */
+  public static void disableVertxWebSockets() {
+    if (System.getProperty(NO_WEBSOCKETS) == null) {
+      System.setProperty(NO_WEBSOCKETS, "true");
+    }
+  }
 
   public static HttpEdge from(Config config) {
     return new HttpEdge(config.integer("http.header_timeout_seconds"), config.integer("http.idle_timeout_seconds"),
@@ -96,12 +114,16 @@ public record HttpEdge(int headerTimeoutSeconds, int idleTimeoutSeconds, int max
   }
 
   /**
-   * Answers, and returns true for, a request whose head Netty decoded but that no route may take: an HTTP/1.1
-   * request without a valid Host header (vertx-web would fail it before any handler, so without a request id).
+   * Answers, and returns true for, a request whose head Netty decoded but that no route may take: an HTTP version
+   * other than 1.0 and 1.1 (Vert.x would answer 501 with an empty body, see {@link #disableVertxWebSockets}), or an
+   * HTTP/1.1 request without a valid Host header (vertx-web would fail it before any handler, so without a request
+   * id).
    */
   static boolean unacceptable(HttpServerRequest request) {
     String why = null;
-    if (request.version() != HttpVersion.HTTP_1_0 && request.authority() == null) {
+    if (request.version() == null) {
+      why = "Only HTTP/1.0 and HTTP/1.1 are served";
+    } else if (request.version() != HttpVersion.HTTP_1_0 && request.authority() == null) {
       why = "An HTTP/1.1 request needs a valid Host header";
     }
     if (why == null) {

@@ -383,6 +383,15 @@ class HostileMultipartTest {
     assertRefused(r, 400, "MALFORMED_REQUEST");
   }
 
+  /** Vert.x would answer 501 with an empty body to an HTTP version it does not know. */
+  @Test
+  void anUnknownHttpVersionIsA400InTheErrorShape() throws Exception {
+    RawHttp.Response r = RawHttp.send(port, "GET /health/live HTTP/9.9\r\nHost: x\r\nX-Request-Id: v99", null,
+        10_000);
+    assertRefused(r, 400, "MALFORMED_REQUEST");
+    assertEquals("v99", r.header("X-Request-Id"));
+  }
+
   /** vertx-web would fail it before any handler, so without a request id. */
   @Test
   void anHttp11RequestWithoutHostIsA400InTheErrorShape() throws Exception {
