@@ -383,6 +383,34 @@ class HostileMultipartTest {
     assertRefused(r, 400, "MALFORMED_REQUEST");
   }
 
+  /** A bad chunk in the middle of a file part: the answer comes at once, the partial temp file goes right after. */
+  @Test
+  void aBadChunkInTheMiddleOfAFileIsA400AndLeavesNoTempFile() throws Exception {
+    byte[] part = concat(bytes("--B\r\nContent-Disposition: form-data; name=\"files\"; filename=\"a.png\"\r\n"
+        + "Content-Type: image/png\r\n\r\n"), Fixtures.image("png", 64, 64));
+    try (Socket socket = new Socket("127.0.0.1", port)) {
+      socket.setSoTimeout(10_000);
+      OutputStream out = socket.getOutputStream();
+      out.write(bytes("POST " + UPLOAD + " HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=B\r\n"
+          + "Transfer-Encoding: chunked\r\n\r\n" + Integer.toHexString(part.length) + "\r\n"));
+      out.write(part);
+      out.write(bytes("\r\n"));
+      out.flush();
+      Thread.sleep(500);
+      out.write(bytes("zz\r\nmore\r\n"));
+      out.flush();
+      RawHttp.Response r = RawHttp.read(socket.getInputStream(), System.nanoTime());
+      assertEquals(400, r.status(), r.toString());
+      assertEquals("MALFORMED_REQUEST", r.json().getString("code"), r.toString());
+      assertEquals(r.header("X-Request-Id"), r.json().getString("request_id"), r.toString());
+    }
+    long until = System.currentTimeMillis() + 2000;
+    while (!temps().isEmpty() && System.currentTimeMillis() < until) {
+      Thread.sleep(50);
+    }
+    assertEquals(List.of(), temps(), "the partial temp file must be deleted");
+  }
+
   /** Vert.x would answer 501 with an empty body to an HTTP version it does not know. */
   @Test
   void anUnknownHttpVersionIsA400InTheErrorShape() throws Exception {
