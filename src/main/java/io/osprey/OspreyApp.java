@@ -111,6 +111,7 @@ public final class OspreyApp {
 
   /** Blocking preparation on the calling thread, then asynchronous deployment. */
   public static Future<OspreyApp> start(Config config, Role role) {
+    io.osprey.http.HttpEdge.disableVertxWebSockets();
     try {
       NativeLibraries.configure(config.path("native.cache_dir"));
       new StorageLayout(config.path("storage.root")).ensureBaseFolders();

@@ -4,10 +4,13 @@ import io.netty.handler.codec.http.TooLongHttpHeaderException;
 import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.osprey.config.Config;
 import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpClosedException;
 import io.vertx.core.http.HttpConnection;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.http.HttpServerResponse;
+import io.vertx.core.http.HttpVersion;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.RoutingContext;
 import java.util.HashMap;
@@ -19,12 +22,32 @@ import org.slf4j.LoggerFactory;
 /**
  * What the HTTP layer enforces before (and beside) the router, from the {@code http.*} keys: request line, header and
  * multipart decoder sizes; the idle timeout; a header read deadline (Vert.x has none: a client sending its headers a
- * byte at a time would hold a connection forever); and the answers Vert.x makes itself to requests it cannot decode
- * (414, 431, 400), which get the one error shape and an {@code X-Request-Id} like every other answer.
+ * byte at a time would hold a connection forever); and the answers to requests the HTTP layer cannot take (414 and
+ * 431, 400 for a request line, an HTTP version, a Host header or a chunked body it cannot decode), which get the one
+ * error shape and an {@code X-Request-Id} like every other answer.
  */
 public record HttpEdge(int headerTimeoutSeconds, int idleTimeoutSeconds, int maxInitialLineBytes, int maxHeaderBytes,
                        int maxFormAttributeBytes, int maxFormParts, int maxPartHeaderBytes) {
   private static final Logger ACCESS = LoggerFactory.getLogger("osprey.access");
+  private static final Logger LOG = LoggerFactory.getLogger(HttpEdge.class);
+
+  /** The Vert.x system property that takes its WebSocket handling out of the HTTP/1.x request path. */
+  static final String NO_WEBSOCKETS = "vertx.disableWebsockets";
+
+  /**
+   * Turns Vert.x's WebSocket support off; call it before the first Vert.x HTTP server of the process is created.
+   * With it on, Vert.x answers a request whose HTTP version is neither 1.0 nor 1.1 itself, 501 with an empty body,
+   * before any handler of ours sees it (Http1xServerRequestHandler): a 5xx for bad input, outside the error shape.
+   * With it off, the request reaches {@link #unacceptable}, which answers 400 in the error shape. Vert.x reads the
+   * switch once, when its HTTP server class loads, from this system property (an internal one, "for benchmarking",
+   * in Vert.x's words: no public option does this). The service serves no WebSocket, so nothing else changes; a
+   * WebSocket upgrade request is routed like any other request. A value set by the operator is left alone.
+   */
+  public static void disableVertxWebSockets() {
+    if (System.getProperty(NO_WEBSOCKETS) == null) {
+      System.setProperty(NO_WEBSOCKETS, "true");
+    }
+  }
 
   public static HttpEdge from(Config config) {
     return new HttpEdge(config.integer("http.header_timeout_seconds"), config.integer("http.idle_timeout_seconds"),
@@ -62,7 +85,9 @@ public record HttpEdge(int headerTimeoutSeconds, int idleTimeoutSeconds, int max
     server.connectionHandler(deadlines::opened);
     server.requestHandler(request -> {
       deadlines.headersDone(request.connection());
-      requests.handle(request);
+      if (!unacceptable(request)) {
+        requests.handle(request);
+      }
     });
     server.invalidRequestHandler(request -> {
       deadlines.headersDone(request.connection());
@@ -70,9 +95,73 @@ public record HttpEdge(int headerTimeoutSeconds, int idleTimeoutSeconds, int max
     });
     return ctx -> {
       HttpConnection conn = ctx.request().connection();
-      ctx.addEndHandler(x -> deadlines.responded(conn));
+      // The connection's exception handler is Osprey's alone (vertx-web keeps the response's, the body handlers the
+      // request's), and Vert.x calls it first of the three: see undecodableBody. It lets go of the request once
+      // that has ended, so an idle keep-alive connection does not hold on to its body.
+      RoutingContext[] current = {ctx};
+      conn.exceptionHandler(failure -> {
+        RoutingContext in = current[0];
+        if (in == null || !undecodableBody(in, failure)) {
+          LOG.info("connection from {} failed: {}", conn.remoteAddress(), failure.toString());
+        }
+      });
+      ctx.addEndHandler(x -> {
+        current[0] = null;
+        deadlines.responded(conn);
+      });
       ctx.next();
     };
+  }
+
+  /**
+   * Answers, and returns true for, a request whose head Netty decoded but that no route may take: an HTTP version
+   * other than 1.0 and 1.1 (Vert.x would answer 501 with an empty body, see {@link #disableVertxWebSockets}), or an
+   * HTTP/1.1 request without a valid Host header (vertx-web would fail it before any handler, so without a request
+   * id).
+   */
+  static boolean unacceptable(HttpServerRequest request) {
+    String why = null;
+    if (request.version() == null) {
+      why = "Only HTTP/1.0 and HTTP/1.1 are served";
+    } else if (request.version() != HttpVersion.HTTP_1_0 && request.authority() == null) {
+      why = "An HTTP/1.1 request needs a valid Host header";
+    }
+    if (why == null) {
+      return false;
+    }
+    answer(request, ErrorCode.MALFORMED_REQUEST, why, null);
+    return true;
+  }
+
+  /**
+   * The body of a request failed to decode after its head was routed: a chunk size that is not hexadecimal or
+   * overflows, a chunk without its CRLF. Vert.x then fails the connection: it reports the error to the request and
+   * response exception handlers and closes the channel straight after, without flushing what they wrote (writes
+   * made while a read is in progress wait for the end of the read). So the answer is written here, in the
+   * connection's exception handler, which Vert.x calls before the response's and the request's (those the body
+   * handlers set), and the connection is closed by {@link HttpConnection#close()}, which flushes pending writes
+   * before it closes: the client gets its 400. Returns false, writing nothing, when the connection broke or an
+   * answer has begun.
+   */
+  static boolean undecodableBody(RoutingContext ctx, Throwable failure) {
+    HttpServerResponse response = ctx.response();
+    if (failure instanceof HttpClosedException || failure instanceof java.io.IOException || response.headWritten()
+        || response.closed()) {
+      // The connection is gone (or broke), or an answer has begun: nothing more can be said.
+      return false;
+    }
+    String id = RequestIds.of(ctx);
+    if ("-".equals(id)) {
+      id = UUID.randomUUID().toString();
+    }
+    response.setStatusCode(ErrorCode.MALFORMED_REQUEST.status())
+        .putHeader(RequestIds.HEADER, id)
+        .putHeader("Content-Type", "application/json; charset=utf-8")
+        .putHeader("Connection", "close")
+        .end(ApiError.of(ErrorCode.MALFORMED_REQUEST, "The request body cannot be decoded"
+            + (failure.getMessage() == null ? "" : ": " + failure.getMessage())).toJson(id).encode());
+    ctx.request().connection().close();
+    return true;
   }
 
   /** The answer to a request Netty could not decode, in the error shape; the connection is closed after it. */
@@ -96,9 +185,25 @@ public record HttpEdge(int headerTimeoutSeconds, int idleTimeoutSeconds, int max
       message = "The request cannot be decoded" + (cause == null || cause.getMessage() == null ? ""
           : ": " + cause.getMessage());
     }
-    String id = UUID.randomUUID().toString();
+    answer(request, code, message, "undecodable request");
+  }
+
+  /**
+   * Writes {@code code} in the error shape with the request's id (the caller's when sane, as {@link RequestIds}
+   * picks it) and closes the connection after it.
+   */
+  private static void answer(HttpServerRequest request, ErrorCode code, String message, String logAs) {
+    String id = RequestIds.choose(request);
     JsonObject body = ApiError.of(code, message).toJson(id);
-    ACCESS.info("rid={} (undecodable request) {} {}ms", id, code.status(), 0);
+    String path;
+    try {
+      path = request.path();
+    } catch (RuntimeException undecodable) {
+      path = null;
+    }
+    // The access log's shape ("rid method path status time"), with the status really sent.
+    ACCESS.info("rid={} {} {} {} 0ms ({})", id, request.method(), path == null ? "-" : path, code.status(),
+        logAs == null ? message : logAs);
     request.response()
         .setStatusCode(code.status())
         .putHeader(RequestIds.HEADER, id)

@@ -94,6 +94,12 @@ public final class HttpVerticle extends VerticleBase {
     router.errorHandler(413, ctx -> Responses.error(ctx, ApiError.of(ErrorCode.PAYLOAD_TOO_LARGE,
         "The request body exceeds the limit of " + ctx.request().path() + " (see docs/configuration.md)")));
     router.errorHandler(500, failures());
+    // vertx-web's BodyHandler fails a request whose body broke off with status 200 (for any error but a Netty
+    // DecoderException). A body the HTTP layer could not decode (a bad chunk) has been answered by HttpEdge already,
+    // and a broken connection takes no answer; should anything be left unanswered, it gets the error shape.
+    router.errorHandler(200, ctx -> Responses.error(ctx, ApiError.of(ErrorCode.MALFORMED_REQUEST,
+        "The request body cannot be read" + (ctx.failure() == null || ctx.failure().getMessage() == null ? ""
+            : ": " + ctx.failure().getMessage()))));
 
     return created
         .listen()

@@ -275,6 +275,12 @@ public final class MultipartBody {
       failWith(e);
       return;
     }
+    if (ctx.response().ended()) {
+      // The HTTP layer could not decode the body (a bad chunk) and HttpEdge has answered: only clean-up is left.
+      LOG.info("rid={} multipart body undecodable, answered by the HTTP edge: {}", RequestIds.of(ctx), e.toString());
+      failWith(e);
+      return;
+    }
     if (e instanceof HttpPostRequestDecoder.TooManyFormFieldsException) {
       fail(ApiError.of(ErrorCode.TOO_MANY_FILES, "The multipart body has too many parts (http.max_form_parts)"));
     } else if (e instanceof HttpPostRequestDecoder.TooLongFormFieldException) {

@@ -1,6 +1,7 @@
 package io.osprey.http;
 
 import io.vertx.core.Handler;
+import io.vertx.core.http.HttpServerRequest;
 import io.vertx.ext.web.RoutingContext;
 import java.util.UUID;
 import java.util.regex.Pattern;
@@ -17,11 +18,16 @@ public final class RequestIds implements Handler<RoutingContext> {
 
   @Override
   public void handle(RoutingContext ctx) {
-    String given = ctx.request().getHeader(HEADER);
-    String id = given != null && SANE.matcher(given).matches() ? given : UUID.randomUUID().toString();
+    String id = choose(ctx.request());
     ctx.put(KEY, id);
     ctx.response().putHeader(HEADER, id);
     ctx.next();
+  }
+
+  /** The caller's id when it is sane, otherwise a new one. */
+  public static String choose(HttpServerRequest request) {
+    String given = request.getHeader(HEADER);
+    return given != null && SANE.matcher(given).matches() ? given : UUID.randomUUID().toString();
   }
 
   public static String of(RoutingContext ctx) {
