@@ -10,6 +10,11 @@ import io.vertx.core.json.JsonObject;
  * against either shape reads the same fields. {@code errors} lists per-item problems (one per bad file or field).
  */
 public record ApiError(ErrorCode code, String message, JsonObject details, JsonArray errors) {
+  /**
+   * Most per-item problems listed in one answer. A hostile body can hold tens of thousands of bad fields; listing
+   * them all would make the answer many times larger than the request. The rest are counted in {@code errors_total}.
+   */
+  public static final int MAX_LISTED_ERRORS = 100;
 
   public static ApiError of(ErrorCode code) {
     return new ApiError(code, code.message(), null, null);
@@ -38,7 +43,10 @@ public record ApiError(ErrorCode code, String message, JsonObject details, JsonA
       body.put("details", details);
       nested.put("details", details);
     }
-    if (errors != null) {
+    if (errors != null && errors.size() > MAX_LISTED_ERRORS) {
+      body.put("errors", new JsonArray(errors.getList().subList(0, MAX_LISTED_ERRORS)))
+          .put("errors_total", errors.size());
+    } else if (errors != null) {
       body.put("errors", errors);
     }
     return body.put("error", nested);
