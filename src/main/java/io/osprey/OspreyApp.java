@@ -42,6 +42,10 @@ import io.osprey.rules.RuleSets;
 import io.osprey.rules.RulesStage;
 import io.osprey.storage.Database;
 import io.osprey.storage.StorageLayout;
+import io.osprey.storage.DeleteApi;
+import io.osprey.storage.DiskGuard;
+import io.osprey.storage.Retention;
+import io.osprey.storage.RetentionVerticle;
 import io.osprey.uploads.StorageJanitorVerticle;
 import io.osprey.uploads.ImageBudget;
 import io.osprey.uploads.UploadFilesVerticle;
@@ -86,6 +90,8 @@ public final class OspreyApp {
   private final String workerId = UUID.randomUUID().toString();
   private HttpVerticle http;
   private StorageJanitorVerticle janitor;
+  private Retention retention;
+  private DiskGuard diskGuard;
   private JobMaintenanceVerticle maintenance;
   private ModelRegistry models;
   private WorkerHeartbeat heartbeat;
@@ -166,7 +172,16 @@ public final class OspreyApp {
     Future<?> chain = invalidation.start()
         .compose(x -> verifier.load().otherwise(e -> null));
     JobsApi jobsApi = null;
+    DeleteApi deleteApi = null;
+    RetentionVerticle sweeper = null;
     if (role.runsApi()) {
+      // Retention and delete (issue 15, item 5): API processes sweep; workers only write results.
+      retention = new Retention(vertx, pool, cache, layout, metrics.registry());
+      RetentionVerticle retentionVerticle = new RetentionVerticle(retention, config.integer("storage.retention_days"),
+          Duration.ofMinutes(config.integer("storage.retention_sweep_minutes")));
+      sweeper = retentionVerticle;
+      chain = chain.compose(x -> vertx.deployVerticle(retentionVerticle));
+      deleteApi = new DeleteApi(vertx, jobs, cache, jobMetrics, retention, 15_000);
       chain = chain.compose(x -> vertx.deployVerticle(() -> new UploadFilesVerticle(imageBudget),
           new DeploymentOptions()
           .setThreadingModel(ThreadingModel.WORKER)
@@ -226,6 +241,16 @@ public final class OspreyApp {
       readiness.addCheck("model", () -> warm.isComplete() ? warm : Future.failedFuture("still loading"),
           config.string("models.default") + " in " + models.directory());
     }
+    // Disk guard (issue 15, item 6): every role reads free space (gauge, readiness); API routes refuse new files.
+    RetentionVerticle early = sweeper;
+    diskGuard = new DiskGuard(layout.root(), config.longValue("storage.min_free_bytes"), 1000, metrics.registry(),
+        early == null ? null : early::diskLow);
+    DiskGuard disk = diskGuard;
+    chain = chain.compose(x -> vertx.deployVerticle(disk,
+        new DeploymentOptions().setThreadingModel(ThreadingModel.WORKER)));
+    readiness.addCheck("disk", disk::probe, layout.root() + " (storage.min_free_bytes "
+        + config.longValue("storage.min_free_bytes") + ")");
+    DeleteApi deletes = deleteApi;
     UploadHandler uploadHandler = new UploadHandler(vertx, layout, uploads, UploadLimits.from(config));
     JobsApi api = jobsApi;
     java.util.function.Predicate<String> eventStreams = path -> path.endsWith("/events");
@@ -235,9 +260,15 @@ public final class OspreyApp {
     http = new HttpVerticle(config.string("http.host"), config.integer("http.port"), metrics, readiness, router -> {
       if (role.runsApi()) {
         router.route("/api/v1/*").handler(inferenceGuard);
+        router.post("/api/v1/inference/upload").handler(disk.handler());
         router.post("/api/v1/inference/upload").handler(uploadHandler);
         streams.mount(router);
         api.mount(router);
+        deletes.mount(router);
+        // Before the annotation routes' own token checks, so a refused create never starts receiving its body.
+        router.post("/annotations").handler(disk.handler());
+        router.post("/media").handler(disk.handler());
+        router.post("/media/batch").handler(disk.handler());
         new AnnotationsApi(annotations, classes, verifier, layout.tmp(), maxImage).mount(router);
         new MediaApi(annotations, verifier, layout.tmp(), config.longValue("media.max_request_bytes"),
             config.integer("media.max_files"), maxImage).mount(router);
@@ -308,6 +339,15 @@ public final class OspreyApp {
 
   public StorageJanitorVerticle janitor() {
     return janitor;
+  }
+
+  /** Deletion of jobs and uploads, and the retention sweep (null when the role serves no API). */
+  public Retention retention() {
+    return retention;
+  }
+
+  public DiskGuard diskGuard() {
+    return diskGuard;
   }
 
   public JobMaintenanceVerticle maintenance() {

@@ -59,6 +59,13 @@ public final class ConfigKeys {
     str("storage.root", false, "Root folder for uploaded files and results; relative paths are resolved from the working directory.");
     num("storage.tmp_max_age_minutes", Type.INT, 1, 10080,
         "Partial upload files and unregistered upload folders older than this are removed by the storage janitor.");
+    num("storage.retention_days", Type.INT, 0, 36500, "Finished jobs (completed, failed, cancelled) and uploads no job"
+        + " uses are deleted, rows and files, once older than this many days; 0 keeps them forever.");
+    num("storage.retention_sweep_minutes", Type.INT, 1, 10080, "How often the retention sweep runs (it also runs at"
+        + " once, at most every minute, while free disk space is below storage.min_free_bytes).");
+    num("storage.min_free_bytes", Type.LONG, 0, 1L << 60, "Free space on the storage root's file system below which"
+        + " uploads, annotation creates and media uploads get 507 INSUFFICIENT_STORAGE and readiness reports 'disk'"
+        + " down; 0 disables the guard.");
     num("uploads.max_files", Type.INT, 1, 10000, "Most files accepted in one upload (spec: 100).");
     num("uploads.max_file_bytes", Type.LONG, 1, 1L << 40, "Largest accepted file in bytes (spec: 50 MB = 52428800).");
     num("uploads.min_dimension", Type.INT, 1, 1 << 20, "Smallest accepted image width and height in pixels (spec: 64).");

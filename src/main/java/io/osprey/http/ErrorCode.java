@@ -16,6 +16,8 @@ public enum ErrorCode {
   RESULTS_NOT_READY(404, "Results not ready"),
   FILE_NOT_FOUND(404, "File not found"),
   JOB_NOT_CANCELLABLE(409, "The job has already finished"),
+  UPLOAD_NOT_FOUND(404, "Upload not found"),
+  UPLOAD_IN_USE(409, "A queued or processing job uses this upload"),
   RATE_LIMIT_EXCEEDED(429, "Rate limited"),
   INVALID_REQUEST(400, "The request is malformed"),
   MALFORMED_REQUEST(400, "The request body could not be decoded"),
@@ -37,7 +39,9 @@ public enum ErrorCode {
   STORAGE_ERROR(500, "Server storage unavailable"),
   DATABASE_ERROR(500, "Unable to save metadata"),
   INTERNAL_ERROR(500, "Internal server error"),
-  SERVICE_UNAVAILABLE(503, "Service temporarily unavailable");
+  SERVICE_UNAVAILABLE(503, "Service temporarily unavailable"),
+  /** A server condition (free disk below storage.min_free_bytes), not bad input; retrying later may succeed. */
+  INSUFFICIENT_STORAGE(507, "Not enough free storage space; retry later");
 
   private final int status;
   private final String message;

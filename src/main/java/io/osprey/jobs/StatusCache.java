@@ -42,6 +42,14 @@ public final class StatusCache {
         .otherwiseEmpty();
   }
 
+  /** Forgets a deleted job, so status reads go to PostgreSQL (and answer 404). */
+  public Future<Void> evict(String jobId) {
+    return redis.send(Request.cmd(Command.DEL).arg(key(jobId)))
+        .timeout(TIMEOUT_MS, TimeUnit.MILLISECONDS)
+        .<Void>mapEmpty()
+        .otherwiseEmpty();
+  }
+
   /** The cached entry ({@code user_id}, {@code status}) when present and trustworthy, else null. */
   public Future<JsonObject> get(String jobId) {
     return redis.send(Request.cmd(Command.GET).arg(key(jobId)))

@@ -98,6 +98,14 @@ class CliTest {
     assertEquals(0, osprey("results", jobId, "--format", "yolo", "--out", zip.toString()).exit());
     assertTrue(Files.size(zip) > 0);
     assertEquals(ApiClient.REJECTED, osprey("cancel", jobId).exit(), "a finished job cannot be cancelled");
+
+    // delete: the id holder of an anonymous job removes it; afterwards it is not found.
+    Run deleted = osprey("delete", jobId);
+    assertEquals(0, deleted.exit(), deleted.out() + deleted.err());
+    assertTrue(deleted.out().contains("job " + jobId + ": deleted"), deleted.out());
+    assertEquals(ApiClient.NOT_FOUND, osprey("status", jobId).exit());
+    assertEquals(ApiClient.NOT_FOUND, osprey("delete", jobId).exit(), "a second delete finds nothing");
+    assertEquals(ApiClient.NOT_FOUND, osprey("delete", "--upload", "3f5e0c8a-0000-4000-8000-000000000000").exit());
   }
 
   @Test

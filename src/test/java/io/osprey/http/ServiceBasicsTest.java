@@ -49,7 +49,8 @@ class ServiceBasicsTest {
   void readyChecksPostgresRedisAndRabbitMq() throws Exception {
     Http.Response r = Http.get(service.baseUrl() + "/health/ready");
     assertEquals(200, r.status(), r.body());
-    assertEquals(Map.of("postgres", "UP", "redis", "UP", "rabbitmq", "UP", "rabbitmq_stream", "UP", "model", "UP"),
+    assertEquals(Map.of("postgres", "UP", "redis", "UP", "rabbitmq", "UP", "rabbitmq_stream", "UP", "model", "UP",
+        "disk", "UP"),
         checkStatuses(waitReady(service.baseUrl())));
   }
 
@@ -74,7 +75,7 @@ class ServiceBasicsTest {
     try (TestService degraded = TestService.start(ServiceBasicsTest.class, Role.API, broken)) {
       Http.Response r = Http.get(degraded.baseUrl() + "/health/ready");
       assertEquals(503, r.status(), r.body());
-      assertEquals(Map.of("postgres", "UP", "redis", "DOWN", "rabbitmq", "DOWN", "rabbitmq_stream", "DOWN"),
+      assertEquals(Map.of("postgres", "UP", "redis", "DOWN", "rabbitmq", "DOWN", "rabbitmq_stream", "DOWN", "disk", "UP"),
           checkStatuses(r.json()));
       JsonObject redis = r.json().getJsonArray("checks").stream().map(JsonObject.class::cast)
           .filter(c -> c.getString("id").equals("redis")).findFirst().orElseThrow();
