@@ -45,14 +45,34 @@ public final class Launcher {
       System.exit(1);
       return;
     }
+    // The close waits for the image in progress (shutdown.grace_seconds), then for the job's hand-back and the
+    // other bounded steps; the hook's own bound covers them all.
+    long closeBoundSeconds = config.integer("shutdown.grace_seconds") + 60L;
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       log.info("shutting down");
       try {
-        app.close().toCompletionStage().toCompletableFuture().get(15, TimeUnit.SECONDS);
+        app.close().toCompletionStage().toCompletableFuture().get(closeBoundSeconds, TimeUnit.SECONDS);
       } catch (Exception e) {
         log.warn("shutdown did not finish cleanly: {}", e.toString());
       }
     }, "osprey-shutdown"));
+    exitZeroOnSigterm(log);
+  }
+
+  /**
+   * SIGTERM is how orchestrators stop a service (rolling restarts, scale-down), not a failure: it runs the same
+   * shutdown hook but ends with exit status 0 instead of the JVM's default 143, once the hook has finished.
+   */
+  private static void exitZeroOnSigterm(Logger log) {
+    try {
+      sun.misc.Signal.handle(new sun.misc.Signal("TERM"), signal -> {
+        log.info("SIGTERM received: stopping gracefully");
+        System.exit(0);
+      });
+    } catch (RuntimeException | LinkageError e) {
+      log.warn("SIGTERM handler not installed ({}); SIGTERM still shuts down cleanly, with exit status 143",
+          e.toString());
+    }
   }
 
   /** Returns null for --help. */

@@ -94,6 +94,10 @@ public final class OspreyApp {
   private DiskGuard diskGuard;
   private JobMaintenanceVerticle maintenance;
   private ModelRegistry models;
+  /** The CPU twin of {@link #models} on a CUDA build; the same registry otherwise. */
+  private ModelRegistry cpuModels;
+  private JobRunnerVerticle runner;
+  private JobQueue consumerQueue;
   private WorkerHeartbeat heartbeat;
   private long heartbeatTimer = -1;
   private JobQueue publisher;
@@ -222,14 +226,16 @@ public final class OspreyApp {
           config.integer("jobs.jpeg_quality"));
       boolean overlap = DetectionEngine.overlapPays(runtime.intraOpThreads());
       // Only a CUDA build needs a CPU twin of the registry; on CPU the same registry serves (never used then).
-      ModelRegistry cpuModels = runtime.provider().equals("CUDA") ? cpuRegistry() : models;
-      JobRunnerVerticle runner = new JobRunnerVerticle(jobs, models, cpuModels,
+      cpuModels = runtime.provider().equals("CUDA") ? cpuRegistry() : models;
+      runner = new JobRunnerVerticle(jobs, models, cpuModels,
           new RulesStage(ruleSets, config.integer("rules.time_budget_ms")), layout, writer, cache, jobMetrics, workers,
           config.integer("jobs.max_deliveries"), config.integer("jobs.retry_attempts"),
           config.integer("jobs.retry_backoff_ms"), overlap, annotations, imageBudget);
-      JobQueue consumerQueue = new JobQueue(vertx, config, "osprey-worker-" + workerId.substring(0, 8));
-      chain = chain.compose(x -> vertx.deployVerticle(runner))
-          .compose(x -> vertx.deployVerticle(new JobConsumerVerticle(consumerQueue, workers)))
+      consumerQueue = new JobQueue(vertx, config, "osprey-worker-" + workerId.substring(0, 8));
+      JobRunnerVerticle jobRunner = runner;
+      JobQueue jobQueue = consumerQueue;
+      chain = chain.compose(x -> vertx.deployVerticle(jobRunner))
+          .compose(x -> vertx.deployVerticle(new JobConsumerVerticle(jobQueue, workers)))
           .onSuccess(x -> {
             heartbeat.beat(workerId);
             heartbeatTimer = vertx.setPeriodic(5000, t -> heartbeat.beat(workerId));
@@ -355,16 +361,19 @@ public final class OspreyApp {
   }
 
   /**
-   * Stops the process's work and connections. Every step is bounded, so a server that went away cannot hold up a
-   * shutdown; unacknowledged jobs go back to the broker when the connection closes.
+   * Stops the process's work and connections. A worker first stops taking jobs and lets the image in progress
+   * finish within shutdown.grace_seconds, handing its job back (see {@link #drainWorker}); model sessions are
+   * closed last, only once no run is in them. Every other step is bounded, so a server that went away cannot hold
+   * up a shutdown; unacknowledged jobs go back to the broker when the connection closes.
    */
   public Future<Void> close() {
     if (heartbeatTimer >= 0) {
       vertx.cancelTimer(heartbeatTimer);
     }
-    Future<Void> left = role.runsWorkers() && heartbeat != null ? heartbeat.leave(workerId) : Future.succeededFuture();
     CompletableFuture<Void> done = new CompletableFuture<>();
-    bounded("heartbeat", left)
+    drainWorker()
+        .transform(x -> bounded("heartbeat", role.runsWorkers() && heartbeat != null ? heartbeat.leave(workerId)
+            : Future.succeededFuture()))
         .transform(x -> bounded("job publisher", publisher == null ? Future.succeededFuture() : publisher.close()))
         .transform(x -> bounded("readiness", readiness.close()))
         .transform(x -> bounded("cache invalidation", invalidation == null ? Future.succeededFuture()
@@ -374,8 +383,13 @@ public final class OspreyApp {
           // Vert.x is closed from a plain thread and its end observed without a Vert.x context: a completion
           // routed through one of its (by then terminated) event loops would never arrive.
           Thread closer = new Thread(() -> {
+            // Every job is handed back or finished by now, so normally nothing runs on the sessions; when an image
+            // outlived every bound its session is left open rather than freed under it (the process is leaving).
             if (models != null) {
-              models.close();
+              models.close(Duration.ofSeconds(10));
+            }
+            if (cpuModels != null && cpuModels != models) {
+              cpuModels.close(Duration.ofSeconds(10));
             }
             vertx.close().toCompletionStage().whenComplete((v, e) -> done.complete(null));
           }, "osprey-shutdown-vertx");
@@ -383,6 +397,32 @@ public final class OspreyApp {
           closer.start();
         });
     return Future.fromCompletionStage(done);
+  }
+
+  /**
+   * A worker's graceful stop: cancel the queue consumer (no new job; the channel stays open for acks and
+   * hand-backs), then wait up to shutdown.grace_seconds for the runner to finish its images and hand its jobs back.
+   * Past the grace the models refuse new runs, so an image in progress stops at its next batch of tiles and its job
+   * is handed back too; that last wait is bounded as well.
+   */
+  private Future<Void> drainWorker() {
+    if (runner == null) {
+      return Future.succeededFuture();
+    }
+    long graceMs = Math.max(1, config.integer("shutdown.grace_seconds") * 1000L);
+    long start = System.nanoTime();
+    return bounded("stop consuming", consumerQueue.stopConsuming())
+        .compose(x -> runner.drain().timeout(graceMs, TimeUnit.MILLISECONDS))
+        .recover(e -> {
+          LOG.warn("shutdown: work still running after shutdown.grace_seconds ({} s); stopping inference, its job"
+              + " is handed back", config.integer("shutdown.grace_seconds"));
+          models.beginClose();
+          if (cpuModels != null && cpuModels != models) {
+            cpuModels.beginClose();
+          }
+          return bounded("hand back after grace", runner.drain());
+        })
+        .onSuccess(x -> LOG.info("worker drained in {} ms", (System.nanoTime() - start) / 1_000_000));
   }
 
   private Future<Void> undeployAll() {

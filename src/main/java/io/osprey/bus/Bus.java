@@ -44,6 +44,8 @@ public final class Bus {
 
   /** Failure codes carried by {@code ReplyException.failureCode()} on these addresses. */
   public static final int FAILURE_STORAGE = 507;
+  /** On JOBS_RUN: a stopping worker gives the job back, untouched, for another worker to resume (nack, requeue). */
+  public static final int FAILURE_HANDED_BACK = 503;
 
   public record InspectFile(String path, String fileName) {
     public JsonObject toJson() {

@@ -186,6 +186,10 @@ public final class ConfigKeys {
         + " held events are dropped and every subscriber gets a reset event instead.");
     str("native.cache_dir", false,
         "Folder where OpenCV/JavaCPP and ONNX Runtime native libraries are unpacked once and reused across starts.");
+    num("shutdown.grace_seconds", Type.INT, 0, 3600, "On SIGTERM (or close), how long a worker may take to finish"
+        + " the image it is running; past it the job is handed back (another worker resumes after the images already"
+        + " stored) and in-flight inference is stopped at its next tile. Model sessions are closed only after every"
+        + " run on them returned.");
   }
 
   private ConfigKeys() {

@@ -40,6 +40,9 @@ public final class DetectionEngine implements AutoCloseable {
   private final TilePreparer preparer;
   private final ExecutorService infer;
   private final boolean overlap;
+  /** Held for the whole of a detect; close takes it, so tensors and Mats are never freed under a running image. */
+  private final java.util.concurrent.locks.ReentrantLock busy = new java.util.concurrent.locks.ReentrantLock();
+  private boolean closed;
 
   /** One tensor buffer pair: the input being filled or run, and the output ONNX Runtime writes into. */
   private final class Slot implements AutoCloseable {
@@ -149,8 +152,21 @@ public final class DetectionEngine implements AutoCloseable {
     }
   }
 
-  /** Detects on a decoded BGR image (8-bit, 3 channels). */
+  /** Detects on a decoded BGR image (8-bit, 3 channels). Refused cleanly once the engine is closed. */
   public ImageDetections detect(Mat image, DetectionParams params) throws InferenceException {
+    busy.lock();
+    try {
+      if (closed) {
+        throw new InferenceException(InferenceException.Code.INFERENCE_ERROR,
+            "detection engine of model " + model.name() + " is closed (the process is shutting down)");
+      }
+      return detectUnlocked(image, params);
+    } finally {
+      busy.unlock();
+    }
+  }
+
+  private ImageDetections detectUnlocked(Mat image, DetectionParams params) throws InferenceException {
     long start = System.nanoTime();
     int width = image.cols();
     int height = image.rows();
@@ -256,7 +272,14 @@ public final class DetectionEngine implements AutoCloseable {
 
   /** Runs one group on the inference thread; leaves the output in {@code slot.lastOutput}; returns run nanos. */
   private long run(Slot slot, int count) throws OrtException {
-    OrtSession session = model.session();
+    // The use keeps the model's session open for this call; once the model is closing it is refused here, so the
+    // image stops at its next batch instead of running on a session about to be freed.
+    try (OnnxModel.Use use = model.use()) {
+      return runIn(use.session(), slot, count);
+    }
+  }
+
+  private long runIn(OrtSession session, Slot slot, int count) throws OrtException {
     Map<String, OnnxTensor> inputs = Map.of(model.inputName(), slot.inputFor(count));
     long start = System.nanoTime();
     if (slot.pinnedOutput != null) {
@@ -273,17 +296,27 @@ public final class DetectionEngine implements AutoCloseable {
     return System.nanoTime() - start;
   }
 
-  /** After a failure, lets an inference still in flight finish before its slots are reused by the next image. */
+  /**
+   * After a failure, lets an inference still in flight finish before its slots are reused or freed. Interrupts do
+   * not cut this wait short (they are kept for the caller): returning while ONNX Runtime still reads the slot's
+   * tensors would let a close free them under it.
+   */
   private static void awaitQuietly(Future<Long> running) {
-    if (running == null || running.isDone()) {
+    if (running == null) {
       return;
     }
-    try {
-      running.get();
-    } catch (InterruptedException e) {
+    boolean interrupted = false;
+    while (!running.isDone()) {
+      try {
+        running.get();
+      } catch (InterruptedException e) {
+        interrupted = true;
+      } catch (ExecutionException | java.util.concurrent.CancellationException ignored) {
+        // the failure that matters is already being reported
+      }
+    }
+    if (interrupted) {
       Thread.currentThread().interrupt();
-    } catch (ExecutionException ignored) {
-      // the failure that matters is already being reported
     }
   }
 
@@ -291,14 +324,51 @@ public final class DetectionEngine implements AutoCloseable {
     return ByteBuffer.allocateDirect(Math.toIntExact(floats * 4)).order(ByteOrder.nativeOrder()).asFloatBuffer();
   }
 
+  /** {@link #close(java.time.Duration)} with 30 s for a detect in progress. */
   @Override
   public void close() {
-    infer.shutdownNow();
-    for (Slot s : slots) {
-      if (s != null) {
-        s.close();
+    close(java.time.Duration.ofSeconds(30));
+  }
+
+  /**
+   * Frees tensors and Mats once no detect runs (waiting up to {@code grace} for one in progress, and for its
+   * inference thread to end). When the wait runs out nothing is freed and false is returned: a leak at exit is
+   * harmless, a free under a running inference crashes the JVM.
+   */
+  public boolean close(java.time.Duration grace) {
+    long deadline = System.nanoTime() + grace.toNanos();
+    try {
+      if (!busy.tryLock(grace.toNanos(), java.util.concurrent.TimeUnit.NANOSECONDS)) {
+        infer.shutdown();
+        return false;
       }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      infer.shutdown();
+      return false;
     }
-    preparer.close();
+    try {
+      if (closed) {
+        return true;
+      }
+      closed = true;
+      infer.shutdown();
+      if (!infer.awaitTermination(Math.max(0, deadline - System.nanoTime()),
+          java.util.concurrent.TimeUnit.NANOSECONDS)) {
+        return false;
+      }
+      for (Slot s : slots) {
+        if (s != null) {
+          s.close();
+        }
+      }
+      preparer.close();
+      return true;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
+    } finally {
+      busy.unlock();
+    }
   }
 }

@@ -29,6 +29,8 @@ public final class ModelRegistry implements AutoCloseable {
   private final Path directory;
   private final String defaultModel;
   private final Map<String, OnnxModel> loaded = new ConcurrentHashMap<>();
+  /** Set when closing begins; from then on nothing is loaded and every model refuses new runs. */
+  private volatile boolean closing;
 
   /** @param runtime null in processes that only check model names (the API role) */
   public ModelRegistry(OrtRuntime runtime, Path directory, String defaultModel) {
@@ -82,6 +84,9 @@ public final class ModelRegistry implements AutoCloseable {
       return model;
     }
     synchronized (this) {
+      if (closing) {
+        throw new OnnxModel.ClosedException(resolved);
+      }
       model = loaded.get(resolved);
       if (model == null) {
         model = load(resolved);
@@ -141,9 +146,42 @@ public final class ModelRegistry implements AutoCloseable {
     }
   }
 
+  /**
+   * Refuses new runs on every model (and new loads) from now on, without waiting: an image in progress stops at its
+   * next batch of tiles. Used when a shutdown's grace ran out.
+   */
+  public void beginClose() {
+    closing = true;
+    synchronized (this) {
+      loaded.values().forEach(OnnxModel::beginClose);
+    }
+  }
+
+  /**
+   * Closes every model once the runs in flight on it have returned, waiting up to {@code grace} in all. Returns
+   * false when some session had to be left open because a run was still in it (logged).
+   */
+  public boolean close(java.time.Duration grace) {
+    long deadline = System.nanoTime() + grace.toNanos();
+    boolean all = true;
+    synchronized (this) {
+      closing = true;
+      loaded.values().forEach(OnnxModel::beginClose);
+      for (OnnxModel model : loaded.values()) {
+        if (!model.close(java.time.Duration.ofNanos(Math.max(0, deadline - System.nanoTime())))) {
+          LOG.warn("model {}: {} run(s) still in flight after the shutdown grace; its session is left open",
+              model.name(), model.inFlight());
+          all = false;
+        }
+      }
+      loaded.clear();
+    }
+    return all;
+  }
+
+  /** {@link #close(java.time.Duration)} with 30 s for runs in flight. */
   @Override
   public void close() {
-    loaded.values().forEach(OnnxModel::close);
-    loaded.clear();
+    close(java.time.Duration.ofSeconds(30));
   }
 }

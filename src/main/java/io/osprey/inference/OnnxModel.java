@@ -231,6 +231,10 @@ public final class OnnxModel implements AutoCloseable {
     return file;
   }
 
+  /**
+   * The raw session, for code that holds a {@link #use()} (or owns the model before anyone else sees it, like the
+   * warm-up). Running it outside a use races {@link #close}.
+   */
   public OrtSession session() {
     return session;
   }
@@ -276,8 +280,115 @@ public final class OnnxModel implements AutoCloseable {
     return provider;
   }
 
+  /**
+   * Marks one run on the session; {@link #close} waits until every use is closed before it frees the native
+   * session. Thrown away after the run (try-with-resources); closing it twice counts once.
+   */
+  public final class Use implements AutoCloseable {
+    private boolean released;
+
+    private Use() {
+    }
+
+    public OrtSession session() {
+      return session;
+    }
+
+    @Override
+    public void close() {
+      synchronized (gate) {
+        if (!released) {
+          released = true;
+          inFlight--;
+          gate.notifyAll();
+        }
+      }
+    }
+  }
+
+  /** A run refused because the model is closing or closed: nothing native was touched. */
+  public static final class ClosedException extends IllegalStateException {
+    ClosedException(String name) {
+      super("model " + name + " is closed (the process is shutting down)");
+    }
+  }
+
+  private final Object gate = new Object();
+  private int inFlight;
+  private boolean closing;
+  private boolean closed;
+
+  /**
+   * Starts one run on the session. Every native call on the session must happen inside a use; once closing has
+   * begun no new use is granted ({@link ClosedException}), so a run after close fails before touching freed memory.
+   */
+  public Use use() {
+    synchronized (gate) {
+      if (closing) {
+        throw new ClosedException(name);
+      }
+      inFlight++;
+      return new Use();
+    }
+  }
+
+  /** Refuses new runs from now on; runs in flight go on (the close that follows waits for them). */
+  public void beginClose() {
+    synchronized (gate) {
+      closing = true;
+    }
+  }
+
+  /** True once closing began: a caller between two runs should stop rather than ask for another. */
+  public boolean closing() {
+    synchronized (gate) {
+      return closing;
+    }
+  }
+
+  /** Runs in flight now (for tests and logs). */
+  public int inFlight() {
+    synchronized (gate) {
+      return inFlight;
+    }
+  }
+
+  /**
+   * Refuses new runs, waits up to {@code grace} for those in flight to return, then frees the session. When runs
+   * are still in flight after the grace the session is left open (its memory is leaked, never freed under a
+   * running inference) and false is returned; the process is about to exit anyway.
+   */
+  public boolean close(java.time.Duration grace) {
+    long deadline = System.nanoTime() + grace.toNanos();
+    synchronized (gate) {
+      closing = true;
+      if (closed) {
+        return true;
+      }
+      while (inFlight > 0) {
+        long left = deadline - System.nanoTime();
+        if (left <= 0) {
+          return false;
+        }
+        try {
+          gate.wait(Math.max(1, left / 1_000_000));
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          return false;
+        }
+      }
+      closed = true;
+    }
+    closeQuietly(session);
+    return true;
+  }
+
+  /** {@link #close(java.time.Duration)} with 30 s for runs in flight. */
   @Override
   public void close() {
-    closeQuietly(session);
+    if (!close(java.time.Duration.ofSeconds(30))) {
+      org.slf4j.LoggerFactory.getLogger(OnnxModel.class).warn(
+          "model {}: {} run(s) still in flight after 30 s; its session is left open", name, inFlight());
+    }
   }
 }

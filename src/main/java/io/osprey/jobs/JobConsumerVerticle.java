@@ -47,6 +47,12 @@ public final class JobConsumerVerticle extends VerticleBase {
             .onFailure(e -> LOG.warn("ack of job {} failed ({}); it will be delivered again and found finished",
                 jobId, e.getMessage())))
         .onFailure(e -> {
+          if (e instanceof io.vertx.core.eventbus.ReplyException r && r.failureCode() == Bus.FAILURE_HANDED_BACK) {
+            // A stopping worker: the job goes back now, before this process's connection closes.
+            queue.requeue(message).onFailure(x -> LOG.info("job {}: requeue failed ({}); the broker returns it when"
+                + " the connection closes", jobId, x.getMessage()));
+            return;
+          }
           LOG.warn("job {} handed back to the queue: {}", jobId, e.getMessage());
           vertx.setTimer(2000, t -> queue.requeue(message));
         });

@@ -114,6 +114,17 @@ public final class JobQueue {
         });
   }
 
+  /**
+   * Stops taking deliveries (a shutting-down worker): the consumer is cancelled and not renewed on reconnection.
+   * The channel stays open, so deliveries already taken can still be acknowledged or handed back.
+   */
+  public Future<Void> stopConsuming() {
+    consumerHandler = null;
+    RabbitMQConsumer current = consumer;
+    consumer = null;
+    return current == null ? Future.succeededFuture() : current.cancel().otherwiseEmpty();
+  }
+
   public Future<Void> ack(RabbitMQMessage message) {
     return client.basicAck(message.envelope().getDeliveryTag(), false);
   }

@@ -79,6 +79,12 @@ public final class JobRunnerVerticle extends VerticleBase {
   private final AnnotationService annotations;
   private final ImageBudget budget;
   private WorkerExecutor inference;
+  private io.vertx.core.Context context;
+  /** Set by {@link #drain}: no job is started, and a running one is handed back after its current image. */
+  private volatile boolean draining;
+  /** Jobs between their start and a safe state (completed, failed, cancelled or handed back); event loop only. */
+  private int running;
+  private Promise<Void> drained;
 
   public JobRunnerVerticle(JobRepository jobs, ModelRegistry models, ModelRegistry cpuModels, RulesStage rules,
                            StorageLayout layout,
@@ -106,20 +112,58 @@ public final class JobRunnerVerticle extends VerticleBase {
   @Override
   public Future<?> start() {
     inference = vertx.createSharedWorkerExecutor("osprey-inference", workers, 24, TimeUnit.HOURS);
+    context = vertx.getOrCreateContext();
     return vertx.eventBus().<JsonObject>localConsumer(Bus.JOBS_RUN, this::onRun).completion();
+  }
+
+  /**
+   * Graceful stop, step one (the process already stopped consuming): no job is started from now on, a running job
+   * finishes the image in progress and is then handed back. Completes when no job runs here any more; the caller
+   * bounds the wait (shutdown.grace_seconds) and, past it, closes the models so the image stops at its next batch
+   * and its job is handed back too.
+   */
+  public Future<Void> drain() {
+    if (context == null) {
+      return Future.succeededFuture(); // never started
+    }
+    Promise<Void> done = Promise.promise();
+    context.runOnContext(x -> {
+      draining = true;
+      if (drained == null) {
+        drained = Promise.promise();
+      }
+      if (running == 0) {
+        drained.tryComplete();
+      }
+      drained.future().onComplete(done);
+    });
+    return done.future();
   }
 
   @Override
   public Future<?> stop() {
+    draining = true;
     Future<Void> closed = inference == null ? Future.succeededFuture() : inference.close();
-    return closed.onComplete(x -> engines.values().forEach(m -> m.values().forEach(DetectionEngine::close)));
+    // Engines hold tensors and Mats: each is freed only once no image runs on it (bounded; leaked past the bound,
+    // never freed under a running inference). Off the event loop, as the wait may block.
+    return closed.transform(x -> vertx.executeBlocking(() -> {
+      engines.values().forEach(m -> m.values().forEach(e -> e.close(Duration.ofSeconds(10))));
+      return null;
+    }, false));
   }
 
   private void onRun(Message<JsonObject> message) {
     Bus.RunJob run = Bus.RunJob.fromJson(message.body());
+    running++;
     runJob(run).onComplete(done -> {
+      running--;
+      if (draining && running == 0 && drained != null) {
+        drained.tryComplete();
+      }
       if (done.succeeded()) {
         message.reply(null);
+      } else if (done.cause() instanceof HandedBack) {
+        message.fail(Bus.FAILURE_HANDED_BACK, done.cause().getMessage());
       } else {
         LOG.error("job {} could not be brought to a safe state: {}", run.jobId(), done.cause().toString());
         message.fail(500, String.valueOf(done.cause().getMessage()));
@@ -129,6 +173,9 @@ public final class JobRunnerVerticle extends VerticleBase {
 
   /** Completes when the job's queue message may be acknowledged. */
   Future<Void> runJob(Bus.RunJob run) {
+    if (draining) {
+      return handBack(run.jobId(), "this worker is stopping; not started");
+    }
     if (run.deliveries() > maxDeliveries) {
       return failJob(run.jobId(), error("MAX_RETRIES", "Job failed after " + maxDeliveries + " deliveries",
           "Workers stopped while processing this job " + (run.deliveries() - 1) + " times."), false);
@@ -147,12 +194,42 @@ public final class JobRunnerVerticle extends VerticleBase {
           .compose(work -> loadModel(config.model()).compose(model -> processFrom(work, model, 0)))
           .compose(outcome -> finish(job, outcome, startNanos))
           .recover(e -> {
+            if (e instanceof HandedBack || draining && !finalFailure(e)) {
+              metrics.finished(Duration.ofNanos(System.nanoTime() - startNanos), 0, 0, JobRow.PROCESSING);
+              return handBack(job.jobId(), e instanceof HandedBack ? e.getMessage()
+                  : "this worker is stopping (" + e.getMessage() + ")");
+            }
             boolean jobFails = e instanceof InferenceException || e instanceof RetriesExhausted;
             metrics.finished(Duration.ofNanos(System.nanoTime() - startNanos), 0, 0,
                 jobFails ? JobRow.FAILED : JobRow.PROCESSING);
             return failure(job.jobId(), e);
           });
     });
+  }
+
+  /** A failure that ends the job whatever the worker's state: bad input, a broken model, retries used up. */
+  private static boolean finalFailure(Throwable e) {
+    return e instanceof InferenceException ie && FINAL.contains(ie.code()) || e instanceof RetriesExhausted;
+  }
+
+  /**
+   * Gives a job this worker will not finish back, untouched: its stored results stay, its row stays processing
+   * and the next worker's start resumes after the images already done. Today the job is the RabbitMQ delivery this
+   * worker still holds unacknowledged: the {@link HandedBack} failure reaches the consumer as
+   * {@link Bus#FAILURE_HANDED_BACK}, which nacks the delivery with requeue at once (a channel closed first returns
+   * it just the same). The broker counts that as one more delivery toward jobs.max_deliveries. With PostgreSQL
+   * leases, this is where the job's lease is released.
+   */
+  private Future<Void> handBack(String jobId, String why) {
+    LOG.info("job {} handed back: {}", jobId, why);
+    return Future.failedFuture(new HandedBack(jobId, why));
+  }
+
+  /** The job was handed back by a stopping worker (see {@link #handBack}); not a failure of the job. */
+  static final class HandedBack extends Exception {
+    HandedBack(String jobId, String why) {
+      super(why, null, false, false);
+    }
   }
 
   private record Work(JobRow job, JobConfig config, List<JobRepository.UploadedFile> files,
@@ -181,6 +258,12 @@ public final class JobRunnerVerticle extends VerticleBase {
                     Set<String> finished, int index, int processed, Promise<Outcome> result) {
     if (index >= order.size()) {
       result.complete(Outcome.COMPLETED);
+      return;
+    }
+    if (draining) {
+      // The image in progress is stored; the next one is left to the worker that takes the job over.
+      result.fail(new HandedBack(work.job().jobId(), "this worker is stopping; " + processed + " of "
+          + order.size() + " image(s) done"));
       return;
     }
     String fileId = order.get(index);
@@ -287,6 +370,11 @@ public final class JobRunnerVerticle extends VerticleBase {
           if (e instanceof IllegalArgumentException) {
             return Future.failedFuture(new InferenceException(InferenceException.Code.INVALID_CONFIG,
                 e.getMessage()));
+          }
+          if (draining) {
+            // Stopping: no retry here (the models may be closing under it); the next worker runs this image again.
+            return Future.failedFuture(new HandedBack(work.job().jobId(), "this worker is stopping; image "
+                + file.filename() + " not finished (" + e.getMessage() + ")"));
           }
           if (attempt >= retryAttempts) {
             return Future.failedFuture(new RetriesExhausted(file.filename(), attempt, e));

@@ -73,7 +73,9 @@ public final class TestService implements AutoCloseable {
         .put("stream", new JsonObject().put("name", "osprey-test-" + database)
             .put("producer_name", "osprey-test-" + database))
         .put("auth", new JsonObject().put("jwks_url", TestAuth.jwksUrl()).put("jwks_file", ""))
-        .put("jobs", new JsonObject().put("queue", "osprey.test." + database).put("retry_backoff_ms", 50));
+        .put("jobs", new JsonObject().put("queue", "osprey.test." + database).put("retry_backoff_ms", 50))
+        // A close while a job runs waits for the image in flight; short, so it fits the 30 s that close() allows.
+        .put("shutdown", new JsonObject().put("grace_seconds", 5));
   }
 
   /** Another process role on the same database, storage, queue and Redis keys (several instances of one service). */

@@ -1,0 +1,166 @@
+package io.osprey.jobs;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.osprey.OspreyApp;
+import io.osprey.Role;
+import io.osprey.testing.Fixtures;
+import io.osprey.testing.Jobs;
+import io.osprey.testing.Models;
+import io.osprey.testing.TestService;
+import io.vertx.core.json.JsonObject;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Rolling restarts: a worker process stopped with SIGTERM in the middle of an image exits with status 0 and no JVM
+ * crash file, having finished that image (within shutdown.grace_seconds) or stopped it at its next batch (grace
+ * 0) and handed the job back; the next worker resumes after the images stored, and the job completes once with one
+ * result per image. An in-process worker closed mid-inference (what a test's TestService.close does) is as safe.
+ */
+class WorkerShutdownTest {
+  // Smaller images first: the graceful rounds wait for the image in flight, the last worker does the big one.
+  private static final List<String> IMAGES = List.of("zidane.jpg", "small-vehicles1.jpeg", "terrain2.png",
+      "terrain1.jpg");
+  private static TestService api;
+
+  @BeforeAll
+  static void start() throws Exception {
+    Models.assumePresent();
+    // Each graceful hand-back is one more broker delivery (see JobRunnerVerticle.handBack): this job gets five.
+    api = TestService.start(WorkerShutdownTest.class, Role.API,
+        new JsonObject().put("jobs", new JsonObject().put("max_deliveries", 10)));
+  }
+
+  @AfterAll
+  static void stop() throws Exception {
+    if (api != null) {
+      api.close();
+    }
+  }
+
+  @Test
+  void sigtermMidInferenceExitsZeroWithoutCrashAndTheJobCompletesOnAnotherWorker() throws Exception {
+    Fixtures.realImages();
+    JsonObject upload = Jobs.upload(api.baseUrl(), IMAGES.stream().map(n -> Fixtures.imagesDir().resolve(n)).toList());
+    // Slices smaller than the model's input: each image takes seconds of inference, so every stop lands inside one.
+    String jobId = Jobs.predict(api.baseUrl(), new JsonObject().put("upload_id", upload.getString("upload_id"))
+        .put("config", new JsonObject().put("model", "yolov8n_int8").put("visualization", false)
+            .put("sahi", new JsonObject().put("slice_width", 512).put("slice_height", 512))))
+        .json().getJsonObject("data").getString("job_id");
+    Path crashDir = Files.createTempDirectory("osprey-hs-err-");
+    Path cwd = Path.of("").toAbsolutePath();
+
+    // Grace 30: the image in flight is finished, then the job handed back. Grace 0: the image stops at its next
+    // batch of tiles and the job is handed back at once.
+    int[] graces = {30, 0, 30};
+    for (int round = 1; round <= graces.length; round++) {
+      Path log = Files.createTempFile("osprey-worker-sigterm-", ".log");
+      Process worker = api.spawn(Role.WORKER, Map.of("OSPREY_HTTP_PORT", "0",
+          "OSPREY_SHUTDOWN_GRACE_SECONDS", Integer.toString(graces[round - 1]),
+          // A JVM crash would write its report here (and nowhere else we might miss it).
+          "JAVA_TOOL_OPTIONS", "-XX:ErrorFile=" + crashDir.resolve("hs_err_pid%p.log")), log);
+      long before;
+      try {
+        awaitInference(jobId, round, worker, log);
+        before = resultCount(jobId);
+        Thread.sleep(300); // inside the image: decoded, tiles running
+      } finally {
+        worker.destroy(); // SIGTERM, as an orchestrator sends it
+      }
+      assertTrue(worker.waitFor(90, TimeUnit.SECONDS), "worker did not exit after SIGTERM\n" + Files.readString(log));
+      String output = Files.readString(log);
+      assertEquals(0, worker.exitValue(), "exit status after SIGTERM (round " + round + ")\n" + output);
+      assertTrue(isEmpty(crashDir), "JVM crash report written in round " + round + ": " + list(crashDir) + "\n" + output);
+      assertFalse(Files.exists(cwd.resolve("hs_err_pid" + worker.pid() + ".log")), "crash file in the working dir");
+      assertFalse(output.contains("SIGSEGV") || output.contains("A fatal error has been detected"), output);
+      assertTrue(output.contains("job " + jobId + " handed back"), "round " + round + ": " + output);
+      long after = resultCount(jobId);
+      if (graces[round - 1] > 0) {
+        assertTrue(after > before, "round " + round + ": the image in flight was finished within the grace ("
+            + before + " -> " + after + ")\n" + output);
+      }
+      JsonObject status = Jobs.status(api.baseUrl(), jobId);
+      assertEquals("processing", status.getString("status"), "handed back, not failed: " + status.encode());
+      assertTrue(after < IMAGES.size(), "the job must still have images left: " + after);
+    }
+
+    // An in-process worker closed mid-inference with no grace: the test JVM must live on.
+    OspreyApp closedMidImage = api.startPeer(Role.WORKER, new JsonObject().put("shutdown",
+        new JsonObject().put("grace_seconds", 0)));
+    try {
+      awaitInference(jobId, graces.length + 1, null, null);
+      Thread.sleep(300);
+    } finally {
+      TestService.stop(closedMidImage);
+    }
+    assertEquals("processing", Jobs.status(api.baseUrl(), jobId).getString("status"));
+
+    OspreyApp finisher = api.startPeer(Role.WORKER, new JsonObject());
+    try {
+      JsonObject done = Jobs.waitFor(api.baseUrl(), jobId, 180_000, "completed", "failed");
+      assertEquals("completed", done.getString("status"), done.encode());
+      assertEquals(IMAGES.size(), done.getJsonObject("progress").getInteger("processed_images"));
+      try (var c = api.jdbc(); var s = c.createStatement()) {
+        try (var rs = s.executeQuery("SELECT attempts FROM jobs WHERE job_id = '" + jobId + "'")) {
+          rs.next();
+          assertEquals(graces.length + 2, rs.getInt(1), "three SIGTERMed workers, one closed, one that finished");
+        }
+        try (var rs = s.executeQuery("SELECT count(*), count(DISTINCT file_id) FROM job_results"
+            + " WHERE job_id = '" + jobId + "'")) {
+          rs.next();
+          assertEquals(IMAGES.size(), rs.getInt(1), "one result row per image, none duplicated");
+          assertEquals(IMAGES.size(), rs.getInt(2));
+        }
+      }
+    } finally {
+      TestService.stop(finisher);
+    }
+  }
+
+  /** Waits until the worker of attempt {@code attempt} runs inference on an image of the job. */
+  private static void awaitInference(String jobId, int attempt, Process worker, Path log) throws Exception {
+    long deadline = System.currentTimeMillis() + 90_000;
+    while (System.currentTimeMillis() < deadline) {
+      try (var c = api.jdbc(); var s = c.createStatement(); var rs = s.executeQuery(
+          "SELECT attempts, status, current_stage FROM jobs WHERE job_id = '" + jobId + "'")) {
+        rs.next();
+        if (rs.getInt(1) == attempt && "processing".equals(rs.getString(2))
+            && String.valueOf(rs.getString(3)).startsWith("Running SAHI inference")) {
+          return;
+        }
+      }
+      if (worker != null && !worker.isAlive()) {
+        throw new AssertionError("worker died before running the job\n" + Files.readString(log));
+      }
+      Thread.sleep(50);
+    }
+    throw new AssertionError("attempt " + attempt + " never ran inference" + (log == null ? ""
+        : "\n" + Files.readString(log)));
+  }
+
+  private static long resultCount(String jobId) throws Exception {
+    return api.count("SELECT count(*) FROM job_results WHERE job_id = '" + jobId + "'");
+  }
+
+  private static boolean isEmpty(Path dir) throws Exception {
+    try (Stream<Path> files = Files.list(dir)) {
+      return files.findAny().isEmpty();
+    }
+  }
+
+  private static List<String> list(Path dir) throws Exception {
+    try (Stream<Path> files = Files.list(dir)) {
+      return files.map(p -> p.getFileName().toString()).toList();
+    }
+  }
+}
