@@ -220,6 +220,7 @@ public final class OspreyApp {
               config.bool("jobs.rate_limit_trust_forwarded_for")), models, ruleSets, layout,
           jobMetrics, heartbeat);
     }
+    JobQueue consumerQueueOrNull = null;
     if (role.runsWorkers()) {
       int workers = config.integer("jobs.worker_instances");
       ResultWriter writer = new ResultWriter(layout, config.integer("jobs.thumbnail_size"),
@@ -232,6 +233,7 @@ public final class OspreyApp {
           config.integer("jobs.max_deliveries"), config.integer("jobs.retry_attempts"),
           config.integer("jobs.retry_backoff_ms"), overlap, annotations, imageBudget);
       consumerQueue = new JobQueue(vertx, config, "osprey-worker-" + workerId.substring(0, 8));
+      consumerQueueOrNull = consumerQueue;
       JobRunnerVerticle jobRunner = runner;
       JobQueue jobQueue = consumerQueue;
       chain = chain.compose(x -> vertx.deployVerticle(jobRunner))
@@ -246,6 +248,17 @@ public final class OspreyApp {
           .mapEmpty();
       readiness.addCheck("model", () -> warm.isComplete() ? warm : Future.failedFuture("still loading"),
           config.string("models.default") + " in " + models.directory());
+    }
+    // Metrics in every role (issue 15, item 9): the queue length from the broker through this process's own
+    // client (the consumer's in worker roles, the publisher's otherwise); live workers where the API runs; GPU
+    // utilisation where nvidia-smi exists (absent on CPU machines).
+    JobQueue sampled = role.runsWorkers() ? consumerQueueOrNull : publisher;
+    if (sampled != null) {
+      jobMetrics.poll(vertx, sampled, role.runsApi() ? heartbeat : null, 5000);
+    }
+    if (io.osprey.metrics.GpuUtilization.available()) {
+      chain = chain.compose(x -> vertx.deployVerticle(new io.osprey.metrics.GpuUtilization(metrics.registry(), 5000),
+          new DeploymentOptions().setThreadingModel(ThreadingModel.WORKER)));
     }
     // Disk guard (issue 15, item 6): every role reads free space (gauge, readiness); API routes refuse new files.
     RetentionVerticle early = sweeper;
