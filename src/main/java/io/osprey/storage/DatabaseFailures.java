@@ -3,6 +3,8 @@ package io.osprey.storage;
 import io.vertx.sqlclient.ClosedConnectionException;
 import io.vertx.sqlclient.DatabaseException;
 import java.io.IOException;
+import java.net.SocketException;
+import java.nio.channels.ClosedChannelException;
 import java.util.Locale;
 import java.util.concurrent.TimeoutException;
 
@@ -21,9 +23,13 @@ public final class DatabaseFailures {
     Throwable t = failure;
     for (int depth = 0; t != null && depth < 8; depth++, t = t.getCause()) {
       if (t instanceof ClosedConnectionException
-          // connection refused/reset, no route, broken pipe, closed channel (java.net.ConnectException and Netty's
-          // subclasses of it, java.net.SocketException, java.nio.channels.ClosedChannelException)
-          || t instanceof IOException
+          // connection refused/reset, no route, broken pipe, closed channel: java.net.ConnectException and Netty's
+          // subclasses of it (ConnectTimeoutException included), java.net.SocketException, ClosedChannelException,
+          // and Netty's native-transport "Connection reset by peer". Not any IOException: a file error (say
+          // NoSuchFileException) reaching the same failure handlers is no database outage.
+          || t instanceof SocketException
+          || t instanceof ClosedChannelException
+          || t instanceof IOException && t.getClass().getName().startsWith("io.netty.")
           // the pool's acquisition timeout (io.vertx.core.impl.NoStackTraceTimeoutException) and its connect timeout
           || t instanceof TimeoutException) {
         return true;

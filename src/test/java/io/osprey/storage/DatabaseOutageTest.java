@@ -184,6 +184,8 @@ class DatabaseOutageTest {
         null)));
     assertFalse(DatabaseFailures.unavailable(new io.vertx.pgclient.PgException("syntax", "ERROR", "42601", null)));
     assertFalse(DatabaseFailures.unavailable(new IllegalStateException("bug")));
+    assertFalse(DatabaseFailures.unavailable(new RuntimeException(new java.nio.file.NoSuchFileException("a.jpg"))),
+        "a file error is no database outage");
   }
 
   private static Http.Response createAnnotation(int seed) throws Exception {
