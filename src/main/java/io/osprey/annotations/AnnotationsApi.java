@@ -490,6 +490,12 @@ public final class AnnotationsApi {
       Responses.error(ctx, api.error());
       return;
     }
+    if (io.osprey.storage.DatabaseFailures.unavailable(e)) {
+      LOG.warn("rid={} {} {}: database unavailable: {}", io.osprey.http.RequestIds.of(ctx), ctx.request().method(),
+          ctx.request().path(), e.toString());
+      Responses.error(ctx, io.osprey.http.DatabaseErrors.unavailable());
+      return;
+    }
     LOG.error("rid={} {} {} failed", io.osprey.http.RequestIds.of(ctx), ctx.request().method(),
         ctx.request().path(), e);
     Responses.error(ctx, ApiError.of(ErrorCode.DATABASE_ERROR, "Unable to save or read annotation data; quote"

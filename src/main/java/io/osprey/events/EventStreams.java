@@ -373,7 +373,8 @@ public final class EventStreams {
       Responses.error(ctx, ApiError.of(ErrorCode.JOB_NOT_FOUND, "Job not found: " + jobId));
       return;
     }
-    jobs.find(jobId).onFailure(e -> Responses.error(ctx, ApiError.of(ErrorCode.DATABASE_ERROR)))
+    jobs.find(jobId).onFailure(e -> Responses.error(ctx,
+            io.osprey.http.DatabaseErrors.map(e, ApiError.of(ErrorCode.DATABASE_ERROR))))
         .onSuccess(job -> {
           if (job == null || !CurrentUser.mayAccess(ctx, job.userId())) {
             Responses.error(ctx, ApiError.of(ErrorCode.JOB_NOT_FOUND, "Job not found: " + jobId)

@@ -40,6 +40,8 @@ public enum ErrorCode {
   DATABASE_ERROR(500, "Unable to save metadata"),
   INTERNAL_ERROR(500, "Internal server error"),
   SERVICE_UNAVAILABLE(503, "Service temporarily unavailable"),
+  /** PostgreSQL cannot be reached; answered with Retry-After, and the same request succeeds once it is back. */
+  DATABASE_UNAVAILABLE(503, "Database temporarily unavailable; retry shortly"),
   /** A server condition (free disk below storage.min_free_bytes), not bad input; retrying later may succeed. */
   INSUFFICIENT_STORAGE(507, "Not enough free storage space; retry later");
 

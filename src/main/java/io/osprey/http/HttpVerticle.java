@@ -116,6 +116,12 @@ public final class HttpVerticle extends VerticleBase {
         Responses.error(ctx, api.error());
         return;
       }
+      if (io.osprey.storage.DatabaseFailures.unavailable(failure)) {
+        LOG.warn("rid={} {} {}: database unavailable: {}", RequestIds.of(ctx), ctx.request().method(),
+            ctx.request().path(), failure.toString());
+        Responses.error(ctx, DatabaseErrors.unavailable());
+        return;
+      }
       LOG.error("rid={} unhandled failure on {} {}", RequestIds.of(ctx), ctx.request().method(),
           ctx.request().path(), failure);
       Responses.error(ctx, ApiError.of(ErrorCode.INTERNAL_ERROR,

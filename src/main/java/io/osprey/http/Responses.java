@@ -19,6 +19,9 @@ public final class Responses {
   }
 
   public static void error(RoutingContext ctx, ApiError error) {
+    if (error.code() == ErrorCode.DATABASE_UNAVAILABLE && !ctx.response().headWritten()) {
+      ctx.response().putHeader("Retry-After", Integer.toString(DatabaseErrors.RETRY_AFTER_SECONDS));
+    }
     json(ctx, error.status(), error.toJson(RequestIds.of(ctx)));
   }
 }

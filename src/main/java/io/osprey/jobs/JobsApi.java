@@ -372,7 +372,7 @@ public final class JobsApi {
         }, false))
         .onFailure(e -> {
           LOG.error("rid={} reading results of job {} failed: {}", RequestIds.of(ctx), job.jobId(), e.toString());
-          Responses.error(ctx, ApiError.of(ErrorCode.STORAGE_ERROR));
+          Responses.error(ctx, io.osprey.http.DatabaseErrors.map(e, ApiError.of(ErrorCode.STORAGE_ERROR)));
         })
         .onSuccess(buffer -> {
           if (format.equals("yolo")) {
@@ -573,8 +573,13 @@ public final class JobsApi {
   }
 
   private static void databaseError(RoutingContext ctx, Throwable e) {
-    LOG.error("rid={} database call failed: {}", RequestIds.of(ctx), e.toString());
-    Responses.error(ctx, ApiError.of(ErrorCode.SERVICE_UNAVAILABLE, "Database unavailable; retry shortly"));
+    if (io.osprey.storage.DatabaseFailures.unavailable(e)) {
+      LOG.warn("rid={} database unavailable: {}", RequestIds.of(ctx), e.toString());
+    } else {
+      LOG.error("rid={} database call failed: {}", RequestIds.of(ctx), e.toString());
+    }
+    Responses.error(ctx, io.osprey.http.DatabaseErrors.map(e,
+        ApiError.of(ErrorCode.SERVICE_UNAVAILABLE, "Database unavailable; retry shortly")));
   }
 
   private static int intParam(RoutingContext ctx, String name, int fallback) {

@@ -6,6 +6,9 @@ import io.vertx.redis.client.Command;
 import io.vertx.redis.client.Redis;
 import io.vertx.redis.client.Request;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The status fast path (spec: "Check Redis cache", key {@code job:{id}}). Written on every change by whoever made
@@ -16,6 +19,12 @@ import java.util.concurrent.TimeUnit;
 public final class StatusCache {
   private static final long TIMEOUT_MS = 250;
   private static final long FRESH_MS = 5000;
+  /** At most one fallback warning per this many ms: during an outage every poll falls back, and one line says it. */
+  static final long WARN_EVERY_MS = 30_000;
+  private static final Logger LOG = LoggerFactory.getLogger(StatusCache.class);
+
+  private final AtomicLong lastWarned = new AtomicLong(Long.MIN_VALUE);
+  private final AtomicLong fallbacksSinceWarned = new AtomicLong();
 
   private final Redis redis;
   private final String prefix;
@@ -62,6 +71,21 @@ public final class StatusCache {
           boolean fresh = System.currentTimeMillis() - entry.getLong("cached_at", 0L) < FRESH_MS;
           return entry.getBoolean("terminal", false) || fresh ? entry : null;
         })
-        .otherwise((JsonObject) null);
+        .otherwise(e -> {
+          fellBack(e);
+          return null;
+        });
+  }
+
+  /** Logs that status reads go to PostgreSQL because Redis failed, rate-limited to one line per WARN_EVERY_MS. */
+  private void fellBack(Throwable e) {
+    long count = fallbacksSinceWarned.incrementAndGet();
+    long now = System.currentTimeMillis();
+    long last = lastWarned.get();
+    if ((last == Long.MIN_VALUE || now - last >= WARN_EVERY_MS) && lastWarned.compareAndSet(last, now)) {
+      fallbacksSinceWarned.addAndGet(-count);
+      LOG.warn("job status cache (Redis) unreadable, status reads fall back to PostgreSQL ({} read(s) since the last"
+          + " warning; next warning in {} s at the earliest): {}", count, WARN_EVERY_MS / 1000, e.toString());
+    }
   }
 }

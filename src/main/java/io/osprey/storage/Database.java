@@ -2,6 +2,7 @@ package io.osprey.storage;
 
 import io.osprey.config.Config;
 import io.vertx.core.Vertx;
+import io.vertx.core.net.NetClientOptions;
 import io.vertx.pgclient.PgBuilder;
 import io.vertx.pgclient.PgConnectOptions;
 import io.vertx.sqlclient.Pool;
@@ -13,6 +14,7 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.Properties;
+import java.util.concurrent.TimeUnit;
 import org.flywaydb.core.Flyway;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -116,7 +118,12 @@ public final class Database {
   public static Pool pool(Vertx vertx, Config config) {
     PgConnectOptions connect = connectOptions(config);
     return PgBuilder.pool()
-        .with(new PoolOptions().setMaxSize(config.integer("postgres.pool_size")).setShared(false))
+        // A server that drops packets (rather than refusing) must not hold a request for Netty's default 60 s per
+        // attempt: a request during an outage answers 503 DATABASE_UNAVAILABLE within a few seconds.
+        .with(new NetClientOptions().setConnectTimeout(3000))
+        // waiting for a free connection is bounded too (default 30 s), for the same reason
+        .with(new PoolOptions().setMaxSize(config.integer("postgres.pool_size")).setShared(false)
+            .setConnectionTimeout(10).setConnectionTimeoutUnit(TimeUnit.SECONDS))
         .connectingTo(connect)
         .using(vertx)
         .build();

@@ -135,7 +135,8 @@ public final class DeleteApi {
   private static void failed(RoutingContext ctx, Throwable e) {
     LOG.error("rid={} delete failed: {}", RequestIds.of(ctx), e.toString());
     if (!ctx.response().ended()) {
-      Responses.error(ctx, ApiError.of(ErrorCode.SERVICE_UNAVAILABLE, "Database unavailable; retry shortly"));
+      Responses.error(ctx, io.osprey.http.DatabaseErrors.map(e,
+          ApiError.of(ErrorCode.SERVICE_UNAVAILABLE, "Database unavailable; retry shortly")));
     }
   }
 

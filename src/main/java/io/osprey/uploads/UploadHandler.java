@@ -202,7 +202,7 @@ public final class UploadHandler implements Handler<RoutingContext> {
               .onFailure(e -> {
                 LOG.error("rid={} recording upload {} failed: {}", RequestIds.of(ctx), uploadId, e.toString());
                 discard(List.of(directory.toString()));
-                finish(ApiError.of(ErrorCode.DATABASE_ERROR));
+                finish(io.osprey.http.DatabaseErrors.map(e, ApiError.of(ErrorCode.DATABASE_ERROR)));
               })
               .onSuccess(createdAt -> {
                 LOG.info("rid={} stored upload {} with {} file(s), {} bytes", RequestIds.of(ctx), uploadId,
