@@ -211,7 +211,9 @@ public final class OspreyApp {
       JobRunnerVerticle runner = new JobRunnerVerticle(jobs, models, cpuModels,
           new RulesStage(ruleSets, config.integer("rules.time_budget_ms")), layout, writer, cache, jobMetrics, workers,
           config.integer("jobs.max_deliveries"), config.integer("jobs.retry_attempts"),
-          config.integer("jobs.retry_backoff_ms"), overlap, annotations, imageBudget);
+          config.integer("jobs.retry_backoff_ms"), overlap, annotations, imageBudget,
+          new JobRunnerVerticle.Leasing(workerId, config.integer("jobs.lease_seconds"),
+              config.integer("jobs.lease_renew_seconds"), config.integer("jobs.max_processing_seconds")));
       JobQueue consumerQueue = new JobQueue(vertx, config, "osprey-worker-" + workerId.substring(0, 8));
       chain = chain.compose(x -> vertx.deployVerticle(runner))
           .compose(x -> vertx.deployVerticle(new JobConsumerVerticle(consumerQueue, workers)))
