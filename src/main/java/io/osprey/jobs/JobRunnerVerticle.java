@@ -87,6 +87,8 @@ public final class JobRunnerVerticle extends VerticleBase {
   private final AnnotationService annotations;
   private final ImageBudget budget;
   private final Leasing leasing;
+  /** Jobs this worker runs now (event-loop state). */
+  private final Set<Held> holding = new HashSet<>();
   private WorkerExecutor inference;
 
   /**
@@ -177,6 +179,7 @@ public final class JobRunnerVerticle extends VerticleBase {
       metrics.started();
       long startNanos = System.nanoTime();
       Held held = new Held(job);
+      holding.add(held);
       held.timer = vertx.setPeriodic(leasing.renewMs(), t -> renew(held));
       cache.put(job);
       // The stored config was validated at predict time; parsing it again only fills the engine's parameters.
@@ -195,8 +198,26 @@ public final class JobRunnerVerticle extends VerticleBase {
             }
             return failure(job.jobId(), e);
           })
-          .onComplete(x -> vertx.cancelTimer(held.timer));
+          .onComplete(x -> {
+            vertx.cancelTimer(held.timer);
+            holding.remove(held);
+          });
     });
+  }
+
+  /**
+   * For a shutdown that hands its jobs back: stops renewing and lets the leases of the jobs it runs lapse now, so
+   * the next maintenance sweep (seconds) hands them to another worker instead of waiting for the leases to expire.
+   * Call on this verticle's context; the jobs' writes stop being accepted once another worker takes them.
+   */
+  public Future<Void> releaseLeases() {
+    List<Future<Void>> released = new ArrayList<>();
+    for (Held held : holding) {
+      vertx.cancelTimer(held.timer);
+      held.lost = true;
+      released.add(jobs.releaseLease(held.job.jobId(), leasing.workerId()).otherwiseEmpty());
+    }
+    return Future.join(released).mapEmpty();
   }
 
   /** A job this worker holds the lease of, while it runs it (event-loop state only). */
