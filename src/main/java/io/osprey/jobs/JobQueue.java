@@ -147,6 +147,7 @@ public final class JobQueue {
 
   /** Publishes a job id persistently and waits for the broker's confirm. */
   public Future<Void> publish(String jobId) {
+    checkChannel(); // before the client replaces a closed channel, so a consumer on it is noticed gone
     if (!client.isConnected()) {
       return Future.failedFuture("RabbitMQ is not connected");
     }
@@ -262,6 +263,7 @@ public final class JobQueue {
   }
 
   public Future<Long> length() {
+    checkChannel();
     return client.isConnected() ? client.messageCount(queue) : Future.failedFuture("RabbitMQ is not connected");
   }
 
