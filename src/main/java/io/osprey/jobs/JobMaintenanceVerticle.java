@@ -9,8 +9,10 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Periodic duties of an API process: hands the broker the jobs it missed while it was down (they stay queued in
- * PostgreSQL meanwhile), fails jobs queued longer than the timeout (spec: queued, 5 min, failed), and samples the
- * queue length for the metrics and the dashboard.
+ * PostgreSQL meanwhile), fails jobs queued longer than the timeout (spec: queued, 5 min, failed), sweeps expired
+ * job leases (their worker died: the job is handed to the broker again, the next take counting toward
+ * {@code jobs.max_deliveries}), and samples the queue length for the metrics and the dashboard. Every step is one
+ * conditional UPDATE, so several API instances sweeping at once hand each job on once.
  */
 public final class JobMaintenanceVerticle extends VerticleBase {
   private static final Logger LOG = LoggerFactory.getLogger(JobMaintenanceVerticle.class);
@@ -53,6 +55,7 @@ public final class JobMaintenanceVerticle extends VerticleBase {
     }
     running = true;
     return expire()
+        .compose(x -> sweepLeases())
         .compose(x -> republish())
         .compose(x -> sampleQueue())
         .onFailure(e -> LOG.warn("job maintenance round failed: {}", e.getMessage()))
@@ -74,6 +77,17 @@ public final class JobMaintenanceVerticle extends VerticleBase {
         });
   }
 
+  private Future<Void> sweepLeases() {
+    return jobs.sweepExpiredLeases().compose(swept -> {
+      swept.forEach(job -> {
+        LOG.warn("job {}: its worker's lease expired (worker gone); handing it to the broker again, next take {}",
+            job.jobId(), job.attempts() + 1);
+        cache.put(job);
+      });
+      return Future.succeededFuture();
+    });
+  }
+
   private Future<Void> republish() {
     if (!queue.connected()) {
       return Future.succeededFuture();
@@ -82,7 +96,7 @@ public final class JobMaintenanceVerticle extends VerticleBase {
       Future<Void> chain = Future.succeededFuture();
       for (String id : ids) {
         chain = chain.compose(x -> queue.publish(id).compose(y -> jobs.markEnqueued(id))
-            .onSuccess(y -> LOG.info("job {} handed to the broker after it came back", id)));
+            .onSuccess(y -> LOG.info("job {} handed to the broker", id)));
       }
       return chain;
     });
