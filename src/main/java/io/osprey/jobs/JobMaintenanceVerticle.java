@@ -1,6 +1,7 @@
 package io.osprey.jobs;
 
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.VerticleBase;
 import java.time.Duration;
 import java.time.OffsetDateTime;
@@ -24,7 +25,8 @@ public final class JobMaintenanceVerticle extends VerticleBase {
   private final Duration queuedTimeout;
   private final long periodMs;
   private long timer;
-  private boolean running;
+  /** The round in progress (null when none); event-loop state of this verticle. */
+  private Future<Void> current;
 
   public JobMaintenanceVerticle(JobRepository jobs, JobQueue queue, StatusCache cache, JobMetrics metrics,
                                 Duration queuedTimeout, long periodMs) {
@@ -38,7 +40,12 @@ public final class JobMaintenanceVerticle extends VerticleBase {
 
   @Override
   public Future<?> start() {
-    timer = vertx.setPeriodic(periodMs, id -> tick());
+    // A timer round is skipped while one runs (rounds never overlap).
+    timer = vertx.setPeriodic(periodMs, id -> {
+      if (current == null) {
+        round();
+      }
+    });
     return Future.succeededFuture();
   }
 
@@ -48,19 +55,35 @@ public final class JobMaintenanceVerticle extends VerticleBase {
     return Future.succeededFuture();
   }
 
-  /** One round of all duties; rounds never overlap. */
+  /**
+   * Runs one full round of all duties and completes when it is done: a round already in progress is waited for
+   * first (it may have started before the caller's change, e.g. a job that just became due), then a fresh one
+   * runs. Callable from any thread.
+   */
   public Future<Void> tick() {
-    if (running) {
-      return Future.succeededFuture();
-    }
-    running = true;
-    return expire()
+    Promise<Void> done = Promise.promise();
+    context.runOnContext(v -> {
+      Future<Void> before = current == null ? Future.succeededFuture() : current;
+      before.onComplete(x -> (current == null ? round() : current.transform(y -> round())).onComplete(done));
+    });
+    return done.future();
+  }
+
+  /** One round of all duties; call on this verticle's context. */
+  private Future<Void> round() {
+    Future<Void> r = expire()
         .compose(x -> sweepLeases())
         .compose(x -> republish())
         .compose(x -> sampleQueue())
         .onFailure(e -> LOG.warn("job maintenance round failed: {}", e.getMessage()))
-        .onComplete(x -> running = false)
         .otherwiseEmpty();
+    current = r;
+    r.onComplete(x -> {
+      if (current == r) {
+        current = null;
+      }
+    });
+    return r;
   }
 
   private Future<Void> expire() {
