@@ -114,7 +114,8 @@ public final class ConfigKeys {
     num("jobs.queued_timeout_seconds", Type.INT, 1, 7 * 86400,
         "A job still queued after this long fails with QUEUE_TIMEOUT (spec: 5 minutes).");
     num("jobs.max_deliveries", Type.INT, 1, 100,
-        "A job taken by workers more often than this (workers died on it) fails with MAX_RETRIES.");
+        "A job taken by workers more often than this (workers died on it) fails with MAX_RETRIES. A job handed"
+            + " back by a worker stopping gracefully (SIGTERM) is not counted.");
     num("jobs.lease_seconds", Type.INT, 5, 3600,
         "A worker's lease on the job it runs (PostgreSQL); renewed while it runs. When it expires (the worker died)"
         + " the maintenance sweep hands the job to the broker again, the take counting toward jobs.max_deliveries.");
