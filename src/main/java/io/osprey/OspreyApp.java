@@ -231,11 +231,15 @@ public final class OspreyApp {
       runner = new JobRunnerVerticle(jobs, models, cpuModels,
           new RulesStage(ruleSets, config.integer("rules.time_budget_ms")), layout, writer, cache, jobMetrics, workers,
           config.integer("jobs.max_deliveries"), config.integer("jobs.retry_attempts"),
-          config.integer("jobs.retry_backoff_ms"), overlap, annotations, imageBudget);
+          config.integer("jobs.retry_backoff_ms"), overlap, annotations, imageBudget,
+          new JobRunnerVerticle.Leasing(workerId, config.integer("jobs.lease_seconds"),
+              config.integer("jobs.lease_renew_seconds"), config.integer("jobs.max_processing_seconds")));
       consumerQueue = new JobQueue(vertx, config, "osprey-worker-" + workerId.substring(0, 8));
       consumerQueueOrNull = consumerQueue;
       JobRunnerVerticle jobRunner = runner;
       JobQueue jobQueue = consumerQueue;
+      // A job handed back by a draining worker is published again on this worker's queue (open until the end).
+      runner.republishVia(jobQueue::publish);
       chain = chain.compose(x -> vertx.deployVerticle(jobRunner))
           .compose(x -> vertx.deployVerticle(new JobConsumerVerticle(jobQueue, workers)))
           .onSuccess(x -> {
@@ -413,8 +417,8 @@ public final class OspreyApp {
   }
 
   /**
-   * A worker's graceful stop: cancel the queue consumer (no new job; the channel stays open for acks and
-   * hand-backs), then wait up to shutdown.grace_seconds for the runner to finish its images and hand its jobs back.
+   * A worker's graceful stop: cancel the queue consumer (no new job, and no re-consume by the queue's supervision;
+   * the channel stays open for acks, requeues and the re-publish of handed-back jobs), then wait up to shutdown.grace_seconds for the runner to finish its images and hand its jobs back.
    * Past the grace the models refuse new runs, so an image in progress stops at its next batch of tiles and its job
    * is handed back too; that last wait is bounded as well.
    */
@@ -435,7 +439,10 @@ public final class OspreyApp {
           }
           return bounded("hand back after grace", runner.drain());
         })
-        .onSuccess(x -> LOG.info("worker drained in {} ms", (System.nanoTime() - start) / 1_000_000));
+        .onSuccess(x -> LOG.info("worker drained in {} ms", (System.nanoTime() - start) / 1_000_000))
+        // A job that reached no safe state even then: its lease lapses now, so the sweep hands it on promptly.
+        .transform(x -> bounded("release leases", runner.releaseLeases()).transform(y -> x.succeeded()
+            ? Future.<Void>succeededFuture() : Future.<Void>failedFuture(x.cause())));
   }
 
   private Future<Void> undeployAll() {

@@ -114,7 +114,16 @@ public final class ConfigKeys {
     num("jobs.queued_timeout_seconds", Type.INT, 1, 7 * 86400,
         "A job still queued after this long fails with QUEUE_TIMEOUT (spec: 5 minutes).");
     num("jobs.max_deliveries", Type.INT, 1, 100,
-        "A job delivered more often than this (workers died on it) fails with MAX_RETRIES.");
+        "A job taken by workers more often than this (workers died on it) fails with MAX_RETRIES. A job handed"
+            + " back by a worker stopping gracefully (SIGTERM) is not counted.");
+    num("jobs.lease_seconds", Type.INT, 5, 3600,
+        "A worker's lease on the job it runs (PostgreSQL); renewed while it runs. When it expires (the worker died)"
+        + " the maintenance sweep hands the job to the broker again, the take counting toward jobs.max_deliveries.");
+    num("jobs.lease_renew_seconds", Type.INT, 1, 1800,
+        "How often a worker renews its job lease (at most half of jobs.lease_seconds is used).");
+    num("jobs.max_processing_seconds", Type.INT, 1, 30 * 86400,
+        "A job running longer than this since its first start fails with PROCESSING_TIMEOUT; its results so far"
+        + " are kept and its status shows how many images were processed.");
     num("jobs.retry_attempts", Type.INT, 1, 20,
         "Attempts at an image after an inference or storage error before the job fails with MAX_RETRIES.");
     num("jobs.retry_backoff_ms", Type.INT, 0, 600000, "First retry delay; each further retry waits twice as long.");

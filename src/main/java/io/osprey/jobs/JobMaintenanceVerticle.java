@@ -1,6 +1,7 @@
 package io.osprey.jobs;
 
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.VerticleBase;
 import java.time.Duration;
 import java.time.OffsetDateTime;
@@ -9,8 +10,10 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Periodic duties of an API process: hands the broker the jobs it missed while it was down (they stay queued in
- * PostgreSQL meanwhile), fails jobs queued longer than the timeout (spec: queued, 5 min, failed), and samples the
- * queue length for the metrics and the dashboard.
+ * PostgreSQL meanwhile), fails jobs queued longer than the timeout (spec: queued, 5 min, failed), sweeps expired
+ * job leases (their worker died: the job is handed to the broker again, the next take counting toward
+ * {@code jobs.max_deliveries}), and samples the queue length for the metrics and the dashboard. Every step is one
+ * conditional UPDATE, so several API instances sweeping at once hand each job on once.
  */
 public final class JobMaintenanceVerticle extends VerticleBase {
   private static final Logger LOG = LoggerFactory.getLogger(JobMaintenanceVerticle.class);
@@ -22,7 +25,8 @@ public final class JobMaintenanceVerticle extends VerticleBase {
   private final Duration queuedTimeout;
   private final long periodMs;
   private long timer;
-  private boolean running;
+  /** The round in progress (null when none); event-loop state of this verticle. */
+  private Future<Void> current;
 
   public JobMaintenanceVerticle(JobRepository jobs, JobQueue queue, StatusCache cache, JobMetrics metrics,
                                 Duration queuedTimeout, long periodMs) {
@@ -36,7 +40,12 @@ public final class JobMaintenanceVerticle extends VerticleBase {
 
   @Override
   public Future<?> start() {
-    timer = vertx.setPeriodic(periodMs, id -> tick());
+    // A timer round is skipped while one runs (rounds never overlap).
+    timer = vertx.setPeriodic(periodMs, id -> {
+      if (current == null) {
+        round();
+      }
+    });
     return Future.succeededFuture();
   }
 
@@ -46,18 +55,35 @@ public final class JobMaintenanceVerticle extends VerticleBase {
     return Future.succeededFuture();
   }
 
-  /** One round of all duties; rounds never overlap. */
+  /**
+   * Runs one full round of all duties and completes when it is done: a round already in progress is waited for
+   * first (it may have started before the caller's change, e.g. a job that just became due), then a fresh one
+   * runs. Callable from any thread.
+   */
   public Future<Void> tick() {
-    if (running) {
-      return Future.succeededFuture();
-    }
-    running = true;
-    return expire()
+    Promise<Void> done = Promise.promise();
+    context.runOnContext(v -> {
+      Future<Void> before = current == null ? Future.succeededFuture() : current;
+      before.onComplete(x -> (current == null ? round() : current.transform(y -> round())).onComplete(done));
+    });
+    return done.future();
+  }
+
+  /** One round of all duties; call on this verticle's context. */
+  private Future<Void> round() {
+    Future<Void> r = expire()
+        .compose(x -> sweepLeases())
         .compose(x -> republish())
         .compose(x -> sampleQueue())
         .onFailure(e -> LOG.warn("job maintenance round failed: {}", e.getMessage()))
-        .onComplete(x -> running = false)
         .otherwiseEmpty();
+    current = r;
+    r.onComplete(x -> {
+      if (current == r) {
+        current = null;
+      }
+    });
+    return r;
   }
 
   private Future<Void> expire() {
@@ -74,6 +100,17 @@ public final class JobMaintenanceVerticle extends VerticleBase {
         });
   }
 
+  private Future<Void> sweepLeases() {
+    return jobs.sweepExpiredLeases().compose(swept -> {
+      swept.forEach(job -> {
+        LOG.warn("job {}: its worker's lease expired (worker gone); handing it to the broker again, next take {}",
+            job.jobId(), job.attempts() + 1);
+        cache.put(job);
+      });
+      return Future.succeededFuture();
+    });
+  }
+
   private Future<Void> republish() {
     if (!queue.connected()) {
       return Future.succeededFuture();
@@ -82,7 +119,7 @@ public final class JobMaintenanceVerticle extends VerticleBase {
       Future<Void> chain = Future.succeededFuture();
       for (String id : ids) {
         chain = chain.compose(x -> queue.publish(id).compose(y -> jobs.markEnqueued(id))
-            .onSuccess(y -> LOG.info("job {} handed to the broker after it came back", id)));
+            .onSuccess(y -> LOG.info("job {} handed to the broker", id)));
       }
       return chain;
     });

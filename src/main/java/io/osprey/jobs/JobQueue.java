@@ -2,6 +2,7 @@ package io.osprey.jobs;
 
 import com.rabbitmq.client.AMQP;
 import io.osprey.config.Config;
+import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Handler;
 import io.vertx.core.Promise;
@@ -13,32 +14,53 @@ import io.vertx.rabbitmq.RabbitMQClient;
 import io.vertx.rabbitmq.RabbitMQConsumer;
 import io.vertx.rabbitmq.RabbitMQMessage;
 import io.vertx.rabbitmq.RabbitMQOptions;
-import java.util.Map;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The durable job queue on RabbitMQ: a quorum queue (replicated, and it counts redeliveries in
- * {@code x-delivery-count}), persistent messages published with confirms, manual acknowledgement. The client
- * reconnects by itself; on every (re)connection the queue is declared again and, for workers, consuming resumes.
+ * The durable job queue on RabbitMQ: a quorum queue (replicated), persistent messages published with confirms,
+ * manual acknowledgement.
+ *
+ * <p>Connection and consumer supervision is this class's own (the client's built-in restart is off): a check every
+ * {@value #SUPERVISE_MS} ms reconnects a lost connection (which declares the queue again and, for workers,
+ * consumes again), and a worker whose channel closed under it (a broker-side channel error) consumes again on a
+ * fresh channel. A delivery remembers the channel generation it came on; it is never acknowledged on a later
+ * channel, where its tag means nothing and the broker would close that channel too ("unknown delivery tag").
+ * A worker pauses consuming (cancels its consumer) while all its slots are busy and resumes when one frees.
  */
 public final class JobQueue {
   private static final Logger LOG = LoggerFactory.getLogger(JobQueue.class);
+  static final long SUPERVISE_MS = 2000;
 
+  /** A job message as the consumer sees it: its job id (null when unreadable) and the channel it came on. */
+  public record Delivery(String jobId, RabbitMQMessage message, long channelGeneration) {
+  }
+
+  private final Vertx vertx;
   private final RabbitMQClient client;
   private final String queue;
   private int prefetch;
-  private Handler<RabbitMQMessage> consumerHandler;
+  private Handler<Delivery> consumerHandler;
   private RabbitMQConsumer consumer;
   private boolean confirming;
+  /** Bumped whenever the channel carrying the consumer is found gone; deliveries of older ones are not acked. */
+  private long generation;
+  private boolean paused;
+  private boolean subscribing;
+  private boolean reconnecting;
+  private boolean closed;
+  /** Set by {@link #stopConsuming()}: never consume again (a draining worker). */
+  private boolean stopped;
+  private long supervisor = -1;
+  private Context context;
 
   public JobQueue(Vertx vertx, Config config, String connectionName) {
+    this.vertx = vertx;
     this.queue = config.string("jobs.queue");
     RabbitMQOptions options = brokerOptions(config, connectionName)
         .setConnectionTimeout(5000)
         .setAutomaticRecoveryEnabled(false)
-        .setReconnectAttempts(Integer.MAX_VALUE)
-        .setReconnectInterval(2000);
+        .setReconnectAttempts(0);
     this.client = RabbitMQClient.create(vertx, options);
     client.addConnectionEstablishedCallback(this::onConnected);
   }
@@ -58,26 +80,76 @@ public final class JobQueue {
     return queue;
   }
 
-  /** Connects in the background; the returned future completes on the first connection (or fails). */
+  /**
+   * Connects in the background and keeps the connection (and the consumer) up; the returned future completes on
+   * the first connection (or fails, and the supervision keeps trying).
+   */
   public Future<Void> start() {
-    return client.start().onFailure(e -> LOG.warn("RabbitMQ not reachable yet ({}); retrying in the background",
-        e.getMessage()));
+    context = vertx.getOrCreateContext();
+    if (supervisor < 0) {
+      supervisor = vertx.setPeriodic(SUPERVISE_MS, t -> supervise());
+    }
+    reconnecting = true;
+    return client.start()
+        .onComplete(x -> context.runOnContext(v -> reconnecting = false))
+        .onFailure(e -> LOG.warn("RabbitMQ not reachable yet ({}); retrying in the background", e.getMessage()));
   }
 
   public boolean connected() {
     return client.isConnected();
   }
 
+  private void supervise() {
+    if (closed || reconnecting) {
+      return;
+    }
+    if (!client.isConnected()) {
+      reconnecting = true;
+      channelGone();
+      LOG.info("RabbitMQ connection lost; reconnecting");
+      client.stop().otherwiseEmpty().compose(x -> client.start())
+          .onSuccess(x -> LOG.info("RabbitMQ connection back"))
+          .onComplete(x -> context.runOnContext(v -> reconnecting = false));
+      return;
+    }
+    if (consumerHandler != null && !stopped && !paused && (consumer == null || !client.isOpenChannel())) {
+      if (consumer != null) {
+        LOG.warn("job consumer's channel closed; consuming again on a new channel");
+      }
+      checkChannel();
+      subscribe();
+    }
+  }
+
+  /** Whether the channel the consumer was made on is gone (its deliveries cannot be acknowledged any more). */
+  private void checkChannel() {
+    if (consumer != null && !client.isOpenChannel()) {
+      channelGone();
+    }
+  }
+
+  private void channelGone() {
+    generation++;
+    consumer = null;
+  }
+
   private void onConnected(Promise<Void> promise) {
-    confirming = false;
+    // Called on the client's connecting thread: state changes go to this queue's context.
     client.queueDeclare(queue, true, false, false, new JsonObject().put("x-queue-type", "quorum"))
-        .compose(ok -> consumerHandler == null ? Future.succeededFuture() : consume())
-        .onSuccess(x -> LOG.info("job queue {} ready{}", queue, consumerHandler == null ? "" : ", consuming"))
-        .onComplete(done -> promise.handle(done.mapEmpty()));
+        .onComplete(declared -> context.runOnContext(v -> {
+          confirming = false;
+          channelGone();
+          if (declared.succeeded()) {
+            LOG.info("job queue {} ready", queue);
+            subscribe();
+          }
+          promise.handle(declared.mapEmpty());
+        }));
   }
 
   /** Publishes a job id persistently and waits for the broker's confirm. */
   public Future<Void> publish(String jobId) {
+    checkChannel(); // before the client replaces a closed channel, so a consumer on it is noticed gone
     if (!client.isConnected()) {
       return Future.failedFuture("RabbitMQ is not connected");
     }
@@ -92,53 +164,125 @@ public final class JobQueue {
         .compose(x -> client.waitForConfirms(5000));
   }
 
-  /** Starts consuming (now if connected, else on connection) with {@code prefetch} unacknowledged jobs at most. */
-  public Future<Void> consume(int prefetch, Handler<RabbitMQMessage> handler) {
+  /**
+   * Starts consuming (now if connected, else on connection) with {@code prefetch} unacknowledged jobs at most.
+   * Call before {@link #start()}, on the context that calls it.
+   */
+  public void consume(int prefetch, Handler<Delivery> handler) {
     this.prefetch = prefetch;
     this.consumerHandler = handler;
-    return client.isConnected() ? consume() : Future.succeededFuture();
   }
 
-  private Future<Void> consume() {
-    RabbitMQConsumer previous = consumer;
-    Future<Void> cancelled = previous == null ? Future.succeededFuture() : previous.cancel().otherwiseEmpty();
-    return cancelled
-        .compose(x -> client.basicQos(prefetch))
-        .compose(x -> client.basicConsumer(queue, new QueueOptions().setAutoAck(false).setMaxInternalQueueSize(
-            Math.max(prefetch, 1) * 2)))
-        .map(c -> {
+  /** Stops taking deliveries until {@link #resume()} (the worker's slots are all busy). */
+  public void pause() {
+    paused = true;
+    RabbitMQConsumer current = consumer;
+    consumer = null;
+    if (current != null) {
+      cancel(current);
+    }
+  }
+
+  public void resume() {
+    if (paused) {
+      paused = false;
+      subscribe();
+    }
+  }
+
+  private static void cancel(RabbitMQConsumer c) {
+    try {
+      c.cancel();
+    } catch (RuntimeException e) {
+      LOG.debug("consumer not cancelled: {}", e.toString()); // its channel is gone, and the consumer with it
+    }
+  }
+
+  private void subscribe() {
+    if (consumerHandler == null || stopped || paused || subscribing || closed || consumer != null || !client.isConnected()) {
+      return;
+    }
+    subscribing = true;
+    long gen = generation;
+    client.basicQos(prefetch)
+        .compose(x -> client.basicConsumer(queue, new QueueOptions().setAutoAck(false)
+            .setMaxInternalQueueSize(Math.max(prefetch, 1) * 2)))
+        .onComplete(made -> {
+          // On this queue's context, in the same turn as the client's resume: the handler must be set before the
+          // first delivery is dispatched (a consumer without a handler loses deliveries, unacknowledged).
+          subscribing = false;
+          if (made.failed()) {
+            LOG.warn("job consumer not started ({}); retrying", made.cause().getMessage());
+            return;
+          }
+          RabbitMQConsumer c = made.result();
+          if (paused || closed || stopped || gen != generation) {
+            // Not wanted any more: whatever reaches it before the cancel goes back to the broker.
+            c.handler(m -> client.basicNack(m.envelope().getDeliveryTag(), false, true));
+            cancel(c);
+            if (!paused && !closed && !stopped) {
+              subscribe();
+            }
+            return;
+          }
           consumer = c;
-          c.handler(consumerHandler);
           c.exceptionHandler(e -> LOG.warn("job consumer error: {}", e.toString()));
-          return null;
+          c.handler(m -> {
+            String jobId;
+            try {
+              jobId = jobId(m);
+            } catch (RuntimeException e) {
+              jobId = null;
+            }
+            Delivery d = new Delivery(jobId, m, gen);
+            context.runOnContext(x -> consumerHandler.handle(d));
+          });
+          LOG.info("consuming job queue {}", queue);
         });
   }
 
   /**
-   * Stops taking deliveries (a shutting-down worker): the consumer is cancelled and not renewed on reconnection.
-   * The channel stays open, so deliveries already taken can still be acknowledged or handed back.
+   * Stops taking deliveries for good (a shutting-down worker): the consumer is cancelled, and neither the
+   * supervision check nor a reconnection consumes again (both go through {@link #subscribe()}, which a stopped
+   * queue refuses; a consumer still being made when this is called is cancelled as it arrives).
+   * The channel stays open, so publishing (a lease handed back) still works.
    */
   public Future<Void> stopConsuming() {
+    if (context != null && Vertx.currentContext() != context) {
+      Promise<Void> done = Promise.promise();
+      context.runOnContext(v -> stopConsuming().onComplete(done));
+      return done.future();
+    }
+    stopped = true;
     consumerHandler = null;
     RabbitMQConsumer current = consumer;
     consumer = null;
-    return current == null ? Future.succeededFuture() : current.cancel().otherwiseEmpty();
+    if (current == null) {
+      return Future.succeededFuture();
+    }
+    try {
+      return current.cancel().otherwiseEmpty();
+    } catch (RuntimeException e) {
+      return Future.succeededFuture(); // its channel is gone, and the consumer with it
+    }
   }
 
-  public Future<Void> ack(RabbitMQMessage message) {
-    return client.basicAck(message.envelope().getDeliveryTag(), false);
+  /** Acknowledges a delivery, unless its channel is gone (the broker has put the job back already). */
+  public Future<Void> ack(Delivery d) {
+    checkChannel();
+    if (d.channelGeneration() != generation) {
+      return Future.failedFuture("the channel of this delivery closed; the broker delivers it again");
+    }
+    return client.basicAck(d.message().envelope().getDeliveryTag(), false);
   }
 
-  /** Hands the message back to the broker, which delivers it again (counting the delivery). */
-  public Future<Void> requeue(RabbitMQMessage message) {
-    return client.basicNack(message.envelope().getDeliveryTag(), false, true);
-  }
-
-  /** How many times the broker delivered this message before (0 on the first delivery). */
-  public static long previousDeliveries(RabbitMQMessage message) {
-    Map<String, Object> headers = message.properties() == null ? null : message.properties().getHeaders();
-    Object count = headers == null ? null : headers.get("x-delivery-count");
-    return count instanceof Number n ? n.longValue() : 0;
+  /** Hands the message back to the broker, which delivers it again (unless its channel is gone: then it did). */
+  public Future<Void> requeue(Delivery d) {
+    checkChannel();
+    if (d.channelGeneration() != generation) {
+      return Future.succeededFuture();
+    }
+    return client.basicNack(d.message().envelope().getDeliveryTag(), false, true);
   }
 
   public static String jobId(RabbitMQMessage message) {
@@ -147,10 +291,15 @@ public final class JobQueue {
   }
 
   public Future<Long> length() {
+    checkChannel();
     return client.isConnected() ? client.messageCount(queue) : Future.failedFuture("RabbitMQ is not connected");
   }
 
   public Future<Void> close() {
+    closed = true;
+    if (supervisor >= 0) {
+      vertx.cancelTimer(supervisor);
+    }
     return client.stop().otherwiseEmpty();
   }
 }

@@ -71,9 +71,13 @@ public final class JobRepository {
         .execute(Tuple.of(UUID.fromString(jobId))).mapEmpty();
   }
 
-  /** Queued jobs never handed to the broker (it was down at predict time), oldest first. */
+  /**
+   * Jobs to hand to the broker: queued ones it never got (it was down at predict time), and processing ones whose
+   * expired lease the sweep cleared; oldest first.
+   */
   public Future<List<String>> notEnqueued(int limit) {
-    return pool.preparedQuery("SELECT job_id FROM jobs WHERE status = 'queued' AND NOT enqueued"
+    return pool.preparedQuery("SELECT job_id FROM jobs WHERE NOT enqueued AND (status = 'queued'"
+            + " OR (status = 'processing' AND lease_owner IS NULL))"
             + " ORDER BY created_at LIMIT $1")
         .execute(Tuple.of(limit))
         .map(rows -> {
@@ -91,35 +95,100 @@ public final class JobRepository {
   }
 
   /**
-   * A worker takes the job: queued, or processing after a worker died on it. Null when it is terminal (cancelled
-   * while queued, or already done by another delivery).
+   * A worker takes the job and its lease: queued, or processing with no live lease (its worker died, or the sweep
+   * handed it back). Null when it is terminal (cancelled while queued, or already done) or another worker holds a
+   * live lease on it (a second delivery of a job that runs). Every take counts in {@code attempts}.
    */
-  public Future<JobRow> start(String jobId) {
+  public Future<JobRow> takeLease(String jobId, String owner, int leaseSeconds) {
     return one(pool.preparedQuery("UPDATE jobs SET status = 'processing', started_at = COALESCE(started_at, now()),"
-            + " updated_at = now(), attempts = attempts + 1, current_stage = 'Loading model'"
-            + " WHERE job_id = $1 AND status IN ('queued', 'processing') RETURNING " + JobRow.COLUMNS)
-        .execute(Tuple.of(UUID.fromString(jobId))));
-  }
-
-  /** Records one more finished image; returns whether a cancel was requested meanwhile. */
-  public Future<JobRow> progress(String jobId, int processed, String stage) {
-    return one(pool.preparedQuery("UPDATE jobs SET processed_images = $2, current_stage = $3, updated_at = now()"
-            + " WHERE job_id = $1 AND status = 'processing' RETURNING " + JobRow.COLUMNS)
-        .execute(Tuple.of(UUID.fromString(jobId), processed, stage)));
-  }
-
-  public Future<JobRow> complete(String jobId, JsonObject summary) {
-    return one(pool.preparedQuery("UPDATE jobs SET status = 'completed', completed_at = now(), updated_at = now(),"
-            + " processed_images = total_images, current_stage = null, summary = $2"
-            + " WHERE job_id = $1 AND status = 'processing' RETURNING " + JobRow.COLUMNS)
-        .execute(Tuple.of(UUID.fromString(jobId), summary)));
-  }
-
-  public Future<JobRow> fail(String jobId, JsonObject error) {
-    return one(pool.preparedQuery("UPDATE jobs SET status = 'failed', failed_at = now(), updated_at = now(),"
-            + " current_stage = null, error = $2 WHERE job_id = $1 AND status IN ('queued', 'processing')"
+            + " updated_at = now(), attempts = attempts + 1, current_stage = 'Loading model', lease_owner = $2,"
+            + " lease_expires_at = now() + make_interval(secs => $3::int)"
+            + " WHERE job_id = $1 AND status IN ('queued', 'processing')"
+            + " AND (lease_owner IS NULL OR lease_expires_at IS NULL OR lease_expires_at < now())"
             + " RETURNING " + JobRow.COLUMNS)
-        .execute(Tuple.of(UUID.fromString(jobId), error)));
+        .execute(Tuple.of(UUID.fromString(jobId), owner, leaseSeconds)));
+  }
+
+  /**
+   * A stopping worker gives a job back gracefully: the lease is cleared at once (no wait for it to lapse and be
+   * swept), the take is uncounted ({@code attempts - 1}: a graceful hand-back is not a worker failure and never
+   * brings the job nearer jobs.max_deliveries), and the job is marked not enqueued, so the maintenance
+   * republisher hands it to the broker if the caller's own publish does not get there. Its results stay; the next
+   * take resumes after them. Null when this worker no longer holds the job (it ended, or was swept).
+   */
+  public Future<JobRow> handBackLease(String jobId, String owner) {
+    return one(pool.preparedQuery("UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL, enqueued = false,"
+            + " attempts = GREATEST(attempts - 1, 0), updated_at = now(),"
+            + " current_stage = 'Waiting for a worker (the previous one stopped gracefully)'"
+            + " WHERE job_id = $1 AND lease_owner = $2 AND status = 'processing' RETURNING " + JobRow.COLUMNS)
+        .execute(Tuple.of(UUID.fromString(jobId), owner)));
+  }
+
+  /** The lease held on a job: its owner and expiry (null fields when none). */
+  public record Lease(String status, String owner, OffsetDateTime expiresAt) {
+  }
+
+  public Future<Lease> lease(String jobId) {
+    return pool.preparedQuery("SELECT status, lease_owner, lease_expires_at FROM jobs WHERE job_id = $1")
+        .execute(Tuple.of(UUID.fromString(jobId)))
+        .map(rows -> {
+          if (rows.size() == 0) {
+            return null;
+          }
+          Row r = rows.iterator().next();
+          return new Lease(r.getString("status"), r.getString("lease_owner"), r.getOffsetDateTime("lease_expires_at"));
+        });
+  }
+
+  /** Extends the owner's lease; false when it no longer holds it (swept, or the job left processing). */
+  public Future<Boolean> renewLease(String jobId, String owner, int leaseSeconds) {
+    return pool.preparedQuery("UPDATE jobs SET lease_expires_at = now() + make_interval(secs => $3::int)"
+            + " WHERE job_id = $1 AND lease_owner = $2 AND status = 'processing'")
+        .execute(Tuple.of(UUID.fromString(jobId), owner, leaseSeconds))
+        .map(rows -> rows.rowCount() > 0);
+  }
+
+  /** Lets the owner's lease expire now, so the next sweep hands the job to the broker again. */
+  public Future<Void> releaseLease(String jobId, String owner) {
+    return pool.preparedQuery("UPDATE jobs SET lease_expires_at = now() WHERE job_id = $1 AND lease_owner = $2"
+            + " AND status = 'processing'")
+        .execute(Tuple.of(UUID.fromString(jobId), owner)).mapEmpty();
+  }
+
+  /**
+   * Clears the leases that expired (their worker died or stalled) and marks those jobs for publishing again; each
+   * returned job counts one more lease expiry. The republisher then hands them to the broker.
+   */
+  public Future<List<JobRow>> sweepExpiredLeases() {
+    return many(pool.query("UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL, enqueued = false,"
+            + " lease_expiries = lease_expiries + 1, updated_at = now(),"
+            + " current_stage = 'Waiting for a worker (the previous one stopped)'"
+            + " WHERE status = 'processing' AND lease_expires_at < now() RETURNING " + JobRow.COLUMNS)
+        .execute());
+  }
+
+  /** Records one more finished image while the owner holds the job; null when it no longer does. */
+  public Future<JobRow> progress(String jobId, String owner, int processed, String stage) {
+    return one(pool.preparedQuery("UPDATE jobs SET processed_images = $2, current_stage = $3, updated_at = now()"
+            + " WHERE job_id = $1 AND status = 'processing' AND lease_owner = $4 RETURNING " + JobRow.COLUMNS)
+        .execute(Tuple.of(UUID.fromString(jobId), processed, stage, owner)));
+  }
+
+  public Future<JobRow> complete(String jobId, String owner, JsonObject summary) {
+    return one(pool.preparedQuery("UPDATE jobs SET status = 'completed', completed_at = now(), updated_at = now(),"
+            + " processed_images = total_images, current_stage = null, summary = $2, lease_owner = null,"
+            + " lease_expires_at = null WHERE job_id = $1 AND status = 'processing' AND lease_owner = $3"
+            + " RETURNING " + JobRow.COLUMNS)
+        .execute(Tuple.of(UUID.fromString(jobId), summary, owner)));
+  }
+
+  /** Fails the job; with an owner, only while that worker holds it (null owner: whoever holds it). */
+  public Future<JobRow> fail(String jobId, String owner, JsonObject error) {
+    return one(pool.preparedQuery("UPDATE jobs SET status = 'failed', failed_at = now(), updated_at = now(),"
+            + " current_stage = null, error = $2, lease_owner = null, lease_expires_at = null"
+            + " WHERE job_id = $1 AND status IN ('queued', 'processing') AND ($3::text IS NULL OR lease_owner = $3)"
+            + " RETURNING " + JobRow.COLUMNS)
+        .execute(Tuple.of(UUID.fromString(jobId), error, owner)));
   }
 
   /** Queued: cancelled at once. Processing: flagged, the worker stops after its current image. */
@@ -135,21 +204,27 @@ public final class JobRepository {
                 .map(r -> r.size() > 0 ? JobRow.from(r.iterator().next()) : null)));
   }
 
-  public Future<JobRow> finishCancelled(String jobId) {
+  public Future<JobRow> finishCancelled(String jobId, String owner) {
     return one(pool.preparedQuery("UPDATE jobs SET status = 'cancelled', cancelled_at = now(), updated_at = now(),"
-            + " current_stage = null WHERE job_id = $1 AND status = 'processing' RETURNING " + JobRow.COLUMNS)
-        .execute(Tuple.of(UUID.fromString(jobId))));
+            + " current_stage = null, lease_owner = null, lease_expires_at = null"
+            + " WHERE job_id = $1 AND status = 'processing' AND lease_owner = $2 RETURNING " + JobRow.COLUMNS)
+        .execute(Tuple.of(UUID.fromString(jobId), owner)));
   }
 
-  /** Replaces the result row of an image (a re-run overwrites, never duplicates). */
-  public Future<Void> saveResult(String jobId, String fileId, int position, int count, Double meanConfidence,
-                                 boolean annotated) {
+  /**
+   * Replaces the result row of an image (a re-run overwrites, never duplicates), only while the owner holds the
+   * job: a worker that lost its lease, or whose job failed or completed meanwhile, adds nothing.
+   */
+  public Future<Void> saveResult(String jobId, String owner, String fileId, int position, int count,
+                                 Double meanConfidence, boolean annotated) {
     return pool.preparedQuery("INSERT INTO job_results (job_id, file_id, position, detection_count,"
-            + " mean_confidence, annotated) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (job_id, file_id) DO UPDATE"
+            + " mean_confidence, annotated) SELECT $1::uuid, $2::uuid, $3::int, $4::int, $5::float8,"
+            + " $6::boolean WHERE EXISTS (SELECT 1 FROM jobs WHERE job_id = $1::uuid AND status = 'processing'"
+            + " AND lease_owner = $7::text) ON CONFLICT (job_id, file_id) DO UPDATE"
             + " SET detection_count = EXCLUDED.detection_count, mean_confidence = EXCLUDED.mean_confidence,"
             + " annotated = EXCLUDED.annotated, processed_at = now()")
         .execute(Tuple.of(UUID.fromString(jobId), UUID.fromString(fileId), position, count, meanConfidence,
-            annotated))
+            annotated, owner))
         .mapEmpty();
   }
 

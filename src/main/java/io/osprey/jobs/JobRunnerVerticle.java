@@ -35,6 +35,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Function;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import org.bytedeco.opencv.opencv_core.Mat;
@@ -53,6 +54,14 @@ import org.slf4j.LoggerFactory;
  * backoff and fail the job with MAX_RETRIES when attempts run out; a message delivered more than
  * {@code jobs.max_deliveries} times (workers died on it) fails with MAX_RETRIES. Results of images finished before
  * a crash are kept and the rerun resumes after them; a failed job's partial results are removed.
+ *
+ * <p>Leases (issue 15): the runner takes a job by taking its lease in PostgreSQL (owner: this process's worker
+ * id, expiry: {@code jobs.lease_seconds} ahead) and tells the consumer at once, so the broker delivery is
+ * acknowledged long before the broker's consumer timeout. The lease is renewed every
+ * {@code jobs.lease_renew_seconds} while the job runs; every write of the job (progress, results, final state) is
+ * conditional on still holding it, so a worker that lost its lease (it stalled and the sweep handed the job on)
+ * stops after its current image and writes nothing more. A job running longer than
+ * {@code jobs.max_processing_seconds} since its first start fails with PROCESSING_TIMEOUT, keeping its results.
  */
 public final class JobRunnerVerticle extends VerticleBase {
   private static final Logger LOG = LoggerFactory.getLogger(JobRunnerVerticle.class);
@@ -78,7 +87,12 @@ public final class JobRunnerVerticle extends VerticleBase {
   private final Map<Thread, Map<String, DetectionEngine>> engines = new ConcurrentHashMap<>();
   private final AnnotationService annotations;
   private final ImageBudget budget;
+  private final Leasing leasing;
+  /** Jobs this worker runs now (event-loop state). */
+  private final Set<Held> holding = new HashSet<>();
   private WorkerExecutor inference;
+  /** Publishes a handed-back job again (see {@link #republishVia}); null: the maintenance republisher does. */
+  private volatile Function<String, Future<Void>> republisher;
   private io.vertx.core.Context context;
   /** Set by {@link #drain}: no job is started, and a running one is handed back after its current image. */
   private volatile boolean draining;
@@ -86,12 +100,24 @@ public final class JobRunnerVerticle extends VerticleBase {
   private int running;
   private Promise<Void> drained;
 
+  /**
+   * How this process holds jobs: its worker id (the lease owner), the lease length, how often it is renewed, and
+   * the longest a job may run.
+   */
+  public record Leasing(String workerId, int leaseSeconds, int renewSeconds, int maxProcessingSeconds) {
+    /** Renewal period in ms: at most half the lease, so one late renewal never lets it lapse. */
+    long renewMs() {
+      return Math.max(1000L, Math.min(renewSeconds * 1000L, leaseSeconds * 500L));
+    }
+  }
+
   public JobRunnerVerticle(JobRepository jobs, ModelRegistry models, ModelRegistry cpuModels, RulesStage rules,
                            StorageLayout layout,
                            ResultWriter writer,
                            StatusCache cache, JobMetrics metrics, int workers, int maxDeliveries, int retryAttempts,
                            long retryBackoffMs, boolean overlap, AnnotationService annotations,
-                           ImageBudget budget) {
+                           ImageBudget budget, Leasing leasing) {
+    this.leasing = leasing;
     this.annotations = annotations;
     this.budget = budget;
     this.jobs = jobs;
@@ -152,10 +178,19 @@ public final class JobRunnerVerticle extends VerticleBase {
     }, false));
   }
 
+  /**
+   * Optional field of a {@link Bus#JOBS_RUN} request: a local event-bus address told {@code {"job_id"}} as soon as
+   * the lease question is settled (taken, or the job is not to be run here), so the delivery can be acknowledged.
+   */
+  static final String LEASE_ADDRESS = "lease_address";
+
   private void onRun(Message<JsonObject> message) {
     Bus.RunJob run = Bus.RunJob.fromJson(message.body());
+    String leaseAddress = message.body().getString(LEASE_ADDRESS);
+    Runnable settled = leaseAddress == null ? () -> { }
+        : () -> vertx.eventBus().send(leaseAddress, new JsonObject().put("job_id", run.jobId()));
     running++;
-    runJob(run).onComplete(done -> {
+    runJob(run, settled).onComplete(done -> {
       running--;
       if (draining && running == 0 && drained != null) {
         drained.tryComplete();
@@ -171,38 +206,58 @@ public final class JobRunnerVerticle extends VerticleBase {
     });
   }
 
-  /** Completes when the job's queue message may be acknowledged. */
-  Future<Void> runJob(Bus.RunJob run) {
+  /**
+   * Completes when the job is in a final or safely recorded state (or handed back: {@link HandedBack});
+   * {@code settled} runs once the lease question is decided (the delivery may then be acknowledged: the lease, not
+   * the delivery, keeps the job). A draining worker takes no lease: the delivery, unsettled, goes back to the broker.
+   */
+  Future<Void> runJob(Bus.RunJob run, Runnable settled) {
     if (draining) {
-      return handBack(run.jobId(), "this worker is stopping; not started");
+      return handBack(run.jobId(), "this worker is stopping; not started", false);
     }
-    if (run.deliveries() > maxDeliveries) {
-      return failJob(run.jobId(), error("MAX_RETRIES", "Job failed after " + maxDeliveries + " deliveries",
-          "Workers stopped while processing this job " + (run.deliveries() - 1) + " times."), false);
-    }
-    return jobs.start(run.jobId()).compose(job -> {
+    return jobs.takeLease(run.jobId(), leasing.workerId(), leasing.leaseSeconds()).compose(job -> {
+      settled.run();
       if (job == null) {
-        return Future.succeededFuture(); // cancelled while queued, or already finished by another delivery
+        // Cancelled while queued, already finished, or a second delivery of a job another live worker holds.
+        LOG.info("job {}: delivery dropped (finished, or held by a live worker)", run.jobId());
+        return Future.succeededFuture();
+      }
+      long deliveries = Math.max(run.deliveries(), job.attempts());
+      if (deliveries > maxDeliveries) {
+        return failJob(job.jobId(), error("MAX_RETRIES", "Job failed after " + maxDeliveries + " deliveries",
+            "Workers stopped while processing this job " + (deliveries - 1) + " times."), false);
       }
       metrics.started();
       long startNanos = System.nanoTime();
+      Held held = new Held(job);
+      holding.add(held);
+      held.timer = vertx.setPeriodic(leasing.renewMs(), t -> renew(held));
       cache.put(job);
       // The stored config was validated at predict time; parsing it again only fills the engine's parameters.
       JobConfig config = JobConfig.parse(job.config(), new ArrayList<>());
       return jobs.uploadFiles(job.uploadId())
-          .compose(files -> jobs.results(job.jobId()).map(done -> new Work(job, config, files, done)))
+          .compose(files -> jobs.results(job.jobId()).map(done -> new Work(job, config, files, done, held)))
           .compose(work -> loadModel(config.model()).compose(model -> processFrom(work, model, 0)))
-          .compose(outcome -> finish(job, outcome, startNanos))
+          .compose(outcome -> finish(job, outcome, startNanos, held))
           .recover(e -> {
             if (e instanceof HandedBack || draining && !finalFailure(e)) {
               metrics.finished(Duration.ofNanos(System.nanoTime() - startNanos), 0, 0, JobRow.PROCESSING);
+              held.lost = true; // stop renewing: the lease is given back now
               return handBack(job.jobId(), e instanceof HandedBack ? e.getMessage()
-                  : "this worker is stopping (" + e.getMessage() + ")");
+                  : "this worker is stopping (" + e.getMessage() + ")", true);
             }
             boolean jobFails = e instanceof InferenceException || e instanceof RetriesExhausted;
             metrics.finished(Duration.ofNanos(System.nanoTime() - startNanos), 0, 0,
                 jobFails ? JobRow.FAILED : JobRow.PROCESSING);
+            if (!jobFails) {
+              // The job stays processing; letting the lease lapse now makes the next sweep hand it on.
+              jobs.releaseLease(job.jobId(), leasing.workerId());
+            }
             return failure(job.jobId(), e);
+          })
+          .onComplete(x -> {
+            vertx.cancelTimer(held.timer);
+            holding.remove(held);
           });
     });
   }
@@ -213,16 +268,52 @@ public final class JobRunnerVerticle extends VerticleBase {
   }
 
   /**
-   * Gives a job this worker will not finish back, untouched: its stored results stay, its row stays processing
-   * and the next worker's start resumes after the images already done. Today the job is the RabbitMQ delivery this
-   * worker still holds unacknowledged: the {@link HandedBack} failure reaches the consumer as
-   * {@link Bus#FAILURE_HANDED_BACK}, which nacks the delivery with requeue at once (a channel closed first returns
-   * it just the same). The broker counts that as one more delivery toward jobs.max_deliveries. With PostgreSQL
-   * leases, this is where the job's lease is released.
+   * Where a handed-back job is published again (the worker's own queue, whose channel stays open while it drains);
+   * without one the maintenance republisher hands the job on (its row is marked not enqueued).
    */
-  private Future<Void> handBack(String jobId, String why) {
+  public void republishVia(Function<String, Future<Void>> publisher) {
+    this.republisher = publisher;
+  }
+
+  /**
+   * Gives a job this worker will not finish back: its stored results stay, its row stays processing and the next
+   * worker's take resumes after the images already done. Completes failed with {@link HandedBack}, which reaches
+   * the consumer as {@link Bus#FAILURE_HANDED_BACK}.
+   * <ul>
+   * <li>Not leased yet ({@code leased} false, a draining worker got a delivery): the consumer nacks the
+   *     unacknowledged delivery with requeue.</li>
+   * <li>Leased (the delivery was acknowledged when the lease was taken): the lease is released at once and the
+   *     take is uncounted ({@link JobRepository#handBackLease}: {@code attempts - 1}, so a graceful hand-back never
+   *     counts toward jobs.max_deliveries), and the job id is published again right away, so another worker takes
+   *     it within moments rather than after a lease expiry and a sweep. If the publish fails, the row stays marked
+   *     not enqueued and the maintenance republisher publishes it; if even the release fails (database away), the
+   *     lease lapses and the sweep hands the job on (that one counted, as for a crash).</li>
+   * </ul>
+   */
+  private Future<Void> handBack(String jobId, String why, boolean leased) {
     LOG.info("job {} handed back: {}", jobId, why);
-    return Future.failedFuture(new HandedBack(jobId, why));
+    HandedBack handedBack = new HandedBack(jobId, why);
+    if (!leased) {
+      return Future.failedFuture(handedBack);
+    }
+    Function<String, Future<Void>> publisher = republisher;
+    return jobs.handBackLease(jobId, leasing.workerId())
+        .compose(row -> {
+          if (row == null) {
+            return Future.succeededFuture(); // no longer ours (ended, or swept): nothing to hand on
+          }
+          cache.put(row);
+          if (publisher == null) {
+            return Future.succeededFuture();
+          }
+          return publisher.apply(jobId).compose(x -> jobs.markEnqueued(jobId))
+              .onFailure(e -> LOG.info("job {}: not published again ({}); the maintenance republisher will", jobId,
+                  e.getMessage()))
+              .otherwiseEmpty();
+        })
+        .onFailure(e -> LOG.warn("job {}: lease not handed back ({}); it lapses and the sweep hands the job on",
+            jobId, e.getMessage()))
+        .transform(x -> Future.failedFuture(handedBack));
   }
 
   /** The job was handed back by a stopping worker (see {@link #handBack}); not a failure of the job. */
@@ -232,12 +323,111 @@ public final class JobRunnerVerticle extends VerticleBase {
     }
   }
 
-  private record Work(JobRow job, JobConfig config, List<JobRepository.UploadedFile> files,
-                      List<JobRepository.ResultRow> done) {
+  /**
+   * For a shutdown past its grace: jobs still held here (they did not reach a safe state in time) stop being
+   * renewed and their leases lapse now, so the next maintenance sweep hands them to another worker instead of
+   * waiting for the leases to expire. Counted toward jobs.max_deliveries like a crash (the job did not stop
+   * cleanly). The jobs' writes stop being accepted once another worker takes them.
+   */
+  public Future<Void> releaseLeases() {
+    if (context == null) {
+      return Future.succeededFuture();
+    }
+    Promise<Void> done = Promise.promise();
+    context.runOnContext(v -> {
+      List<Future<Void>> released = new ArrayList<>();
+      for (Held held : holding) {
+        vertx.cancelTimer(held.timer);
+        held.lost = true;
+        LOG.warn("job {}: still running at the end of the shutdown; its lease is released for the sweep",
+            held.job.jobId());
+        released.add(jobs.releaseLease(held.job.jobId(), leasing.workerId()).otherwiseEmpty());
+      }
+      Future.join(released).<Void>mapEmpty().onComplete(done);
+    });
+    return done.future();
   }
 
-  /** How a job's image loop ended. */
-  private enum Outcome { COMPLETED, CANCELLED }
+  /** A job this worker holds the lease of, while it runs it (event-loop state only). */
+  private static final class Held {
+    final JobRow job;
+    long timer;
+    /** Images with a stored result, for the timeout's report. */
+    int processed;
+    /** The lease was found lost: stop, write nothing. */
+    boolean lost;
+    /** Failed with PROCESSING_TIMEOUT (by this worker): stop. */
+    boolean timedOut;
+
+    Held(JobRow job) {
+      this.job = job;
+    }
+
+    boolean stopped() {
+      return lost || timedOut;
+    }
+  }
+
+  private boolean overTime(Held held) {
+    OffsetDateTime started = held.job.startedAt();
+    return started != null
+        && OffsetDateTime.now().isAfter(started.plusSeconds(leasing.maxProcessingSeconds()));
+  }
+
+  /** Renewal tick: extend the lease, or notice it was lost, or end a job that ran too long. */
+  private void renew(Held held) {
+    if (held.stopped()) {
+      return;
+    }
+    if (overTime(held)) {
+      timeOut(held);
+      return;
+    }
+    jobs.renewLease(held.job.jobId(), leasing.workerId(), leasing.leaseSeconds())
+        .onSuccess(still -> {
+          if (!still && !held.stopped()) {
+            held.lost = true;
+            LOG.warn("job {}: lease lost (swept, or the job ended elsewhere); stopping after the current image",
+                held.job.jobId());
+          }
+        })
+        .onFailure(e -> LOG.warn("job {}: lease not renewed ({}); retrying", held.job.jobId(), e.getMessage()));
+  }
+
+  /** Fails the job with PROCESSING_TIMEOUT, keeping its results; the image in hand is not recorded. */
+  private Future<Void> timeOut(Held held) {
+    if (held.timedOut) {
+      return Future.succeededFuture();
+    }
+    held.timedOut = true;
+    JobRow job = held.job;
+    LOG.warn("job {} failed: running longer than {} s ({} of {} images processed)", job.jobId(),
+        leasing.maxProcessingSeconds(), held.processed, job.totalImages());
+    return jobs.fail(job.jobId(), leasing.workerId(), error("PROCESSING_TIMEOUT", "Job took too long",
+            "The job ran longer than " + leasing.maxProcessingSeconds() + " seconds; " + held.processed + " of "
+                + job.totalImages() + " images were processed and their results are kept."))
+        .compose(row -> {
+          if (row == null) {
+            return Future.succeededFuture();
+          }
+          metrics.jobCounted(JobRow.FAILED);
+          return cache.put(row);
+        })
+        .onFailure(e -> {
+          held.timedOut = false; // try again on the next tick
+          LOG.warn("job {}: timeout not recorded: {}", job.jobId(), e.getMessage());
+        });
+  }
+
+  private record Work(JobRow job, JobConfig config, List<JobRepository.UploadedFile> files,
+                      List<JobRepository.ResultRow> done, Held held) {
+  }
+
+  /**
+   * How a job's image loop ended. STOPPED: this worker no longer holds the job (lease lost, or timed out), so it
+   * leaves it alone.
+   */
+  private enum Outcome { COMPLETED, CANCELLED, STOPPED }
 
   private Future<OnnxModel> loadModel(String name) {
     return inference.executeBlocking(() -> models.get(name), false);
@@ -250,12 +440,22 @@ public final class JobRunnerVerticle extends VerticleBase {
     work.files().forEach(f -> byId.put(f.fileId(), f));
     List<String> order = work.job().fileIds();
     Promise<Outcome> result = Promise.promise();
+    work.held().processed = finished.size();
     step(work, model, order, byId, finished, index, finished.size(), result);
     return result.future();
   }
 
   private void step(Work work, OnnxModel model, List<String> order, Map<String, JobRepository.UploadedFile> byId,
                     Set<String> finished, int index, int processed, Promise<Outcome> result) {
+    Held held = work.held();
+    if (!held.stopped() && overTime(held)) {
+      timeOut(held).onComplete(x -> result.complete(Outcome.STOPPED));
+      return;
+    }
+    if (held.stopped()) {
+      result.complete(Outcome.STOPPED);
+      return;
+    }
     if (index >= order.size()) {
       result.complete(Outcome.COMPLETED);
       return;
@@ -279,23 +479,33 @@ public final class JobRunnerVerticle extends VerticleBase {
       return;
     }
     String stage = "Running SAHI inference on " + file.filename() + " (" + (processed + 1) + "/" + order.size() + ")";
-    jobs.progress(jobId, processed, stage)
+    String owner = leasing.workerId();
+    jobs.progress(jobId, owner, processed, stage)
         .onSuccess(row -> {
           if (row != null) {
             cache.put(row);
           }
         })
-        .compose(row -> attempt(work, model, file, index, 1))
-        .compose(image -> annotate(work, file, image).map(image))
-        .compose(image -> jobs.saveResult(jobId, fileId, index, image.count(), image.meanConfidence(),
+        .compose(row -> row == null ? Future.failedFuture(new NotHeld())
+            : attempt(work, model, file, index, 1))
+        .compose(image -> held.stopped() ? Future.failedFuture(new NotHeld())
+            : annotate(work, file, image).map(image))
+        .compose(image -> jobs.saveResult(jobId, owner, fileId, index, image.count(), image.meanConfidence(),
             image.annotated()).map(image))
-        .compose(image -> jobs.progress(jobId, processed + 1, "Finished " + file.filename()))
-        .onFailure(result::fail)
+        .compose(image -> jobs.progress(jobId, owner, processed + 1, "Finished " + file.filename()))
+        .onFailure(e -> {
+          if (e instanceof NotHeld) {
+            result.complete(notHeld(jobId));
+          } else {
+            result.fail(e);
+          }
+        })
         .onSuccess(row -> {
           if (row == null) {
-            result.complete(Outcome.CANCELLED); // no longer processing: failed or cancelled meanwhile
+            result.complete(notHeld(jobId));
             return;
           }
+          held.processed = processed + 1;
           cache.put(row);
           if (row.cancelRequested()) {
             result.complete(Outcome.CANCELLED);
@@ -303,6 +513,19 @@ public final class JobRunnerVerticle extends VerticleBase {
           }
           step(work, model, order, byId, finished, index + 1, processed + 1, result);
         });
+  }
+
+  /** The job left this worker's hands between two writes (cancel, fail, timeout, or a lost lease). */
+  private static final class NotHeld extends Exception {
+    NotHeld() {
+      super(null, null, false, false);
+    }
+  }
+
+  /** No longer processing under this worker's lease: a cancel was finished elsewhere, or the lease was lost. */
+  private Outcome notHeld(String jobId) {
+    LOG.info("job {}: no longer held by this worker; leaving it", jobId);
+    return Outcome.STOPPED;
   }
 
   private record ImageOutcome(int count, Double meanConfidence, boolean annotated,
@@ -473,10 +696,15 @@ public final class JobRunnerVerticle extends VerticleBase {
     return engine;
   }
 
-  private Future<Void> finish(JobRow job, Outcome outcome, long startNanos) {
+  private Future<Void> finish(JobRow job, Outcome outcome, long startNanos, Held held) {
     Duration took = Duration.ofNanos(System.nanoTime() - startNanos);
+    if (outcome == Outcome.STOPPED) {
+      metrics.finished(took, 0, 0, JobRow.PROCESSING); // counted by whoever ended it
+      return jobs.find(job.jobId()).compose(current -> current == null ? Future.succeededFuture()
+          : cache.put(current));
+    }
     if (outcome == Outcome.CANCELLED) {
-      return jobs.finishCancelled(job.jobId()).compose(row -> {
+      return jobs.finishCancelled(job.jobId(), leasing.workerId()).compose(row -> {
         metrics.finished(took, 0, 0, JobRow.CANCELLED);
         if (row != null) {
           LOG.info("job {} cancelled after its current image", job.jobId());
@@ -501,11 +729,12 @@ public final class JobRunnerVerticle extends VerticleBase {
       Future<JsonObject> full = job.config().getBoolean("create_annotations", false) && annotations != null
           ? annotations.repository().countForJob(job.jobId()).map(n -> summary.put("annotations_created", n))
           : Future.succeededFuture(summary);
-      return full.compose(s -> jobs.complete(job.jobId(), s)).compose(row -> {
-        metrics.finished(took, total, rows.size(), JobRow.COMPLETED);
+      return full.compose(s -> jobs.complete(job.jobId(), leasing.workerId(), s)).compose(row -> {
         if (row == null) {
+          metrics.finished(took, 0, 0, JobRow.PROCESSING); // not ours any more: no detections counted twice
           return Future.succeededFuture();
         }
+        metrics.finished(took, total, rows.size(), JobRow.COMPLETED);
         LOG.info("job {} completed: {} image(s), {} detection(s) in {} ms", job.jobId(), rows.size(), total,
             took.toMillis());
         return cache.put(row);
@@ -543,7 +772,7 @@ public final class JobRunnerVerticle extends VerticleBase {
   }
 
   private Future<Void> failJob(String jobId, JsonObject error, boolean clean) {
-    return jobs.fail(jobId, error).compose(row -> {
+    return jobs.fail(jobId, leasing.workerId(), error).compose(row -> {
       if (row == null) {
         return Future.succeededFuture();
       }

@@ -20,8 +20,9 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * A worker process killed with SIGKILL in the middle of a job: the broker hands the unacknowledged job to another
- * worker, which resumes after the images already stored, and the job completes exactly once.
+ * A worker process killed with SIGKILL in the middle of a job: its lease on the job expires, the maintenance sweep
+ * hands the job to the broker again, another worker resumes after the images already stored, and the job
+ * completes exactly once.
  */
 class WorkerCrashTest {
   private static TestService api;
@@ -50,7 +51,9 @@ class WorkerCrashTest {
         .json().getJsonObject("data").getString("job_id");
 
     Path log = Files.createTempFile("osprey-worker-", ".log");
-    Process worker = api.spawn(Role.WORKER, java.util.Map.of("OSPREY_HTTP_PORT", "0"), log);
+    // A short lease: the killed worker's lease expires, and the sweep hands the job on, within seconds.
+    Process worker = api.spawn(Role.WORKER, java.util.Map.of("OSPREY_HTTP_PORT", "0",
+        "OSPREY_JOBS_LEASE_SECONDS", "8", "OSPREY_JOBS_LEASE_RENEW_SECONDS", "2"), log);
     try {
       long deadline = System.currentTimeMillis() + 120_000;
       JsonObject status;
