@@ -80,8 +80,8 @@ public final class AuthHandler implements Handler<RoutingContext> {
         Responses.error(ctx, ApiError.of(ErrorCode.FORBIDDEN, "This needs the " + names + " permission"));
         return;
       }
-      // Vert.x Web 5 sets the user of a request only through its internal UserContext, as its own handlers do.
-      ((io.vertx.ext.web.impl.UserContextInternal) ctx.userContext()).setUser(caller.user());
+      // The caller travels in the context (CALLER, CurrentUser); Vert.x Web 5 lets only its own authentication
+      // handlers set ctx.user() (through an internal API), and nothing here reads it.
       ctx.put(CALLER, caller);
       io.osprey.http.CurrentUser.set(ctx, caller.subject(), caller.has(Permission.ADM));
       ctx.next();

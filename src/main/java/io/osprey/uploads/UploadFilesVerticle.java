@@ -7,13 +7,9 @@ import io.vertx.core.eventbus.Message;
 import io.vertx.core.json.JsonObject;
 import java.io.IOException;
 import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.SimpleFileVisitor;
 import java.nio.file.StandardCopyOption;
-import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayList;
 import java.util.List;
 import org.slf4j.Logger;
@@ -99,28 +95,6 @@ public final class UploadFilesVerticle extends VerticleBase {
   }
 
   static void deleteQuietly(Path path) {
-    try {
-      if (Files.isDirectory(path)) {
-        Files.walkFileTree(path, new SimpleFileVisitor<>() {
-          @Override
-          public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
-            Files.deleteIfExists(file);
-            return FileVisitResult.CONTINUE;
-          }
-
-          @Override
-          public FileVisitResult postVisitDirectory(Path dir, IOException exc) throws IOException {
-            Files.deleteIfExists(dir);
-            return FileVisitResult.CONTINUE;
-          }
-        });
-      } else {
-        Files.deleteIfExists(path);
-      }
-    } catch (NoSuchFileException ignored) {
-      // already gone
-    } catch (IOException e) {
-      LOG.warn("could not delete {}: {}", path, e.toString());
-    }
+    io.osprey.storage.FileTrees.deleteTree(path);
   }
 }

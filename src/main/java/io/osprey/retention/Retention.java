@@ -1,8 +1,10 @@
-package io.osprey.storage;
+package io.osprey.retention;
 
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.osprey.jobs.StatusCache;
+import io.osprey.storage.FileTrees;
+import io.osprey.storage.StorageLayout;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.sqlclient.Pool;
@@ -205,28 +207,8 @@ public final class Retention {
     }, false).mapEmpty();
   }
 
-  /** Deletes a file or folder tree; what cannot be deleted is logged and left for the next sweep. */
   static void deleteTree(Path path) {
-    if (!Files.exists(path)) {
-      return;
-    }
-    try {
-      Files.walkFileTree(path, new SimpleFileVisitor<>() {
-        @Override
-        public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
-          Files.deleteIfExists(file);
-          return FileVisitResult.CONTINUE;
-        }
-
-        @Override
-        public FileVisitResult postVisitDirectory(Path dir, IOException exc) throws IOException {
-          Files.deleteIfExists(dir);
-          return FileVisitResult.CONTINUE;
-        }
-      });
-    } catch (IOException e) {
-      LOG.warn("could not delete {}: {}", path, e.toString());
-    }
+    FileTrees.deleteTree(path);
   }
 
   static boolean isUuid(String s) {

@@ -1,4 +1,4 @@
-package io.osprey.storage;
+package io.osprey.retention;
 
 import io.osprey.http.ApiError;
 import io.osprey.http.CurrentUser;

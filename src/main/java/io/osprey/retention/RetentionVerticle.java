@@ -1,4 +1,4 @@
-package io.osprey.storage;
+package io.osprey.retention;
 
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;

@@ -1,4 +1,4 @@
-package io.osprey.storage;
+package io.osprey.retention;
 
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;

@@ -1,4 +1,4 @@
-package io.osprey.storage;
+package io.osprey.retention;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
