@@ -30,7 +30,7 @@ public final class DatabaseFailures {
           || t instanceof SocketException
           || t instanceof ClosedChannelException
           || t instanceof IOException && t.getClass().getName().startsWith("io.netty.")
-          // the pool's acquisition timeout (a NoStackTraceTimeoutException, from a Vert.x internal package; matched as a TimeoutException) and its connect timeout
+          // the pool's acquisition timeout (a TimeoutException subclass internal to Vert.x) and its connect timeout
           || t instanceof TimeoutException) {
         return true;
       }
