@@ -125,7 +125,10 @@ class JobLeaseTest {
     JobQueue copies = new JobQueue(service.app().vertx(), service.config(), "osprey-test-duplicates");
     try {
       copies.start().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
-      String jobId = predict(base, 10, plainConfig());
+      // Small slices make the job long enough (many slices per photo) that it is still running when the copy
+      // arrives, on fast machines too.
+      String jobId = predict(base, 10, plainConfig()
+          .put("sahi", new JsonObject().put("slice_width", 160).put("slice_height", 160)));
       await("the lease taken", 60_000, () -> one("SELECT lease_owner FROM jobs WHERE job_id = '" + jobId + "'")
           != null);
       String owner = one("SELECT lease_owner FROM jobs WHERE job_id = '" + jobId + "'");
@@ -133,6 +136,7 @@ class JobLeaseTest {
       await("the delivery acknowledged", 10_000, () -> queueInfo("messages") == 0);
 
       // A redelivery (what the broker does after its consumer timeout): the idle worker gets it and drops it.
+      assertEquals("processing", Jobs.status(base, jobId).getString("status"), "still running when the copy goes");
       copies.publish(jobId).toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
       await("the copy taken and dropped", 15_000, () -> queueInfo("messages") == 0);
       assertEquals("processing", Jobs.status(base, jobId).getString("status"));
