@@ -4,6 +4,9 @@
 #   - installs a missing server from Debian's packages (one apt-get call),
 #   - starts a stopped server without systemd (containers and CI have none),
 #   - enables rabbitmq_stream and waits for the stream port,
+#   - lets stream frames carry large images: writes stream.frame_max = 64 MiB to a conf.d file
+#     of RabbitMQ's (as docker/rabbitmq/rabbitmq.conf does) and restarts a running broker only
+#     when that file changed and the running node has another value,
 #   - ensures the PostgreSQL login role `osprey` (password `osprey`, CREATEDB) and the
 #     database `osprey` owned by it.
 # Runs as root, or as a normal user with sudo (sudo is needed only when something must be
@@ -18,7 +21,7 @@ for arg in "$@"; do
   case "$arg" in
     -q|--quiet) QUIET=1 ;;
     -h|--help)
-      sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+      sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
       exit 0 ;;
     *) echo "services.sh: unknown argument: $arg" >&2; exit 2 ;;
   esac
@@ -42,6 +45,15 @@ REDIS_LOG=/var/log/redis/osprey.log
 # Debian's RabbitMQ tools live in /usr/sbin, which a normal user's PATH may lack.
 RABBITMQ_SERVER=/usr/sbin/rabbitmq-server
 RABBITMQ_PLUGINS=/usr/sbin/rabbitmq-plugins
+RABBITMQCTL=/usr/sbin/rabbitmqctl
+
+# Created annotations travel to the stream with their image: frames up to 64 MiB (RabbitMQ's
+# default is 1 MiB). Osprey's stream.max_message_bytes (60 MiB) stays below it.
+RABBIT_FRAME_MAX=67108864
+RABBIT_CONF_NAME=90-osprey.conf
+RABBIT_CONF_CONTENT="# Written by Osprey scripts/services.sh
+stream.frame_max = $RABBIT_FRAME_MAX
+"
 
 log() { if [ "$QUIET" -eq 0 ]; then echo "$*"; fi; }
 err() { echo "$*" >&2; }
@@ -224,6 +236,51 @@ rabbit_plugins_file() {
 # rabbitmq_stream_management pulls rabbitmq_stream in too.
 stream_plugin_listed() { grep -qs 'rabbitmq_stream' "$(rabbit_plugins_file)"; }
 
+# RabbitMQ (3.9+, Debian 12's 3.10 included) reads rabbitmq.conf, then every *.conf of the
+# folder RABBITMQ_CONFIG_FILES names (CONFIG_FILES in rabbitmq-env.conf), by default
+# /etc/rabbitmq/conf.d; `rabbitmq-diagnostics status` lists them under "Config files".
+rabbit_conf_dir() {
+  local d="${RABBITMQ_CONFIG_FILES:-}"
+  if [ -z "$d" ] && [ -r /etc/rabbitmq/rabbitmq-env.conf ]; then
+    d=$(sed -n 's/^[[:space:]]*\(export[[:space:]]\{1,\}\)\{0,1\}\(RABBITMQ_\)\{0,1\}CONFIG_FILES=["'\'']\{0,1\}\([^"'\'']*\).*/\3/p' \
+          /etc/rabbitmq/rabbitmq-env.conf | tail -n 1)
+  fi
+  d="${d:-/etc/rabbitmq/conf.d}"
+  # The variable may also be a pattern (folder/*.conf): keep its folder.
+  case "$d" in *'*'*) d=$(dirname "$d") ;; esac
+  printf '%s' "${d%/}"
+}
+rabbit_conf_file() { printf '%s/%s' "$(rabbit_conf_dir)" "$RABBIT_CONF_NAME"; }
+rabbit_conf_current() { printf '%s' "$RABBIT_CONF_CONTENT" | cmp -s - "$(rabbit_conf_file)"; }
+
+# Writes the conf.d file (creating the folder on a fresh machine); the file is replaced whole, by
+# a rename, so a broker starting meanwhile reads the old or the new one, never half of it.
+rabbit_conf_write() {
+  local f dir
+  f=$(rabbit_conf_file)
+  dir=$(dirname "$f")
+  log "rabbitmq: writing $f (stream.frame_max = $RABBIT_FRAME_MAX)"
+  as_root mkdir -p "$dir"
+  printf '%s' "$RABBIT_CONF_CONTENT" | as_root tee "$f.tmp" >/dev/null
+  as_root chmod 0644 "$f.tmp"
+  as_root mv -f "$f.tmp" "$f"
+}
+
+# The running node's value (empty when it cannot be asked).
+rabbit_frame_max_running() {
+  as_root "$RABBITMQCTL" -q eval 'application:get_env(rabbitmq_stream, frame_max).' </dev/null 2>/dev/null \
+    | sed -n 's/^{ok,\([0-9]*\)}$/\1/p'
+}
+
+# A config file is read only when the node boots: stop it (waiting until it is down), so that
+# step 2 starts it again with the new setting.
+rabbit_restart_for_conf() {
+  log "rabbitmq: restarting to apply stream.frame_max = $RABBIT_FRAME_MAX"
+  ensure_start_log
+  as_root "$RABBITMQCTL" shutdown </dev/null >>"$START_LOG" 2>&1 \
+    || as_root "$RABBITMQCTL" stop </dev/null >>"$START_LOG" 2>&1 || true
+}
+
 rabbit_vm_running() { have pgrep && pgrep -u rabbitmq beam >/dev/null 2>&1; }
 
 rabbit_start() {
@@ -265,6 +322,16 @@ if [ "${#missing[@]}" -gt 0 ]; then
   pg_up && pg_running=1
   redis_up && redis_running=1
   amqp_up && amqp_running=1
+fi
+
+# 1b. RabbitMQ's frame size, before the broker starts; a running broker restarts only when the
+#     file changed and it runs with another value.
+if rabbitmq_installed && ! rabbit_conf_current; then
+  rabbit_conf_write
+  if [ "$amqp_running" -eq 1 ] && [ "$(rabbit_frame_max_running)" != "$RABBIT_FRAME_MAX" ]; then
+    rabbit_restart_for_conf
+    amqp_running=0
+  fi
 fi
 
 # 2. Start what is stopped (Redis and PostgreSQL start in about a second; RabbitMQ then
