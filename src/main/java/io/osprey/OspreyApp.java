@@ -206,9 +206,10 @@ public final class OspreyApp {
         outbox = new OutboxVerticle(config, new OutboxRepository(pool), paths, metrics.registry());
         OutboxVerticle drainer = outbox;
         chain = chain.compose(x -> vertx.deployVerticle(drainer));
+        // Up while publishing works; its data also says whether large images go out without their bytes.
         readiness.addCheck("outbox", () -> drainer.lastError() == null ? Future.succeededFuture()
             : Future.failedFuture("publishing to the stream fails: " + drainer.lastError()),
-            "annotation_outbox -> stream " + config.string("stream.name"));
+            "annotation_outbox -> stream " + config.string("stream.name"), () -> drainer.frames().readiness());
       }
       hub = new EventHub(redis, eventLog, prefix);
       EventHub eventHub = hub;

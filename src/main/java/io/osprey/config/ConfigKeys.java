@@ -181,9 +181,12 @@ public final class ConfigKeys {
         + " declared (0 = no limit).");
     num("stream.max_age_hours", Type.INT, 0, 100000, "Retention of the stream by age, set when it is declared"
         + " (0 = no limit).");
-    num("stream.max_message_bytes", Type.INT, 1024, 1 << 30, "Largest message body published; an image that"
-        + " would exceed it is left out (imageOmitted). Keep it below the broker's stream.frame_max (1 MiB by"
-        + " default; docker/rabbitmq raises it to 64 MiB).");
+    num("stream.max_message_bytes", Type.INT, 1024, 1 << 30, "Largest message body published (60 MiB: any image"
+        + " annotations.max_image_bytes allows, with room for the other fields); a Created image that would exceed it"
+        + " goes out without its bytes (imageOmitted: too_large). The publisher asks the broker for frames this size"
+        + " plus 4 KiB; the broker's stream.frame_max (RabbitMQ's default 1 MiB; scripts/services.sh and"
+        + " docker/rabbitmq set 64 MiB) caps what is agreed, and a smaller agreed frame lowers the limit (logged at"
+        + " start, shown in /health/ready).");
     num("events.retention_count", Type.INT, 100, 100_000_000, "Annotation events kept in the Redis stream that"
         + " SSE clients resume from with Last-Event-ID; an older id gets a reset event.");
     num("events.heartbeat_seconds", Type.INT, 1, 3600, "Comment lines sent on idle event streams so proxies keep them open.");

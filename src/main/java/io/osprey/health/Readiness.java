@@ -52,21 +52,28 @@ public final class Readiness {
     this.net = vertx.createNetClient(new NetClientOptions().setConnectTimeout(config.integer("health.check_timeout_ms")));
   }
 
-  private record Extra(String id, java.util.function.Supplier<Future<Void>> probe, String target) {
+  private record Extra(String id, java.util.function.Supplier<Future<Void>> probe, String target,
+                       java.util.function.Supplier<JsonObject> details) {
   }
 
   private final java.util.List<Extra> extras = new java.util.ArrayList<>();
 
   /** A further check of this process's own (the worker role adds its default model); before {@link #handler}. */
   public void addCheck(String id, java.util.function.Supplier<Future<Void>> probe, String target) {
-    extras.add(new Extra(id, probe, target));
+    addCheck(id, probe, target, JsonObject::new);
+  }
+
+  /** The same, with {@code details} added to the check's data whether it is up or down. */
+  public void addCheck(String id, java.util.function.Supplier<Future<Void>> probe, String target,
+                       java.util.function.Supplier<JsonObject> details) {
+    extras.add(new Extra(id, probe, target, details));
   }
 
   public HealthCheckHandler handler() {
     long timeout = config.integer("health.check_timeout_ms");
     HealthCheckHandler handler = HealthCheckHandler.create(vertx);
     for (Extra extra : extras) {
-      handler.register(extra.id(), timeout, p -> complete(p, extra.probe().get(), extra.target()));
+      handler.register(extra.id(), timeout, p -> complete(p, extra.probe().get(), extra.target(), extra.details()));
     }
     return handler
         .register("postgres", timeout, p -> complete(p, pool.query("SELECT 1").execute().mapEmpty(),
@@ -111,8 +118,13 @@ public final class Readiness {
   }
 
   private static void complete(Promise<Status> promise, Future<Void> probe, String target) {
+    complete(promise, probe, target, JsonObject::new);
+  }
+
+  private static void complete(Promise<Status> promise, Future<Void> probe, String target,
+                               java.util.function.Supplier<JsonObject> details) {
     probe.onComplete(result -> {
-      JsonObject data = new JsonObject().put("target", target);
+      JsonObject data = new JsonObject().put("target", target).mergeIn(details.get());
       if (result.succeeded()) {
         promise.tryComplete(Status.OK(data));
       } else {

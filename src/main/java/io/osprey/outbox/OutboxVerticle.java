@@ -48,8 +48,11 @@ import org.slf4j.LoggerFactory;
 public final class OutboxVerticle extends VerticleBase {
   private static final Logger LOG = LoggerFactory.getLogger(OutboxVerticle.class);
   public static final String CHANNEL = "osprey_outbox";
-  /** Room for the message's properties and the MessagePack fields next to an inline image. */
-  private static final int ENVELOPE_BYTES = 16 * 1024;
+  /**
+   * Bodies built per round, at most (one larger message still goes alone): images may be 50 MB each, and a round
+   * holds every body of its batch in memory until the broker confirms.
+   */
+  private static final long ROUND_BYTES = 64L << 20;
 
   private final Config config;
   private final OutboxRepository repo;
@@ -58,7 +61,7 @@ public final class OutboxVerticle extends VerticleBase {
   private final long pollMs;
   private final long maxBackoffMs;
   private final int graceSeconds;
-  private final int maxMessageBytes;
+  private final StreamFrames frames;
   private final String producerName;
   private final String stream;
 
@@ -91,7 +94,7 @@ public final class OutboxVerticle extends VerticleBase {
     this.pollMs = config.integer("outbox.poll_interval_ms");
     this.maxBackoffMs = config.integer("outbox.max_backoff_ms");
     this.graceSeconds = config.integer("outbox.missing_image_grace_seconds");
-    this.maxMessageBytes = config.integer("stream.max_message_bytes");
+    this.frames = new StreamFrames(config);
     this.producerName = config.string("stream.producer_name");
     this.stream = config.string("stream.name");
     this.published = Counter.builder("outbox_published_total").description("Outbox rows published and confirmed")
@@ -111,8 +114,20 @@ public final class OutboxVerticle extends VerticleBase {
   @Override
   public Future<?> start() {
     executor = vertx.createSharedWorkerExecutor("osprey-outbox-" + deploymentID(), 1);
+    // Learn the agreed frame size at start (logged once, shown in readiness), on the drainer's own thread; the
+    // start does not wait for it: with the broker away, the publisher's first connection tells it later.
+    executor.executeBlocking(() -> {
+      StreamPublisher.probe(config, frames);
+      return null;
+    }).onFailure(e -> LOG.info("stream frames: not agreed yet, the broker did not answer ({}); the first publishing"
+        + " connection will tell", e.toString()));
     timer = vertx.setPeriodic(0, pollMs, t -> tick());
     return Future.succeededFuture();
+  }
+
+  /** The frame size agreed with the broker and which images travel inline. */
+  public StreamFrames frames() {
+    return frames;
   }
 
   @Override
@@ -268,7 +283,7 @@ public final class OutboxVerticle extends VerticleBase {
     if (publisher != null) {
       return Future.succeededFuture(publisher);
     }
-    return executor.executeBlocking(() -> new StreamPublisher(config)).map(p -> {
+    return executor.executeBlocking(() -> new StreamPublisher(config, frames)).map(p -> {
       publisher = p;
       brokerLast = p.lastPublishingId();
       LOG.info("outbox drainer: connected to stream {}; the broker's last publishing id for {} is {}", stream,
@@ -298,7 +313,12 @@ public final class OutboxVerticle extends VerticleBase {
         List<Ready> ready = new ArrayList<>();
         List<Object[]> holds = new ArrayList<>();
         Set<String> blocked = new HashSet<>();
+        long bytes = 0;
         for (OutboxRow row : rows) {
+          if (bytes >= ROUND_BYTES) {
+            // The rest waits for the next round, which follows at once; stopping here keeps the order.
+            break;
+          }
           if (mayHold && row.annotationIds().stream().anyMatch(blocked::contains)) {
             holds.add(new Object[] {row.id(), 0.5, "an earlier change of the same annotation is held"});
             blocked.addAll(row.annotationIds());
@@ -312,6 +332,7 @@ public final class OutboxVerticle extends VerticleBase {
           }
           ready.add(new Ready(row, built.body, row.operation(), row.annotationIds().size() == 1
               ? row.annotationIds().get(0) : null, row.annotationIds().size()));
+          bytes += built.body.length;
         }
         return new Object[] {ready, holds};
       });
@@ -342,7 +363,6 @@ public final class OutboxVerticle extends VerticleBase {
     if (status != null) {
       fields.put("statusCode", status.code());
     }
-    byte[] image = null;
     if (fields.getString("kind").equals("annotation")) {
       String id = row.annotationIds().get(0);
       AnnotationInfo a = info.get(id);
@@ -358,11 +378,17 @@ public final class OutboxVerticle extends VerticleBase {
         }
         if (file != null && Files.isRegularFile(file)) {
           long size = Files.size(file);
-          if (size + ENVELOPE_BYTES > maxMessageBytes) {
-            fields.put("imageOmitted", "too_large").put("imageSize", size);
-          } else {
-            image = Files.readAllBytes(file);
+          int maxBody = frames.maxMessageBytes();
+          if (size < maxBody) {
+            // The exact test is on the encoded body (gzip and the other fields add a little).
+            byte[] withImage = StreamContract.encode(fields, Files.readAllBytes(file));
+            if (withImage.length <= maxBody) {
+              return new Built(withImage, 0, null);
+            }
           }
+          fields.put("imageOmitted", "too_large").put("imageSize", size);
+          LOG.info("outbox: publishing Created {} without its image: {} bytes do not fit in a message of {} bytes"
+              + " (see the stream frames line logged at start)", id, size, maxBody);
         } else if (mayHold && !graceOver && a != null && !"missing".equals(a.filesState())) {
           // Files are written just after the commit that woke us; their completion wakes us again (NOTIFY).
           if ("pending".equals(a.filesState())) {
@@ -380,7 +406,7 @@ public final class OutboxVerticle extends VerticleBase {
         }
       }
     }
-    return new Built(StreamContract.encode(fields, image), 0, null);
+    return new Built(StreamContract.encode(fields, null), 0, null);
   }
 
   private Future<Integer> publish(StreamPublisher p, List<Ready> ready, Map<Long, Long> publishingIds) {

@@ -29,8 +29,8 @@ public final class StreamPublisher implements AutoCloseable {
   private final Producer producer;
   private final Duration confirmTimeout;
 
-  public StreamPublisher(Config config) {
-    this.environment = environment(config);
+  public StreamPublisher(Config config, StreamFrames frames) {
+    this.environment = environment(config, frames);
     try {
       declare(environment, config);
       this.confirmTimeout = Duration.ofSeconds(config.integer("outbox.confirm_timeout_seconds"));
@@ -45,19 +45,47 @@ public final class StreamPublisher implements AutoCloseable {
     }
   }
 
-  /** A stream client environment whose connections go to the configured host and port whatever host the broker
-   * advertises (in containers and behind NAT the advertised name is often unreachable from the client). */
+  /**
+   * A stream client environment for readers (consumers, the tail command): it accepts the broker's frame size (0
+   * asks for no limit, and the agreed value is then the broker's stream.frame_max), because a delivery frame holds a
+   * whole chunk, and a chunk may hold several large messages.
+   */
   public static Environment environment(Config config) {
+    return builder(config).requestedMaxFrameSize(0).build();
+  }
+
+  /**
+   * The publisher's environment: it requests the frame size that {@code stream.max_message_bytes} needs (the
+   * client's own default is 1 MiB) and lets {@code frames} watch what each connection agrees.
+   */
+  static Environment environment(Config config, StreamFrames frames) {
+    return builder(config).requestedMaxFrameSize(frames.requestedFrameMax())
+        .netty().channelCustomizer(frames.channelCustomizer()).environmentBuilder()
+        .build();
+  }
+
+  /** Connections go to the configured host and port whatever host the broker advertises (in containers and behind
+   * NAT the advertised name is often unreachable from the client). */
+  private static EnvironmentBuilder builder(Config config) {
     String host = config.string("rabbitmq.stream_host");
     int port = config.integer("rabbitmq.stream_port");
-    EnvironmentBuilder b = Environment.builder()
+    return Environment.builder()
         .host(host)
         .port(port)
         .username(config.string("rabbitmq.user"))
         .password(config.string("rabbitmq.password"))
         .virtualHost(config.string("rabbitmq.vhost"))
         .addressResolver(advertised -> new Address(host, port));
-    return b.build();
+  }
+
+  /**
+   * Connects once and closes, so that {@code frames} learns what the broker agrees before anything is published
+   * (every instance logs it at start, not only the one that publishes).
+   */
+  static void probe(Config config, StreamFrames frames) {
+    try (Environment probe = environment(config, frames)) {
+      // building the environment opened its first connection, and with it the Tune exchange
+    }
   }
 
   /** Creates the stream with the configured retention; an existing stream is used as it is. */
