@@ -326,8 +326,10 @@ fi
 
 # 1b. RabbitMQ's frame size, before the broker starts; a running broker restarts only when the
 #     file changed and it runs with another value.
+rabbit_conf_written=0
 if rabbitmq_installed && ! rabbit_conf_current; then
   rabbit_conf_write
+  rabbit_conf_written=1
   if [ "$amqp_running" -eq 1 ] && [ "$(rabbit_frame_max_running)" != "$RABBIT_FRAME_MAX" ]; then
     rabbit_restart_for_conf
     amqp_running=0
@@ -385,3 +387,11 @@ if ! wait_for stream_up; then
   exit 1
 fi
 log "rabbitmq: ready (amqp $AMQP_PORT, stream $STREAM_PORT)"
+if [ "$rabbit_conf_written" -eq 1 ]; then
+  # Only after a change: the node must run with the file's value (Osprey logs what it agrees, too).
+  running=$(rabbit_frame_max_running || true)
+  if [ "$running" != "$RABBIT_FRAME_MAX" ]; then
+    err "rabbitmq: stream.frame_max is '${running:-unknown}', not $RABBIT_FRAME_MAX, after writing" \
+      "$(rabbit_conf_file); restart the broker (large images go to the stream without their bytes until then)"
+  fi
+fi
