@@ -39,9 +39,9 @@ class AuthHandlerTest {
     verifier.load().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
     Router router = Router.router(vertx);
     router.route().handler(new RequestIds());
-    router.get("/ann").handler(new AuthHandler(verifier, Permission.ANN, false))
+    new AuthHandler(verifier, Permission.ANN, false).guard(router.get("/ann"))
         .handler(ctx -> ctx.response().end(CurrentUser.of(ctx)));
-    router.get("/events").handler(new AuthHandler(verifier, Permission.ANN, true))
+    new AuthHandler(verifier, Permission.ANN, true).guard(router.get("/events"))
         .handler(ctx -> ctx.response().end("events for " + CurrentUser.of(ctx)));
     server = vertx.createHttpServer().requestHandler(router).listen(0, "127.0.0.1")
         .toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
