@@ -40,7 +40,8 @@ final class JobFilesApi {
   }
 
   private void visualization(RoutingContext ctx) {
-    withCompletedJob(ctx, jobs, job -> jobs.results(job.jobId()).onFailure(e -> databaseError(ctx, e)).onSuccess(rows -> {
+    withCompletedJob(ctx, jobs, job -> jobs.results(job.jobId()).onFailure(e -> databaseError(ctx, e))
+        .onSuccess(rows -> {
       JsonArray list = new JsonArray();
       for (JobRepository.ResultRow r : rows) {
         String base = "/api/v1/files/" + r.fileId();
