@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.osprey.auth.Permission;
 import io.osprey.testing.Fixtures;
+import io.osprey.testing.IntegrationTest;
 import io.osprey.testing.Models;
 import io.osprey.testing.TestAuth;
 import io.osprey.testing.TestService;
@@ -23,6 +24,7 @@ import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
 /** The osprey CLI run against a real running service (in this JVM), exactly as a user types it. */
+@IntegrationTest
 class CliTest {
   private static TestService service;
   private static String url;

@@ -8,6 +8,7 @@ import io.osprey.OspreyApp;
 import io.osprey.Role;
 import io.osprey.testing.Fixtures;
 import io.osprey.testing.Http;
+import io.osprey.testing.IntegrationTest;
 import io.osprey.testing.Jobs;
 import io.osprey.testing.SseClient;
 import io.osprey.testing.SseClient.Frame;
@@ -32,6 +33,7 @@ import org.junit.jupiter.api.Test;
  * persistence) and stops and restarts it; the shared Redis of the other tests is never touched. Two instances share
  * it: the first with the default outage buffer, the peer with a buffer of 2 events.
  */
+@IntegrationTest
 class EventOutageTest {
   private static final String ANN = TestAuth.annotator();
   private static int redisPort;

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.osprey.Role;
 import io.osprey.testing.Fixtures;
+import io.osprey.testing.IntegrationTest;
 import io.osprey.testing.RawHttp;
 import io.osprey.testing.TestAuth;
 import io.osprey.testing.TestService;
@@ -26,6 +27,7 @@ import org.junit.jupiter.api.Test;
  * each gets a 400/413 in the error shape within 5 s of its last byte, with its request id, and leaves no temp file.
  * Limits are lowered so that limit and limit+1 cases stay small.
  */
+@IntegrationTest
 class HostileMultipartTest {
   private static final String UPLOAD = "/api/v1/inference/upload";
   private static final String ANN = TestAuth.annotator();

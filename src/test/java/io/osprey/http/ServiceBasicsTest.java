@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.osprey.Role;
 import io.osprey.testing.Http;
+import io.osprey.testing.IntegrationTest;
 import io.osprey.testing.TestService;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -17,6 +18,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /** Health, metrics, request ids, the error shape for unknown routes, and roles, against the real servers. */
+@IntegrationTest
 class ServiceBasicsTest {
   private static TestService service;
 

@@ -9,6 +9,7 @@ import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtSession;
 import io.osprey.testing.Fixtures;
+import io.osprey.testing.IntegrationTest;
 import io.osprey.testing.Models;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -26,6 +27,7 @@ import org.junit.jupiter.api.Test;
  * A failure here is typically not an assertion but a JVM crash (SIGSEGV in libonnxruntime), which surefire reports
  * as a forked VM that died.
  */
+@IntegrationTest
 class ModelShutdownTest {
 
   private static ModelRegistry freshRegistry() throws Exception {

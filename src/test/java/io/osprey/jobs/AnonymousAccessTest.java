@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.osprey.testing.Fixtures;
 import io.osprey.testing.Http;
+import io.osprey.testing.IntegrationTest;
 import io.osprey.testing.Jobs;
 import io.osprey.testing.Models;
 import io.osprey.testing.TestAuth;
@@ -24,6 +25,7 @@ import org.junit.jupiter.api.Test;
  * What callers without a token may do with auth.inference_api=optional (the default): upload, predict, and read a
  * job whose id they hold; never list jobs, since every anonymous job has the same owner.
  */
+@IntegrationTest
 class AnonymousAccessTest {
   private static TestService service;
   private static String base;

@@ -10,6 +10,7 @@ import io.osprey.Role;
 import io.osprey.bus.Bus;
 import io.osprey.testing.Fixtures;
 import io.osprey.testing.Http;
+import io.osprey.testing.IntegrationTest;
 import io.osprey.testing.Jobs;
 import io.osprey.testing.Models;
 import io.osprey.testing.TestService;
@@ -32,6 +33,7 @@ import org.junit.jupiter.api.io.TempDir;
  * service, in this JVM) with their own queue or a broken dependency make a job stay queued, time out, or meet a
  * dead broker or Redis.
  */
+@IntegrationTest
 class JobErrorsTest {
   @TempDir
   static Path modelsDir;

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.osprey.testing.Fixtures;
 import io.osprey.testing.Http;
+import io.osprey.testing.IntegrationTest;
 import io.osprey.testing.Jobs;
 import io.osprey.testing.Models;
 import io.osprey.testing.TestService;
@@ -30,6 +31,7 @@ import org.junit.jupiter.api.Test;
  * The spec's whole journey through HTTP against real PostgreSQL, Redis and RabbitMQ and a real model: upload,
  * predict, poll, results in three formats, visualizations and the images behind them.
  */
+@IntegrationTest
 class JobJourneyTest {
   private static TestService service;
   private static String base;

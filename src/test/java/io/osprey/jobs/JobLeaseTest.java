@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.osprey.OspreyApp;
 import io.osprey.Role;
 import io.osprey.testing.Fixtures;
+import io.osprey.testing.IntegrationTest;
 import io.osprey.testing.Jobs;
 import io.osprey.testing.Models;
 import io.osprey.testing.TestService;
@@ -32,6 +33,7 @@ import org.junit.jupiter.api.Test;
  * closes their connection, and a job running past jobs.max_processing_seconds fails with PROCESSING_TIMEOUT.
  * Real PostgreSQL, Redis and RabbitMQ (rabbitmqctl on this machine).
  */
+@IntegrationTest
 class JobLeaseTest {
   private static TestService service;
   private static String base;

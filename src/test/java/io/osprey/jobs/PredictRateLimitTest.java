@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.osprey.OspreyApp;
 import io.osprey.Role;
 import io.osprey.testing.Http;
+import io.osprey.testing.IntegrationTest;
 import io.osprey.testing.TestAuth;
 import io.osprey.testing.TestService;
 import io.vertx.core.json.JsonObject;
@@ -31,6 +32,7 @@ import org.junit.jupiter.api.Test;
  * Other client addresses come from binding the client socket to 127.0.0.2 and 127.0.0.3 (all of 127/8 is loopback
  * on Linux).
  */
+@IntegrationTest
 class PredictRateLimitTest {
   private static final int LIMIT = 3;
   private static TestService service;

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.osprey.OspreyApp;
 import io.osprey.Role;
 import io.osprey.testing.Fixtures;
+import io.osprey.testing.IntegrationTest;
 import io.osprey.testing.Jobs;
 import io.osprey.testing.Models;
 import io.osprey.testing.TestService;
@@ -24,6 +25,7 @@ import org.junit.jupiter.api.Test;
  * hands the job to the broker again, another worker resumes after the images already stored, and the job
  * completes exactly once.
  */
+@IntegrationTest
 class WorkerCrashTest {
   private static TestService api;
 

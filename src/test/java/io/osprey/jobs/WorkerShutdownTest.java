@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.osprey.OspreyApp;
 import io.osprey.Role;
 import io.osprey.testing.Fixtures;
+import io.osprey.testing.IntegrationTest;
 import io.osprey.testing.Jobs;
 import io.osprey.testing.Models;
 import io.osprey.testing.TestService;
@@ -29,6 +30,7 @@ import org.junit.jupiter.api.Test;
  * 0) and handed the job back; the next worker resumes after the images stored, and the job completes once with one
  * result per image. An in-process worker closed mid-inference (what a test's TestService.close does) is as safe.
  */
+@IntegrationTest
 class WorkerShutdownTest {
   // Smaller images first: the graceful rounds wait for the image in flight, the last worker does the big one.
   private static final List<String> IMAGES = List.of("zidane.jpg", "small-vehicles1.jpeg", "terrain2.png",

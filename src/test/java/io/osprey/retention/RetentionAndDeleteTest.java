@@ -8,6 +8,7 @@ import io.osprey.OspreyApp;
 import io.osprey.Role;
 import io.osprey.testing.Fixtures;
 import io.osprey.testing.Http;
+import io.osprey.testing.IntegrationTest;
 import io.osprey.testing.Jobs;
 import io.osprey.testing.Models;
 import io.osprey.testing.TestAuth;
@@ -31,6 +32,7 @@ import org.junit.jupiter.api.Test;
  * Issue 15 items 5 and 6 against real PostgreSQL, Redis, RabbitMQ and a real model: DELETE of jobs and uploads,
  * the retention sweep, and the disk guard.
  */
+@IntegrationTest
 class RetentionAndDeleteTest {
   private static TestService service;
   private static String base;

@@ -9,6 +9,7 @@ import io.osprey.OspreyApp;
 import io.osprey.Role;
 import io.osprey.testing.Fixtures;
 import io.osprey.testing.Http;
+import io.osprey.testing.IntegrationTest;
 import io.osprey.testing.Models;
 import io.osprey.testing.SseClient;
 import io.osprey.testing.TestAuth;
@@ -43,6 +44,7 @@ import org.junit.jupiter.api.Test;
  * instance reaches it through a TCP forwarder in this test, and switching the forwarder off (every connection cut,
  * new ones refused) is the outage as that instance sees it.
  */
+@IntegrationTest
 class DatabaseOutageTest {
   private static final String ADMIN = TestAuth.admin();
   private static TestService service;

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.osprey.config.Config;
 import io.osprey.config.ConfigLoader;
 import io.osprey.testing.ImageBombs;
+import io.osprey.testing.UnitTest;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
@@ -18,6 +19,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The pixel budget (images.max_pixels) and the decode gate (images.decode_budget_pixels), without a service. */
+@UnitTest
 class ImageBudgetTest {
   @TempDir
   Path dir;

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.osprey.testing.Fixtures;
 import io.osprey.testing.Http;
+import io.osprey.testing.IntegrationTest;
 import io.osprey.testing.TestService;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -24,6 +25,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The spec's "File Upload Workflow" through HTTP against real PostgreSQL and a real storage folder. */
+@IntegrationTest
 class UploadApiTest {
   private static TestService service;
   private static String url;
