@@ -13,6 +13,7 @@ import io.osprey.auth.Permission;
 import io.osprey.config.ConfigException;
 import io.osprey.config.ConfigLoader;
 import io.osprey.testing.Assets;
+import io.osprey.testing.Await;
 import io.osprey.testing.Fixtures;
 import io.osprey.testing.Http;
 import io.osprey.testing.IntegrationTest;
@@ -335,8 +336,8 @@ class BrowserContractTest {
       assertTrue(String.valueOf(state.get("listError")).contains("Failed to fetch"), String.valueOf(state));
       assertEquals(Boolean.FALSE, state.get("open"), "the EventSource never opened");
       create("refused");
-      Thread.sleep(500);
-      assertEquals(List.of(), result(js).get("messages"));
+      Await.holds("no message reaches a page of a refused origin", Duration.ofSeconds(1),
+          () -> List.of().equals(result(js).get("messages")));
     } finally {
       driver.quit();
     }

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.osprey.Role;
+import io.osprey.testing.Await;
 import io.osprey.testing.Fixtures;
 import io.osprey.testing.IntegrationTest;
 import io.osprey.testing.RawHttp;
@@ -16,6 +17,7 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.Base64;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
@@ -406,11 +408,7 @@ class HostileMultipartTest {
       assertEquals("MALFORMED_REQUEST", r.json().getString("code"), r.toString());
       assertEquals(r.header("X-Request-Id"), r.json().getString("request_id"), r.toString());
     }
-    long until = System.currentTimeMillis() + 2000;
-    while (!temps().isEmpty() && System.currentTimeMillis() < until) {
-      Thread.sleep(50);
-    }
-    assertEquals(List.of(), temps(), "the partial temp file must be deleted");
+    Await.until("the partial temp file is deleted", Duration.ofSeconds(2), () -> temps().isEmpty());
   }
 
   /** Vert.x would answer 501 with an empty body to an HTTP version it does not know. */

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.osprey.OspreyApp;
 import io.osprey.Role;
+import io.osprey.testing.Await;
 import io.osprey.testing.Fixtures;
 import io.osprey.testing.IntegrationTest;
 import io.osprey.testing.Jobs;
@@ -17,6 +18,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -255,7 +257,8 @@ class JobLeaseTest {
       assertTrue(processed >= 1 && processed < IMAGES, failed.encode());
       assertTrue(error.getString("details").contains(processed + " of " + IMAGES + " images"), error.encode());
       // The partial results are kept, one per processed image, and the worker adds none after the timeout.
-      Thread.sleep(4000);
+      Await.holds("no result rows after the timeout", Duration.ofSeconds(4), () -> String.valueOf(processed)
+          .equals(one("SELECT count(*) FROM job_results WHERE job_id = '" + jobId + "'")));
       assertEquals(String.valueOf(processed), one("SELECT count(*) FROM job_results WHERE job_id = '" + jobId
           + "'"));
       JsonObject later = Jobs.status(url, jobId);

@@ -78,7 +78,7 @@ class WorkerShutdownTest {
       try {
         awaitInference(jobId, owners, worker, log);
         before = resultCount(jobId);
-        Thread.sleep(300); // inside the image: decoded, tiles running
+        Thread.sleep(300); // not a wait: it places the SIGTERM inside the image (decoded, tiles running)
       } finally {
         worker.destroy(); // SIGTERM, as an orchestrator sends it
       }
@@ -104,7 +104,7 @@ class WorkerShutdownTest {
         new JsonObject().put("grace_seconds", 0)));
     try {
       awaitInference(jobId, owners, null, null);
-      Thread.sleep(300);
+      Thread.sleep(300); // not a wait for a condition: it places the close inside the image, as above
     } finally {
       TestService.stop(closedMidImage);
     }

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.osprey.Role;
 import io.osprey.testing.Assets;
+import io.osprey.testing.Await;
 import io.osprey.testing.Fixtures;
 import io.osprey.testing.Http;
 import io.osprey.testing.IntegrationTest;
@@ -64,9 +65,7 @@ class OutboxOutageTest {
       boolean stopped = false;
       boolean sawDown = false;
       try {
-        while (next.get() < 300) {
-          Thread.sleep(10);
-        }
+        Await.until("300 creates before the outage", Duration.ofSeconds(60), () -> next.get() >= 300);
         assertTrue(rabbitmqctl("stop_app"), "broker stopped");
         stopped = true;
         long until = System.currentTimeMillis() + 4000;
