@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.osprey.http.CurrentUser;
 import io.osprey.http.RequestIds;
 import io.osprey.testing.Http;
+import io.osprey.testing.UnitTest;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.json.JsonObject;
@@ -22,6 +23,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The guard over HTTP, with developer-mode keys read from a folder as the run script sets them up. */
+@UnitTest
 class AuthHandlerTest {
   @TempDir
   static Path dir;

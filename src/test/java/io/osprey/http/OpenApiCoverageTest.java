@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.osprey.testing.Http;
+import io.osprey.testing.IntegrationTest;
 import io.osprey.testing.TestService;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.ext.web.Route;
@@ -19,6 +20,7 @@ import org.junit.jupiter.api.Test;
 import org.yaml.snakeyaml.Yaml;
 
 /** The served OpenAPI document names every route the running service answers, with its methods. */
+@IntegrationTest
 class OpenApiCoverageTest {
   private static TestService service;
 
