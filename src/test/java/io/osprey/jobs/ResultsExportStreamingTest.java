@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.osprey.testing.IntegrationTest;
 import io.osprey.testing.TestService;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -41,6 +42,7 @@ import org.junit.jupiter.api.Timeout;
  * as the client takes the bytes, and what arrives is still exactly the document the format defines. Jobs are
  * written straight into the database and storage ({@link StoredJobs}); no model runs.
  */
+@IntegrationTest
 @Timeout(120)
 class ResultsExportStreamingTest {
   private static final char[] ALPHABET =
