@@ -3,6 +3,7 @@ package io.osprey.jobs;
 import io.osprey.http.ApiError;
 import io.osprey.http.CurrentUser;
 import io.osprey.http.ErrorCode;
+import io.osprey.http.RequestContract;
 import io.osprey.http.RequestIds;
 import io.osprey.http.Responses;
 import io.osprey.inference.ModelRegistry;
@@ -126,13 +127,9 @@ public final class JobsApi {
   }
 
   private void validate(RoutingContext ctx, JsonObject body, String user) {
-    List<JobConfig.FieldError> errors = new ArrayList<>();
-    Object configValue = body.getValue("config");
-    JsonObject configJson = configValue instanceof JsonObject o ? o : null;
-    if (configValue != null && configJson == null) {
-      errors.add(new JobConfig.FieldError("config", "must be an object"));
-    }
-    JobConfig config = JobConfig.parse(configJson, errors);
+    // Types, ranges and unknown fields: the PredictRequest schema of openapi.yaml; the rest: JobConfig.
+    List<JobConfig.FieldError> errors = JobConfig.FieldError.of(RequestContract.of(ctx).check("predict", body));
+    JobConfig config = JobConfig.parse(body.getValue("config") instanceof JsonObject o ? o : null, errors);
     String model = config.model() == null ? models.defaultModel() : config.model();
     // Whether the model and rule set exist is a look at the disk: off the event loop.
     vertx.executeBlocking(() -> resourceErrors(config, model), false).onComplete(found -> {
@@ -238,7 +235,10 @@ public final class JobsApi {
         });
   }
 
-  private static void reject(RoutingContext ctx, List<JobConfig.FieldError> errors) {
+  private static void reject(RoutingContext ctx, List<JobConfig.FieldError> all) {
+    // The schema and the route may both flag a field; its first (the schema's) message is kept.
+    Set<String> named = new HashSet<>();
+    List<JobConfig.FieldError> errors = all.stream().filter(e -> named.add(e.field())).toList();
     JsonArray list = new JsonArray();
     errors.forEach(e -> list.add(e.toJson()));
     Responses.error(ctx, ApiError.of(ErrorCode.INVALID_CONFIG, errors.size() == 1
