@@ -163,10 +163,12 @@ public final class RequestContract implements Handler<RoutingContext> {
     }
     // vertx-json-schema also lists a documented property under additionalProperties when its value failed; only a
     // field with no problem of its own (at or below it) is really unknown.
+    // (Every problem's field and its ancestors, in a set: a body of many bad fields costs linear time, not square.)
+    Set<String> explained = new java.util.HashSet<>(byField.keySet());
+    byField.keySet().forEach(f -> addAncestors(f, explained));
+    unknown.forEach(p -> addAncestors(p.field(), explained));
     for (Problem p : unknown) {
-      boolean explained = byField.keySet().stream().anyMatch(f -> f.equals(p.field())
-          || f.startsWith(p.field() + ".") || f.startsWith(p.field() + "["));
-      if (!explained) {
+      if (!explained.contains(p.field())) {
         byField.putIfAbsent(p.field(), p);
       }
     }
@@ -175,6 +177,14 @@ public final class RequestContract implements Handler<RoutingContext> {
       byField.put(p.field(), p);
     }
     return new ArrayList<>(byField.values());
+  }
+
+  private static void addAncestors(String field, Set<String> into) {
+    for (int i = 0; i < field.length(); i++) {
+      if (field.charAt(i) == '.' || field.charAt(i) == '[') {
+        into.add(field.substring(0, i));
+      }
+    }
   }
 
   private static boolean isUnknownField(OutputUnit unit) {

@@ -243,8 +243,8 @@ public final class JobsApi {
     errors.forEach(e -> list.add(e.toJson()));
     Responses.error(ctx, ApiError.of(ErrorCode.INVALID_CONFIG, errors.size() == 1
             ? "Invalid " + errors.get(0).field() + ": " + errors.get(0).message()
-            : errors.size() + " invalid fields: " + String.join(", ", errors.stream().map(JobConfig.FieldError::field)
-                .toList()))
+            : errors.size() + " invalid fields: " + String.join(", ", errors.stream().limit(10)
+                .map(JobConfig.FieldError::field).toList()) + (errors.size() > 10 ? ", ..." : ""))
         .withErrors(list));
   }
 

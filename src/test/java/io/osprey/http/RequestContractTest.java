@@ -83,6 +83,10 @@ class RequestContractTest {
     JsonObject nulls = new JsonObject();
     all.fieldNames().forEach(f -> nulls.putNull(f));
     assertEquals(Map.of(), problems(nulls));
+    assertEquals(List.of(), contract.check("predict", new JsonObject().put("upload_id", UPLOAD).putNull("config")
+        .putNull("file_ids")));
+    assertEquals(List.of(new RequestContract.Problem("config", "must be an object (got string)")),
+        contract.check("predict", new JsonObject().put("upload_id", UPLOAD).put("config", "fast")));
   }
 
   @Test
@@ -92,6 +96,21 @@ class RequestContractTest {
     assertEquals(List.of("upload_id", "file_ids[0]", "file_ids[1]"),
         p.stream().map(RequestContract.Problem::field).toList());
     assertEquals("must be a string (got number)", p.get(2).message());
+  }
+
+  @Test
+  void aBodyOfManyBadFieldsIsCheckedInLinearTime() {
+    // A 1 MiB predict body can hold tens of thousands of bad facts; each is one problem, found without comparing
+    // every problem with every other.
+    JsonObject params = new JsonObject();
+    for (int i = 0; i < 40_000; i++) {
+      params.put("k" + i, new JsonObject());
+    }
+    Map<String, String> p = org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(
+        java.time.Duration.ofSeconds(20), () -> problems(new JsonObject().put("symbolic", new JsonObject()
+            .put("params", params))));
+    assertEquals(40_000, p.size());
+    assertTrue(p.keySet().stream().allMatch(f -> f.startsWith("config.symbolic.params.k")));
   }
 
   @Test
