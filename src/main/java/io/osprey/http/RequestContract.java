@@ -40,11 +40,9 @@ public final class RequestContract implements Handler<RoutingContext> {
   public record Problem(String field, String message) {
   }
 
-  private final OpenAPIContract contract;
   private final Map<String, Validator> bodies = new HashMap<>();
 
   private RequestContract(OpenAPIContract contract) {
-    this.contract = contract;
     for (Operation op : contract.operations()) {
       MediaType json = op.getRequestBody() == null ? null
           : op.getRequestBody().getContent().get(MediaType.APPLICATION_JSON);
@@ -68,7 +66,7 @@ public final class RequestContract implements Handler<RoutingContext> {
   }
 
   /** {@code openapi.yaml} as JSON, without the content entries vertx-openapi cannot load. */
-  public static JsonObject readDocument() throws java.io.IOException {
+  private static JsonObject readDocument() throws java.io.IOException {
     try (java.io.InputStream in = RequestContract.class.getClassLoader()
         .getResourceAsStream(OpenApiDocument.RESOURCE)) {
       if (in == null) {
@@ -129,10 +127,6 @@ public final class RequestContract implements Handler<RoutingContext> {
   public void handle(RoutingContext ctx) {
     ctx.put(KEY, this);
     ctx.next();
-  }
-
-  public OpenAPIContract contract() {
-    return contract;
   }
 
   /** Every way {@code body} breaks the JSON schema of operation {@code operationId}'s request body; empty if none. */
