@@ -6,6 +6,7 @@ import static io.osprey.jobs.JobRoutes.isUuid;
 import io.osprey.http.ApiError;
 import io.osprey.http.CurrentUser;
 import io.osprey.http.ErrorCode;
+import io.osprey.http.RequestContract;
 import io.osprey.http.RequestIds;
 import io.osprey.http.Responses;
 import io.osprey.inference.ModelRegistry;
@@ -98,13 +99,9 @@ final class PredictApi {
   }
 
   private void validate(RoutingContext ctx, JsonObject body, String user) {
-    List<JobConfig.FieldError> errors = new ArrayList<>();
-    Object configValue = body.getValue("config");
-    JsonObject configJson = configValue instanceof JsonObject o ? o : null;
-    if (configValue != null && configJson == null) {
-      errors.add(new JobConfig.FieldError("config", "must be an object"));
-    }
-    JobConfig config = JobConfig.parse(configJson, errors);
+    // Types, ranges and unknown fields: the PredictRequest schema of openapi.yaml; the rest: JobConfig.
+    List<JobConfig.FieldError> errors = JobConfig.FieldError.of(RequestContract.of(ctx).check("predict", body));
+    JobConfig config = JobConfig.parse(body.getValue("config") instanceof JsonObject o ? o : null, errors);
     String model = config.model() == null ? models.defaultModel() : config.model();
     // Whether the model and rule set exist is a look at the disk: off the event loop.
     vertx.executeBlocking(() -> resourceErrors(config, model), false).onComplete(found -> {
@@ -210,13 +207,16 @@ final class PredictApi {
         });
   }
 
-  private static void reject(RoutingContext ctx, List<JobConfig.FieldError> errors) {
+  private static void reject(RoutingContext ctx, List<JobConfig.FieldError> all) {
+    // The schema and the route may both flag a field; its first (the schema's) message is kept.
+    Set<String> named = new HashSet<>();
+    List<JobConfig.FieldError> errors = all.stream().filter(e -> named.add(e.field())).toList();
     JsonArray list = new JsonArray();
     errors.forEach(e -> list.add(e.toJson()));
     Responses.error(ctx, ApiError.of(ErrorCode.INVALID_CONFIG, errors.size() == 1
             ? "Invalid " + errors.get(0).field() + ": " + errors.get(0).message()
-            : errors.size() + " invalid fields: " + String.join(", ", errors.stream().map(JobConfig.FieldError::field)
-                .toList()))
+            : errors.size() + " invalid fields: " + String.join(", ", errors.stream().limit(10)
+                .map(JobConfig.FieldError::field).toList()) + (errors.size() > 10 ? ", ..." : ""))
         .withErrors(list));
   }
 }
