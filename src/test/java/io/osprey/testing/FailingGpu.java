@@ -74,6 +74,11 @@ public final class FailingGpu implements SessionBackend {
     return real.run(session, OrtRuntime.Device.CPU, inputs, outputs, pinnedOutputs);
   }
 
+  /** Every CUDA run after the next {@code runs} runs out of memory. */
+  public void oomAfter(int runs) {
+    oomFromRun = cudaRuns.get() + runs + 1;
+  }
+
   public synchronized List<String> opens() {
     return List.copyOf(opens);
   }
