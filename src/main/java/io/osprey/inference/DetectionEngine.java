@@ -43,8 +43,8 @@ public final class DetectionEngine implements AutoCloseable {
   private final OnnxModel model;
   /** Tiles the slots hold: the most per call. */
   private final int batchSize;
-  /** Tiles per call on CUDA now: {@link #batchSize} until an out-of-memory halves it (guarded by {@link #busy}). */
-  private int cudaBatch;
+  /** Tiles per call on CUDA now: {@link #batchSize} until an out-of-memory halves it (written under {@link #busy}). */
+  private volatile int cudaBatch;
   private final Slot[] slots = new Slot[2];
   private final TilePreparer preparer;
   private final ExecutorService infer;
@@ -137,12 +137,7 @@ public final class DetectionEngine implements AutoCloseable {
 
   /** Tiles per model call on the model's own device now (smaller than configured after a CUDA out-of-memory). */
   public int batchSize() {
-    busy.lock();
-    try {
-      return model.device() == OrtRuntime.Device.CUDA ? cudaBatch : batchSize;
-    } finally {
-      busy.unlock();
-    }
+    return model.device() == OrtRuntime.Device.CUDA ? cudaBatch : batchSize;
   }
 
   /** Decodes the file with OpenCV and detects on it. */

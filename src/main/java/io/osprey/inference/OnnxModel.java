@@ -1,6 +1,8 @@
 package io.osprey.inference;
 
 import ai.onnxruntime.NodeInfo;
+import ai.onnxruntime.OnnxTensorLike;
+import ai.onnxruntime.OnnxValue;
 import ai.onnxruntime.OnnxModelMetadata;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
@@ -13,6 +15,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -67,12 +70,6 @@ public final class OnnxModel implements AutoCloseable {
     this.classNames = classNames;
     this.device = device;
     this.backend = backend;
-  }
-
-  /** {@link #load(String, Path, OrtEnvironment, OrtSession.SessionOptions, OrtRuntime.Device, SessionBackend)} on CPU. */
-  public static OnnxModel load(String name, Path file, OrtEnvironment env, OrtSession.SessionOptions options)
-      throws InferenceException {
-    return load(name, file, env, options, OrtRuntime.Device.CPU, SessionBackend.onnxRuntime());
   }
 
   /**
@@ -357,8 +354,8 @@ public final class OnnxModel implements AutoCloseable {
     }
 
     /** One run on the session, through the model's backend (which reports a GPU out of memory as such). */
-    public OrtSession.Result run(Map<String, ? extends ai.onnxruntime.OnnxTensorLike> inputs, java.util.Set<String> outputs,
-                                 Map<String, ? extends ai.onnxruntime.OnnxValue> pinnedOutputs) throws OrtException {
+    public OrtSession.Result run(Map<String, ? extends OnnxTensorLike> inputs, Set<String> outputs,
+                                 Map<String, ? extends OnnxValue> pinnedOutputs) throws OrtException {
       return backend.run(session, device, inputs, outputs, pinnedOutputs);
     }
 
