@@ -15,7 +15,8 @@ import java.nio.file.Path;
  * <li>every Reshape target shape held as an initializer or a Constant node and starting with 1 starts with 0 instead
  *     (ONNX: "copy this dimension from the input"), edited in place (same byte length);</li>
  * <li>ModelProto.graph(7) -> GraphProto.input(11)/output(12) -> ValueInfoProto.type(2) -> TypeProto.tensor_type(1) ->
- *     shape(2) -> first dim(1): Dimension.dim_value(1) becomes Dimension.dim_param(2) "batch".</li>
+ *     shape(2) -> first dim(1): Dimension.dim_value(1) becomes Dimension.dim_param(2) "batch";</li>
+ * <li>GraphProto.value_info(13), optional shape hints of inner tensors that still say batch 1, is left out.</li>
  * </ul>
  */
 public final class DynamicBatch {
@@ -66,6 +67,9 @@ public final class DynamicBatch {
           int len = (int) varint(message, pos);
           byte[] body = java.util.Arrays.copyOfRange(message, pos[0], pos[0] + len);
           pos[0] += len;
+          if (level == 1 && field == 13) {
+            continue; // GraphProto.value_info: optional shape hints, still saying batch 1
+          }
           byte[] replaced = null;
           boolean descend = switch (level) {
             case 0 -> field == 7;
