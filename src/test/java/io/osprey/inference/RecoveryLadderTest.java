@@ -39,6 +39,21 @@ class RecoveryLadderTest {
     dynamicModel = DynamicBatch.write("yolox_nano", dynamicDir);
   }
 
+  @org.junit.jupiter.api.AfterAll
+  static void removeModels() throws Exception {
+    if (dynamicDir != null) {
+      deleteTree(dynamicDir);
+    }
+  }
+
+  private static void deleteTree(Path dir) throws java.io.IOException {
+    try (var files = Files.walk(dir)) {
+      for (Path p : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        Files.deleteIfExists(p);
+      }
+    }
+  }
+
   private static ModelRegistry onGpu(FailingGpu gpu, Path dir, OrtRuntime.Device device) throws Exception {
     return new ModelRegistry(new OrtRuntime(device, 2, 1, gpu), dir, "yolov8n_int8");
   }
@@ -105,6 +120,8 @@ class RecoveryLadderTest {
       assertEquals(InferenceException.Code.MODEL_LOAD_ERROR, e.code());
       assertEquals(List.of("CUDA", "CPU"), gpu.opens());
       assertTrue(e.getMessage().contains("on CUDA before"), e.getMessage());
+    } finally {
+      deleteTree(dir);
     }
   }
 
