@@ -26,6 +26,7 @@ import io.osprey.inference.InferenceException;
 import io.osprey.inference.ModelRegistry;
 import io.osprey.inference.NativeLibraries;
 import io.osprey.inference.OrtRuntime;
+import io.osprey.inference.SessionBackend;
 import io.osprey.jobs.JobConsumerVerticle;
 import io.osprey.jobs.JobMaintenanceVerticle;
 import io.osprey.jobs.JobMetrics;
@@ -94,8 +95,6 @@ public final class OspreyApp {
   private DiskGuard diskGuard;
   private JobMaintenanceVerticle maintenance;
   private ModelRegistry models;
-  /** The CPU twin of {@link #models} on a CUDA build; the same registry otherwise. */
-  private ModelRegistry cpuModels;
   private JobRunnerVerticle runner;
   private JobQueue consumerQueue;
   private WorkerHeartbeat heartbeat;
@@ -107,6 +106,8 @@ public final class OspreyApp {
   private OutboxVerticle outbox;
   private EventHub hub;
   private EventStreams streams;
+  /** How worker processes open and run model sessions: ONNX Runtime, or a test's failure-injecting wrapper. */
+  private SessionBackend sessions = SessionBackend.onnxRuntime();
 
   private OspreyApp(Config config, Role role, Vertx vertx, Metrics metrics) {
     this.config = config;
@@ -121,6 +122,14 @@ public final class OspreyApp {
 
   /** Blocking preparation on the calling thread, then asynchronous deployment. */
   public static Future<OspreyApp> start(Config config, Role role) {
+    return start(config, role, SessionBackend.onnxRuntime());
+  }
+
+  /**
+   * {@link #start(Config, Role)} with the sessions opened and run through {@code sessions}: tests pass a backend
+   * that makes CUDA fail as a GPU does, to prove the recovery ladder through the whole service.
+   */
+  public static Future<OspreyApp> start(Config config, Role role, SessionBackend sessions) {
     io.osprey.http.HttpEdge.disableVertxWebSockets();
     try {
       NativeLibraries.configure(config.path("native.cache_dir"));
@@ -137,6 +146,7 @@ public final class OspreyApp {
     Metrics metrics = new Metrics();
     Vertx vertx = metrics.install(Vertx.builder(), new VertxOptions()).build();
     OspreyApp app = new OspreyApp(config, role, vertx, metrics);
+    app.sessions = sessions;
     return app.deploy().map(app).recover(e -> app.close().transform(x -> Future.failedFuture(e)));
   }
 
@@ -151,7 +161,7 @@ public final class OspreyApp {
     if (role.runsWorkers()) {
       try {
         runtime = new OrtRuntime(OrtRuntime.parseDevice(config.string("inference.device")),
-            config.integer("inference.intra_op_threads"), config.integer("inference.inter_op_threads"));
+            config.integer("inference.intra_op_threads"), config.integer("inference.inter_op_threads"), sessions);
       } catch (InferenceException e) {
         return Future.failedFuture(e);
       }
@@ -227,9 +237,7 @@ public final class OspreyApp {
       ResultWriter writer = new ResultWriter(layout, config.integer("jobs.thumbnail_size"),
           config.integer("jobs.jpeg_quality"));
       boolean overlap = DetectionEngine.overlapPays(runtime.intraOpThreads());
-      // Only a CUDA build needs a CPU twin of the registry; on CPU the same registry serves (never used then).
-      cpuModels = runtime.provider().equals("CUDA") ? cpuRegistry() : models;
-      runner = new JobRunnerVerticle(jobs, models, cpuModels,
+      runner = new JobRunnerVerticle(jobs, models,
           new RulesStage(ruleSets, config.integer("rules.time_budget_ms")), layout, writer, cache, jobMetrics, workers,
           config.integer("jobs.max_deliveries"), config.integer("jobs.retry_attempts"),
           config.integer("jobs.retry_backoff_ms"), overlap, annotations, imageBudget,
@@ -336,15 +344,6 @@ public final class OspreyApp {
     return reconciler;
   }
 
-  private ModelRegistry cpuRegistry() {
-    try {
-      return new ModelRegistry(new OrtRuntime(OrtRuntime.Device.CPU, config.integer("inference.intra_op_threads"),
-          config.integer("inference.inter_op_threads")), config.path("models.dir"), config.string("models.default"));
-    } catch (InferenceException e) {
-      throw new IllegalStateException(e);
-    }
-  }
-
   public int port() {
     return http.actualPort();
   }
@@ -406,9 +405,6 @@ public final class OspreyApp {
             if (models != null) {
               models.close(Duration.ofSeconds(10));
             }
-            if (cpuModels != null && cpuModels != models) {
-              cpuModels.close(Duration.ofSeconds(10));
-            }
             vertx.close().toCompletionStage().whenComplete((v, e) -> done.complete(null));
           }, "osprey-shutdown-vertx");
           closer.setDaemon(true);
@@ -435,9 +431,6 @@ public final class OspreyApp {
           LOG.warn("shutdown: work still running after shutdown.grace_seconds ({} s); stopping inference, its job"
               + " is handed back", config.integer("shutdown.grace_seconds"));
           models.beginClose();
-          if (cpuModels != null && cpuModels != models) {
-            cpuModels.beginClose();
-          }
           return bounded("hand back after grace", runner.drain());
         })
         .onSuccess(x -> LOG.info("worker drained in {} ms", (System.nanoTime() - start) / 1_000_000))

@@ -102,7 +102,8 @@ public final class ConfigKeys {
     str("models.dir", false, "Folder of ONNX detection models; a model is named by its file name without .onnx"
         + " (scripts/run.sh points it at ../shared/models when that exists).");
     str("models.default", false, "Model used when a request names none.");
-    str("inference.device", false, "ONNX Runtime execution provider: auto (CUDA when the build has it), cpu or cuda.");
+    str("inference.device", false, "ONNX Runtime execution provider: auto (CUDA when the build has it), cpu or cuda"
+        + " (refused at start by a build without CUDA). A model CUDA cannot load runs on CPU; see docs/reliability.md.");
     num("inference.intra_op_threads", Type.INT, 0, 256,
         "Threads ONNX Runtime uses inside one inference (0 = one per core).");
     num("inference.inter_op_threads", Type.INT, 1, 256, "Threads ONNX Runtime uses across independent graph nodes.");

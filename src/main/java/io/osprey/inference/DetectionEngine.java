@@ -32,10 +32,19 @@ import org.bytedeco.opencv.opencv_core.Mat;
  * models) on the engine's own large-stack inference thread, while the calling thread letterboxes the next batch
  * into the other of two tensor slots and decodes the previous one, so preparation and decoding overlap inference.
  * Tensors and output buffers are allocated once per engine and reused.
+ *
+ * <p>On CUDA the engine follows the spec's out-of-memory ladder for each image: a run the GPU has no memory for
+ * halves the batch (dynamic-batch models) and the image is run once more; out of memory again, or nothing left to
+ * halve, and the image runs on the model's CPU twin. The halved batch is kept for later images (the GPU had no room
+ * for the larger one); every image starts on CUDA again. {@link ImageDetections#device()} says where an image ran.
  */
 public final class DetectionEngine implements AutoCloseable {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(DetectionEngine.class);
   private final OnnxModel model;
+  /** Tiles the slots hold: the most per call. */
   private final int batchSize;
+  /** Tiles per call on CUDA now: {@link #batchSize} until an out-of-memory halves it (written under {@link #busy}). */
+  private volatile int cudaBatch;
   private final Slot[] slots = new Slot[2];
   private final TilePreparer preparer;
   private final ExecutorService infer;
@@ -104,6 +113,7 @@ public final class DetectionEngine implements AutoCloseable {
     this.model = model;
     this.overlap = overlap;
     this.batchSize = model.dynamicBatch() ? Math.max(1, maxBatch) : 1;
+    this.cudaBatch = batchSize;
     this.preparer = new TilePreparer(model.layout(), model.inputWidth(), model.inputHeight());
     this.infer = Executors.newSingleThreadExecutor(OrtThreads.factory("osprey-infer-" + model.name()));
     try {
@@ -125,8 +135,9 @@ public final class DetectionEngine implements AutoCloseable {
     return model;
   }
 
+  /** Tiles per model call on the model's own device now (smaller than configured after a CUDA out-of-memory). */
   public int batchSize() {
-    return batchSize;
+    return model.device() == OrtRuntime.Device.CUDA ? cudaBatch : batchSize;
   }
 
   /** Decodes the file with OpenCV and detects on it. */
@@ -144,7 +155,7 @@ public final class DetectionEngine implements AutoCloseable {
       long decoded = System.nanoTime() - start;
       ImageDetections r = detect(image, params);
       return new ImageDetections(r.width(), r.height(), r.detections(), r.tiles(), r.modelCalls(), decoded,
-          r.inferenceNanos(), System.nanoTime() - start);
+          r.inferenceNanos(), System.nanoTime() - start, r.device());
     } finally {
       if (image != null) {
         image.close();
@@ -166,7 +177,59 @@ public final class DetectionEngine implements AutoCloseable {
     }
   }
 
+  /** The out-of-memory ladder around one image (see the class comment). */
   private ImageDetections detectUnlocked(Mat image, DetectionParams params) throws InferenceException {
+    if (model.device() != OrtRuntime.Device.CUDA) {
+      return pass(image, params, model, batchSize);
+    }
+    try {
+      return pass(image, params, model, cudaBatch);
+    } catch (InferenceException e) {
+      if (!outOfMemory(e)) {
+        throw e;
+      }
+      if (cudaBatch > 1) {
+        int halved = cudaBatch / 2;
+        LOG.warn("model {}: CUDA out of memory at batch {}; running the image again at batch {}", model.name(),
+            cudaBatch, halved);
+        cudaBatch = halved;
+        try {
+          return pass(image, params, model, cudaBatch);
+        } catch (InferenceException again) {
+          if (!outOfMemory(again)) {
+            throw again;
+          }
+          LOG.warn("model {}: CUDA out of memory again at batch {}; this image runs on CPU", model.name(),
+              cudaBatch);
+        }
+      } else {
+        LOG.warn("model {}: CUDA out of memory at batch 1 (nothing to halve); this image runs on CPU",
+            model.name());
+      }
+    }
+    OnnxModel cpu;
+    try {
+      cpu = model.cpu();
+    } catch (InferenceException | OnnxModel.ClosedException e) {
+      throw new InferenceException(InferenceException.Code.INFERENCE_ERROR,
+          "model " + model.name() + ": no CPU session after a CUDA out-of-memory: " + e.getMessage(), e);
+    }
+    return pass(image, params, cpu, batchSize);
+  }
+
+  /** True when a run failed because the GPU had no memory for it. */
+  private static boolean outOfMemory(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof SessionBackend.DeviceOutOfMemoryException) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Every tile of the image through {@code target} (the model, or its CPU twin), {@code batch} tiles a call. */
+  private ImageDetections pass(Mat image, DetectionParams params, OnnxModel target, int batch)
+      throws InferenceException {
     long start = System.nanoTime();
     int width = image.cols();
     int height = image.rows();
@@ -178,15 +241,15 @@ public final class DetectionEngine implements AutoCloseable {
     Future<Long> running = null;
     try {
       List<List<Slicing.Window>> groups = new ArrayList<>();
-      for (int i = 0; i < windows.size(); i += batchSize) {
-        groups.add(windows.subList(i, Math.min(windows.size(), i + batchSize)));
+      for (int i = 0; i < windows.size(); i += batch) {
+        groups.add(windows.subList(i, Math.min(windows.size(), i + batch)));
       }
       // With cores to spare, the caller letterboxes group g+1 and decodes group g while the inference thread runs
       // the other slot. When ONNX Runtime's threads already take every core, that concurrent work would stall its
       // parallel kernels (one descheduled thread delays the whole operator), so the steps run one after another.
       Letterbox[][] boxes = new Letterbox[groups.size()][];
       boxes[0] = prepareGroup(image, groups.get(0), slots[0]);
-      running = infer.submit(() -> run(slots[0], groups.get(0).size()));
+      running = infer.submit(() -> run(target, slots[0], groups.get(0).size()));
       for (int g = 0; g < groups.size(); g++) {
         boolean more = g + 1 < groups.size();
         if (overlap && more) {
@@ -196,18 +259,19 @@ public final class DetectionEngine implements AutoCloseable {
         calls++;
         FloatBuffer out = slots[g % 2].lastOutput;
         if (overlap && more) {
-          running = submitRun(groups, g + 1);
+          running = submitRun(target, groups, g + 1);
         }
         decodeGroup(groups.get(g), boxes[g], out, params, allowed, width, height, all);
         if (!overlap && more) {
           boxes[g + 1] = prepareGroup(image, groups.get(g + 1), slots[(g + 1) % 2]);
-          running = submitRun(groups, g + 1);
+          running = submitRun(target, groups, g + 1);
         }
       }
     } catch (ExecutionException e) {
       Throwable cause = e.getCause();
       throw new InferenceException(InferenceException.Code.INFERENCE_ERROR,
-          "ONNX Runtime failed on model " + model.name() + ": " + cause.getMessage(), cause);
+          "ONNX Runtime failed on model " + model.name() + " (" + target.device() + "): " + cause.getMessage(),
+          cause);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new InferenceException(InferenceException.Code.INFERENCE_ERROR, "interrupted", e);
@@ -223,11 +287,11 @@ public final class DetectionEngine implements AutoCloseable {
       result.sort(Comparator.comparingDouble((Detection d) -> d.score()).reversed());
     }
     return new ImageDetections(width, height, List.copyOf(result), windows.size(), calls, 0, inference,
-        System.nanoTime() - start);
+        System.nanoTime() - start, target.device());
   }
 
-  private Future<Long> submitRun(List<List<Slicing.Window>> groups, int g) {
-    return infer.submit(() -> run(slots[g % 2], groups.get(g).size()));
+  private Future<Long> submitRun(OnnxModel target, List<List<Slicing.Window>> groups, int g) {
+    return infer.submit(() -> run(target, slots[g % 2], groups.get(g).size()));
   }
 
   private void decodeGroup(List<Slicing.Window> group, Letterbox[] boxes, FloatBuffer out, DetectionParams params,
@@ -271,25 +335,25 @@ public final class DetectionEngine implements AutoCloseable {
   }
 
   /** Runs one group on the inference thread; leaves the output in {@code slot.lastOutput}; returns run nanos. */
-  private long run(Slot slot, int count) throws OrtException {
+  private long run(OnnxModel target, Slot slot, int count) throws OrtException {
     // The use keeps the model's session open for this call; once the model is closing it is refused here, so the
     // image stops at its next batch instead of running on a session about to be freed.
-    try (OnnxModel.Use use = model.use()) {
-      return runIn(use.session(), slot, count);
+    try (OnnxModel.Use use = target.use()) {
+      return runIn(use, slot, count);
     }
   }
 
-  private long runIn(OrtSession session, Slot slot, int count) throws OrtException {
+  private long runIn(OnnxModel.Use use, Slot slot, int count) throws OrtException {
     Map<String, OnnxTensor> inputs = Map.of(model.inputName(), slot.inputFor(count));
     long start = System.nanoTime();
     if (slot.pinnedOutput != null) {
       // Outputs land in the slot's own buffer: no per-tile copy of the (often multi-megabyte) output tensor.
-      try (OrtSession.Result ignored = session.run(inputs, Set.of(),
+      try (OrtSession.Result ignored = use.run(inputs, Set.of(),
           Map.<String, OnnxValue>of(model.outputName(), slot.pinnedOutput))) {
         slot.lastOutput = slot.output;
       }
     } else {
-      try (OrtSession.Result result = session.run(inputs, Set.of(model.outputName()))) {
+      try (OrtSession.Result result = use.run(inputs, Set.of(model.outputName()), Map.of())) {
         slot.lastOutput = ((OnnxTensor) result.get(model.outputName()).orElseThrow()).getFloatBuffer();
       }
     }

@@ -104,22 +104,54 @@ public final class ModelRegistry implements AutoCloseable {
     return directory.resolve(name + ".onnx");
   }
 
+  /**
+   * Loads a model on the runtime's device. The spec's ladder for a load: a model that ONNX Runtime cannot open (or
+   * warm up) on CUDA is loaded on CPU instead, and says so ({@link OnnxModel#device()}, which jobs report). A model
+   * on CUDA gets the means to open its CPU twin, for runs the GPU has no memory for.
+   */
   private OnnxModel load(String name) throws InferenceException {
     long start = System.nanoTime();
     Path file = fileOf(name);
     OnnxModel model;
+    if (runtime.preferred() == OrtRuntime.Device.CUDA) {
+      try {
+        model = open(name, file, OrtRuntime.Device.CUDA);
+        model.cpuLoader(() -> open(name, file, OrtRuntime.Device.CPU));
+      } catch (InferenceException onCuda) {
+        if (!(onCuda.getCause() instanceof OrtException)) {
+          throw onCuda; // no file, or a graph Osprey does not understand: the same on any device
+        }
+        LOG.warn("model {}: cannot be loaded on CUDA ({}); loading it on CPU instead", name, onCuda.getMessage());
+        try {
+          model = open(name, file, OrtRuntime.Device.CPU);
+        } catch (InferenceException onCpu) {
+          throw new InferenceException(InferenceException.Code.MODEL_LOAD_ERROR, onCpu.getMessage()
+              + " (on CUDA before: " + onCuda.getMessage() + ")", onCpu);
+        }
+      }
+    } else {
+      model = open(name, file, OrtRuntime.Device.CPU);
+    }
+    LOG.info("model {} loaded from {}: layout {}, input {}x{}, {} classes, batch {}, {} in {} ms", name, file,
+        model.layout().name().toLowerCase(), model.inputWidth(), model.inputHeight(), model.classNames().size(),
+        model.dynamicBatch() ? "dynamic" : "fixed 1", model.provider(), (System.nanoTime() - start) / 1_000_000);
+    return model;
+  }
+
+  /** Opens and warms up one session of the model on {@code device}, on ONNX Runtime's large-stack thread. */
+  private OnnxModel open(String name, Path file, OrtRuntime.Device device) throws InferenceException {
     try {
-      model = OrtThreads.call(() -> {
+      return OrtThreads.call(() -> {
         OnnxModel loadedModel;
         try (OrtSession.SessionOptions options = runtime.sessionOptions()) {
-          loadedModel = OnnxModel.load(name, file, runtime.environment(), options, runtime.provider());
+          loadedModel = OnnxModel.load(name, file, runtime.environment(), options, device, runtime.backend());
         }
         try {
           warmUp(loadedModel);
         } catch (OrtException e) {
           loadedModel.close();
           throw new InferenceException(InferenceException.Code.MODEL_LOAD_ERROR,
-              "model " + file + " fails its warm-up inference: " + e.getMessage(), e);
+              "model " + file + " fails its warm-up inference on " + device + ": " + e.getMessage(), e);
         }
         return loadedModel;
       });
@@ -129,10 +161,6 @@ public final class ModelRegistry implements AutoCloseable {
       throw new InferenceException(InferenceException.Code.MODEL_LOAD_ERROR,
           "model " + file + " cannot be loaded: " + e, e);
     }
-    LOG.info("model {} loaded from {}: layout {}, input {}x{}, {} classes, batch {}, {} in {} ms", name, file,
-        model.layout().name().toLowerCase(), model.inputWidth(), model.inputHeight(), model.classNames().size(),
-        model.dynamicBatch() ? "dynamic" : "fixed 1", model.provider(), (System.nanoTime() - start) / 1_000_000);
-    return model;
   }
 
   private static void warmUp(OnnxModel model) throws OrtException {
@@ -140,8 +168,9 @@ public final class ModelRegistry implements AutoCloseable {
     FloatBuffer zeros = ByteBuffer.allocateDirect(floats * 4).order(ByteOrder.nativeOrder()).asFloatBuffer();
     try (OnnxTensor input = OnnxTensor.createTensor(ai.onnxruntime.OrtEnvironment.getEnvironment(), zeros,
         new long[] {1, 3, model.inputHeight(), model.inputWidth()});
-         OrtSession.Result ignored = model.session().run(Map.of(model.inputName(), input),
-             java.util.Set.of(model.outputName()))) {
+         OnnxModel.Use use = model.use();
+         OrtSession.Result ignored = use.run(Map.of(model.inputName(), input),
+             java.util.Set.of(model.outputName()), Map.of())) {
       // the run itself is the point
     }
   }

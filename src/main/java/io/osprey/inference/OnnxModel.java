@@ -1,6 +1,8 @@
 package io.osprey.inference;
 
 import ai.onnxruntime.NodeInfo;
+import ai.onnxruntime.OnnxTensorLike;
+import ai.onnxruntime.OnnxValue;
 import ai.onnxruntime.OnnxModelMetadata;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
@@ -13,6 +15,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -20,7 +23,8 @@ import java.util.stream.Stream;
 
 /**
  * A loaded detector: the ONNX Runtime session (thread-safe, shared by every worker) plus what was learnt from the
- * graph: layout, input size, batch dimension, output to read and class names.
+ * graph: layout, input size, batch dimension, output to read and class names, and the device it runs on. A model on
+ * CUDA can open a CPU twin of itself ({@link #cpu()}) for the runs the GPU has no memory for.
  */
 public final class OnnxModel implements AutoCloseable {
   private static final Pattern PY_DICT_ENTRY = Pattern.compile("(\\d+)\\s*:\\s*(['\"])(.*?)\\2");
@@ -37,11 +41,21 @@ public final class OnnxModel implements AutoCloseable {
   private final int outputRows;
   private final int outputCols;
   private final List<String> classNames;
-  private final String provider;
+  private final OrtRuntime.Device device;
+  private final SessionBackend backend;
+  /** Opens the CPU twin of a CUDA model; null for a model on CPU. */
+  private volatile CpuLoader cpuLoader;
+  private OnnxModel cpuTwin;
+
+  /** Opens the same model file on CPU (set by whoever loaded the model, as it knows the runtime's options). */
+  @FunctionalInterface
+  public interface CpuLoader {
+    OnnxModel load() throws InferenceException;
+  }
 
   private OnnxModel(String name, Path file, OrtSession session, ModelLayout layout, String inputName,
                     String outputName, int inputWidth, int inputHeight, boolean dynamicBatch, int outputRows,
-                    int outputCols, List<String> classNames, String provider) {
+                    int outputCols, List<String> classNames, OrtRuntime.Device device, SessionBackend backend) {
     this.name = name;
     this.file = file;
     this.session = session;
@@ -54,25 +68,29 @@ public final class OnnxModel implements AutoCloseable {
     this.outputRows = outputRows;
     this.outputCols = outputCols;
     this.classNames = classNames;
-    this.provider = provider;
+    this.device = device;
+    this.backend = backend;
   }
 
-  /** Loads and inspects a model; every failure is a {@code MODEL_LOAD_ERROR} naming the file and the reason. */
+  /**
+   * Loads and inspects a model on {@code device} (CPU or CUDA) through {@code backend}; every failure is a
+   * {@code MODEL_LOAD_ERROR} naming the file and the reason.
+   */
   public static OnnxModel load(String name, Path file, OrtEnvironment env, OrtSession.SessionOptions options,
-                               String provider) throws InferenceException {
+                               OrtRuntime.Device device, SessionBackend backend) throws InferenceException {
     if (!Files.isRegularFile(file)) {
       throw new InferenceException(InferenceException.Code.MODEL_LOAD_ERROR,
           "model file " + file + " does not exist");
     }
     OrtSession session;
     try {
-      session = env.createSession(file.toString(), options);
+      session = backend.open(env, file, options, device);
     } catch (OrtException e) {
       throw new InferenceException(InferenceException.Code.MODEL_LOAD_ERROR,
-          "model file " + file + " cannot be loaded by ONNX Runtime: " + e.getMessage(), e);
+          "model file " + file + " cannot be loaded by ONNX Runtime on " + device + ": " + e.getMessage(), e);
     }
     try {
-      return inspect(name, file, session, provider);
+      return inspect(name, file, session, device, backend);
     } catch (InferenceException | RuntimeException e) {
       closeQuietly(session);
       throw e instanceof InferenceException ie ? ie : new InferenceException(
@@ -84,7 +102,8 @@ public final class OnnxModel implements AutoCloseable {
     }
   }
 
-  private static OnnxModel inspect(String name, Path file, OrtSession session, String provider)
+  private static OnnxModel inspect(String name, Path file, OrtSession session, OrtRuntime.Device device,
+                                   SessionBackend backend)
       throws OrtException, InferenceException {
     Map<String, NodeInfo> inputs = session.getInputInfo();
     if (inputs.size() != 1) {
@@ -115,7 +134,7 @@ public final class OnnxModel implements AutoCloseable {
     };
     List<String> names = classNames(file, meta, classes);
     return new OnnxModel(name, file, session, layout, input.getKey(), outputName, size[0], size[1],
-        inShape[0] < 0, rows, cols, names, provider);
+        inShape[0] < 0, rows, cols, names, device, backend);
   }
 
   /** Recognises the layout from output shape and, for Ultralytics exports, their metadata. */
@@ -277,7 +296,47 @@ public final class OnnxModel implements AutoCloseable {
 
   /** Execution provider the session runs on ("CUDA" or "CPU"). */
   public String provider() {
-    return provider;
+    return device == OrtRuntime.Device.CUDA ? "CUDA" : "CPU";
+  }
+
+  /** Device the session runs on: {@link OrtRuntime.Device#CUDA} or {@link OrtRuntime.Device#CPU}. */
+  public OrtRuntime.Device device() {
+    return device;
+  }
+
+  /** Lets a CUDA model open its CPU twin when a run needs it (see {@link #cpu()}). */
+  void cpuLoader(CpuLoader loader) {
+    this.cpuLoader = loader;
+  }
+
+  /**
+   * This model on CPU: itself when it runs there, else its CPU twin, opened on first need (the last step of the
+   * out-of-memory ladder) and kept, and closed with this model. Refused once closing began.
+   */
+  public OnnxModel cpu() throws InferenceException {
+    if (device == OrtRuntime.Device.CPU) {
+      return this;
+    }
+    synchronized (twinLock) {
+      if (closing()) {
+        throw new ClosedException(name);
+      }
+      if (cpuTwin == null) {
+        CpuLoader loader = cpuLoader;
+        if (loader == null) {
+          throw new InferenceException(InferenceException.Code.INFERENCE_ERROR,
+              "model " + name + " runs on " + device + " and has no way to open a CPU session");
+        }
+        OnnxModel twin = loader.load();
+        if (closing()) {
+          // Closed while the twin loaded: nobody would close it later.
+          twin.close(java.time.Duration.ZERO);
+          throw new ClosedException(name);
+        }
+        cpuTwin = twin;
+      }
+      return cpuTwin;
+    }
   }
 
   /**
@@ -292,6 +351,12 @@ public final class OnnxModel implements AutoCloseable {
 
     public OrtSession session() {
       return session;
+    }
+
+    /** One run on the session, through the model's backend (which reports a GPU out of memory as such). */
+    public OrtSession.Result run(Map<String, ? extends OnnxTensorLike> inputs, Set<String> outputs,
+                                 Map<String, ? extends OnnxValue> pinnedOutputs) throws OrtException {
+      return backend.run(session, device, inputs, outputs, pinnedOutputs);
     }
 
     @Override
@@ -314,6 +379,7 @@ public final class OnnxModel implements AutoCloseable {
   }
 
   private final Object gate = new Object();
+  private final Object twinLock = new Object();
   private int inFlight;
   private boolean closing;
   private boolean closed;
@@ -336,6 +402,16 @@ public final class OnnxModel implements AutoCloseable {
   public void beginClose() {
     synchronized (gate) {
       closing = true;
+    }
+    OnnxModel twin = twin();
+    if (twin != null) {
+      twin.beginClose();
+    }
+  }
+
+  private OnnxModel twin() {
+    synchronized (twinLock) {
+      return cpuTwin;
     }
   }
 
@@ -380,7 +456,8 @@ public final class OnnxModel implements AutoCloseable {
       closed = true;
     }
     closeQuietly(session);
-    return true;
+    OnnxModel twin = twin();
+    return twin == null || twin.close(java.time.Duration.ofNanos(Math.max(0, deadline - System.nanoTime())));
   }
 
   /** {@link #close(java.time.Duration)} with 30 s for runs in flight. */

@@ -27,9 +27,13 @@ public final class JobRepository {
                              String storagePath) {
   }
 
-  /** Processed image of a job, joined with its file. */
+  /**
+   * Processed image of a job, joined with its file.
+   *
+   * @param device where its inference ran ("cuda" or "cpu"); null for rows stored before devices were recorded
+   */
   public record ResultRow(String fileId, int position, String filename, int width, int height, String storagePath,
-                          int detectionCount, Double meanConfidence, boolean annotated) {
+                          int detectionCount, Double meanConfidence, boolean annotated, String device) {
   }
 
   public Future<List<UploadedFile>> uploadFiles(String uploadId) {
@@ -216,15 +220,15 @@ public final class JobRepository {
    * job: a worker that lost its lease, or whose job failed or completed meanwhile, adds nothing.
    */
   public Future<Void> saveResult(String jobId, String owner, String fileId, int position, int count,
-                                 Double meanConfidence, boolean annotated) {
+                                 Double meanConfidence, boolean annotated, String device) {
     return pool.preparedQuery("INSERT INTO job_results (job_id, file_id, position, detection_count,"
-            + " mean_confidence, annotated) SELECT $1::uuid, $2::uuid, $3::int, $4::int, $5::float8,"
-            + " $6::boolean WHERE EXISTS (SELECT 1 FROM jobs WHERE job_id = $1::uuid AND status = 'processing'"
-            + " AND lease_owner = $7::text) ON CONFLICT (job_id, file_id) DO UPDATE"
+            + " mean_confidence, annotated, device) SELECT $1::uuid, $2::uuid, $3::int, $4::int, $5::float8,"
+            + " $6::boolean, $8::text WHERE EXISTS (SELECT 1 FROM jobs WHERE job_id = $1::uuid"
+            + " AND status = 'processing' AND lease_owner = $7::text) ON CONFLICT (job_id, file_id) DO UPDATE"
             + " SET detection_count = EXCLUDED.detection_count, mean_confidence = EXCLUDED.mean_confidence,"
-            + " annotated = EXCLUDED.annotated, processed_at = now()")
+            + " annotated = EXCLUDED.annotated, device = EXCLUDED.device, processed_at = now()")
         .execute(Tuple.of(UUID.fromString(jobId), UUID.fromString(fileId), position, count, meanConfidence,
-            annotated, owner))
+            annotated, owner, device))
         .mapEmpty();
   }
 
@@ -235,7 +239,7 @@ public final class JobRepository {
   }
 
   private static final String RESULT_COLUMNS = "SELECT r.file_id, r.position, f.filename, f.width, f.height,"
-      + " f.storage_path, r.detection_count, r.mean_confidence, r.annotated FROM job_results r"
+      + " f.storage_path, r.detection_count, r.mean_confidence, r.annotated, r.device FROM job_results r"
       + " JOIN uploaded_files f ON f.file_id = r.file_id WHERE r.job_id = $1";
 
   public Future<List<ResultRow>> results(String jobId) {
@@ -265,7 +269,8 @@ public final class JobRepository {
     for (Row r : rows) {
       out.add(new ResultRow(r.getUUID("file_id").toString(), r.getInteger("position"),
           r.getString("filename"), r.getInteger("width"), r.getInteger("height"), r.getString("storage_path"),
-          r.getInteger("detection_count"), r.getDouble("mean_confidence"), r.getBoolean("annotated")));
+          r.getInteger("detection_count"), r.getDouble("mean_confidence"), r.getBoolean("annotated"),
+          r.getString("device")));
     }
     return out;
   }

@@ -72,8 +72,6 @@ public final class JobRunnerVerticle extends VerticleBase {
 
   private final JobRepository jobs;
   private final ModelRegistry models;
-  /** CPU sessions of the same models, for the spec's retry after a CUDA out-of-memory. */
-  private final ModelRegistry cpuModels;
   private final RulesStage rules;
   private final StorageLayout layout;
   private final ResultWriter writer;
@@ -111,7 +109,7 @@ public final class JobRunnerVerticle extends VerticleBase {
     }
   }
 
-  public JobRunnerVerticle(JobRepository jobs, ModelRegistry models, ModelRegistry cpuModels, RulesStage rules,
+  public JobRunnerVerticle(JobRepository jobs, ModelRegistry models, RulesStage rules,
                            StorageLayout layout,
                            ResultWriter writer,
                            StatusCache cache, JobMetrics metrics, int workers, int maxDeliveries, int retryAttempts,
@@ -122,7 +120,6 @@ public final class JobRunnerVerticle extends VerticleBase {
     this.budget = budget;
     this.jobs = jobs;
     this.models = models;
-    this.cpuModels = cpuModels;
     this.rules = rules;
     this.layout = layout;
     this.writer = writer;
@@ -491,7 +488,7 @@ public final class JobRunnerVerticle extends VerticleBase {
         .compose(image -> held.stopped() ? Future.failedFuture(new NotHeld())
             : annotate(work, file, image).map(image))
         .compose(image -> jobs.saveResult(jobId, owner, fileId, index, image.count(), image.meanConfidence(),
-            image.annotated()).map(image))
+            image.annotated(), image.device()).map(image))
         .compose(image -> jobs.progress(jobId, owner, processed + 1, "Finished " + file.filename()))
         .onFailure(e -> {
           if (e instanceof NotHeld) {
@@ -528,8 +525,9 @@ public final class JobRunnerVerticle extends VerticleBase {
     return Outcome.STOPPED;
   }
 
+  /** @param device where the image's inference ran ("cuda" or "cpu"), for the job summary */
   private record ImageOutcome(int count, Double meanConfidence, boolean annotated,
-                              List<Detection> detections, int width, int height) {
+                              List<Detection> detections, int width, int height, String device) {
   }
 
   /**
@@ -576,16 +574,8 @@ public final class JobRunnerVerticle extends VerticleBase {
   /** One image, retried with exponential backoff on errors that may pass. */
   private Future<ImageOutcome> attempt(Work work, OnnxModel model, JobRepository.UploadedFile file, int index,
                                        int attempt) {
+    // A CUDA out-of-memory never gets here: the engine halves the batch, then goes to CPU (DetectionEngine).
     return inference.executeBlocking(() -> detectAndStore(work, model, file), false)
-        .recover(e -> {
-          if (cudaOutOfMemory(e) && model.provider().equals("CUDA")) {
-            // Spec: CUDA out of memory, retry once on CPU (same model file, CPU session).
-            LOG.warn("job {}: CUDA out of memory on {}, retrying this image on CPU", work.job().jobId(),
-                file.filename());
-            return inference.executeBlocking(() -> detectAndStore(work, cpuModels.get(model.name()), file), false);
-          }
-          return Future.failedFuture(e);
-        })
         .recover(e -> {
           if (e instanceof InferenceException ie && FINAL.contains(ie.code())) {
             return Future.failedFuture(e);
@@ -610,19 +600,6 @@ public final class JobRunnerVerticle extends VerticleBase {
               .onComplete(retried));
           return retried.future();
         });
-  }
-
-  /** True for ONNX Runtime's CUDA allocation failures (messages differ between CUDA, cuBLAS and cuDNN). */
-  static boolean cudaOutOfMemory(Throwable e) {
-    for (Throwable t = e; t != null; t = t.getCause()) {
-      String m = String.valueOf(t.getMessage()).toLowerCase(java.util.Locale.ROOT);
-      if ((m.contains("cuda") || m.contains("cublas") || m.contains("cudnn"))
-          && (m.contains("out of memory") || m.contains("alloc_failed") || m.contains("memoryallocation")
-              || m.contains("failed to allocate"))) {
-        return true;
-      }
-    }
-    return false;
   }
 
   /** Blocking: decode, detect, write result files. Runs on an inference worker thread. */
@@ -659,7 +636,8 @@ public final class JobRunnerVerticle extends VerticleBase {
           work.config().visualization());
       double mean = detections.stream().mapToDouble(d -> d.score()).average().orElse(Double.NaN);
       return new ImageOutcome(detections.size(), Double.isNaN(mean) ? null : mean, work.config().visualization(),
-          work.config().annotations().create() ? List.copyOf(detections) : List.of(), image.cols(), image.rows());
+          work.config().annotations().create() ? List.copyOf(detections) : List.of(), image.cols(), image.rows(),
+          found.device().name().toLowerCase(java.util.Locale.ROOT));
     } finally {
       if (image != null) {
         image.close();
@@ -687,7 +665,7 @@ public final class JobRunnerVerticle extends VerticleBase {
 
   private DetectionEngine engine(OnnxModel model) throws InferenceException {
     Map<String, DetectionEngine> mine = engines.computeIfAbsent(Thread.currentThread(), t -> new HashMap<>());
-    String key = model.name() + "@" + model.provider();
+    String key = model.name();
     DetectionEngine engine = mine.get(key);
     if (engine == null || engine.model() != model) {
       engine = new DetectionEngine(model, 8, overlap);
@@ -726,6 +704,7 @@ public final class JobRunnerVerticle extends VerticleBase {
           .put("average_confidence", total == 0 ? 0.0 : Math.round(weighted / total * 1000) / 1000.0)
           .put("processing_time_seconds", seconds)
           .put("model", job.config().getString("model"));
+      deviceSummary(rows, summary);
       Future<JsonObject> full = job.config().getBoolean("create_annotations", false) && annotations != null
           ? annotations.repository().countForJob(job.jobId()).map(n -> summary.put("annotations_created", n))
           : Future.succeededFuture(summary);
@@ -740,6 +719,25 @@ public final class JobRunnerVerticle extends VerticleBase {
         return cache.put(row);
       });
     });
+  }
+
+  /**
+   * Where the job's inference ran, from its result rows: {@code device} is "cuda" or "cpu" when every image ran
+   * there, "mixed" when a CUDA out-of-memory sent some images to CPU; {@code images_by_device} counts them. Rows
+   * stored before devices were recorded count for nothing; with none known, both are left out.
+   */
+  static void deviceSummary(List<JobRepository.ResultRow> rows, JsonObject summary) {
+    java.util.TreeMap<String, Integer> byDevice = new java.util.TreeMap<>();
+    for (JobRepository.ResultRow r : rows) {
+      if (r.device() != null) {
+        byDevice.merge(r.device(), 1, Integer::sum);
+      }
+    }
+    if (byDevice.isEmpty()) {
+      return;
+    }
+    summary.put("device", byDevice.size() == 1 ? byDevice.firstKey() : "mixed")
+        .put("images_by_device", new JsonObject(new java.util.LinkedHashMap<>(byDevice)));
   }
 
   /** Thrown when an image kept failing after every retry. */

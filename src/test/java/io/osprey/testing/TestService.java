@@ -40,6 +40,12 @@ public final class TestService implements AutoCloseable {
   }
 
   public static TestService start(Class<?> owner, Role role, JsonObject overrides) throws Exception {
+    return start(owner, role, overrides, io.osprey.inference.SessionBackend.onnxRuntime());
+  }
+
+  /** A service whose model sessions are opened and run through {@code sessions} (a {@link FailingGpu}, say). */
+  public static TestService start(Class<?> owner, Role role, JsonObject overrides,
+                                  io.osprey.inference.SessionBackend sessions) throws Exception {
     String database = "osprey_t_" + owner.getSimpleName().toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9]", "")
         + "_" + UUID.randomUUID().toString().substring(0, 8);
     if (database.length() > 60) {
@@ -48,7 +54,8 @@ public final class TestService implements AutoCloseable {
     Path storage = Files.createTempDirectory("osprey-test-storage-");
     JsonObject base = baseConfig(database, storage);
     Config config = ConfigLoader.load(System.getenv()).with(base.mergeIn(overrides, true));
-    OspreyApp app = OspreyApp.start(config, role).toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
+    OspreyApp app = OspreyApp.start(config, role, sessions).toCompletionStage().toCompletableFuture()
+        .get(60, TimeUnit.SECONDS);
     return new TestService(app, config, storage, database);
   }
 
