@@ -1,58 +1,45 @@
 package io.osprey;
 
-import io.osprey.annotations.AdminApi;
-import io.osprey.annotations.AnnotationFiles;
-import io.osprey.annotations.AnnotationRepository;
+import io.micrometer.core.instrument.MeterRegistry;
 import io.osprey.annotations.AnnotationService;
-import io.osprey.annotations.AnnotationsApi;
-import io.osprey.annotations.CacheInvalidation;
-import io.osprey.annotations.ClassCatalog;
-import io.osprey.annotations.MediaApi;
-import io.osprey.annotations.PathResolver;
+import io.osprey.annotations.AnnotationsModule;
+import io.osprey.annotations.AnnotationsSettings;
 import io.osprey.annotations.Reconciler;
-import io.osprey.auth.AuthHandler;
-import io.osprey.auth.JwksSource;
-import io.osprey.auth.TokenVerifier;
+import io.osprey.auth.AuthModule;
+import io.osprey.auth.AuthSettings;
 import io.osprey.config.Config;
 import io.osprey.events.EventHub;
-import io.osprey.events.EventLog;
-import io.osprey.events.EventStreams;
-import io.osprey.outbox.OutboxRepository;
-import io.osprey.outbox.OutboxVerticle;
+import io.osprey.events.EventsModule;
+import io.osprey.events.EventsSettings;
 import io.osprey.health.Readiness;
+import io.osprey.http.Cors;
+import io.osprey.http.HttpEdge;
 import io.osprey.http.HttpVerticle;
-import io.osprey.inference.DetectionEngine;
 import io.osprey.inference.InferenceException;
-import io.osprey.inference.ModelRegistry;
 import io.osprey.inference.NativeLibraries;
 import io.osprey.inference.OrtRuntime;
 import io.osprey.inference.SessionBackend;
-import io.osprey.jobs.JobConsumerVerticle;
 import io.osprey.jobs.JobMaintenanceVerticle;
-import io.osprey.jobs.JobMetrics;
-import io.osprey.jobs.JobQueue;
-import io.osprey.jobs.JobRepository;
-import io.osprey.jobs.JobRunnerVerticle;
-import io.osprey.jobs.JobsApi;
-import io.osprey.jobs.RateLimiter;
-import io.osprey.jobs.ResultWriter;
-import io.osprey.jobs.StatusCache;
-import io.osprey.jobs.WorkerHeartbeat;
+import io.osprey.jobs.JobsModule;
+import io.osprey.jobs.JobsSettings;
+import io.osprey.metrics.GpuUtilization;
 import io.osprey.metrics.Metrics;
-import io.osprey.rules.RuleSets;
-import io.osprey.rules.RulesStage;
-import io.osprey.storage.Database;
-import io.osprey.storage.StorageLayout;
-import io.osprey.retention.DeleteApi;
+import io.osprey.module.OspreyModule;
+import io.osprey.outbox.OutboxModule;
+import io.osprey.outbox.OutboxSettings;
+import io.osprey.outbox.OutboxVerticle;
+import io.osprey.retention.AdminModule;
+import io.osprey.retention.AdminSettings;
 import io.osprey.retention.DiskGuard;
 import io.osprey.retention.Retention;
-import io.osprey.retention.RetentionVerticle;
-import io.osprey.uploads.StorageJanitorVerticle;
+import io.osprey.storage.Database;
+import io.osprey.storage.StorageLayout;
 import io.osprey.uploads.ImageBudget;
-import io.osprey.uploads.UploadFilesVerticle;
-import io.osprey.uploads.UploadHandler;
-import io.osprey.uploads.UploadLimits;
-import io.osprey.uploads.UploadRepository;
+import io.osprey.uploads.StorageJanitorVerticle;
+import io.osprey.uploads.UploadsModule;
+import io.osprey.uploads.UploadsSettings;
+import io.osprey.workers.WorkersModule;
+import io.osprey.workers.WorkersSettings;
 import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
 import io.vertx.core.ThreadingModel;
@@ -65,17 +52,16 @@ import java.io.UncheckedIOException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
-import java.nio.file.Path;
-import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A running Osprey process: prepares storage, natives and the schema, then deploys the verticles of its role.
- * The launcher runs one; tests run several side by side, each with its own configuration.
+ * A running Osprey process: prepares natives, storage and the schema, starts Vert.x with metrics, then composes the
+ * capability modules of its role and serves their routes from {@code http.instances} HTTP verticles. What each
+ * module deploys and mounts is the module's own business. The launcher runs one; tests run several side by side,
+ * each with its own configuration.
  */
 public final class OspreyApp {
   private static final Logger LOG = LoggerFactory.getLogger(OspreyApp.class);
@@ -88,26 +74,16 @@ public final class OspreyApp {
   private final Redis redis;
   private final Readiness readiness;
   private final StorageLayout layout;
-  private final String workerId = UUID.randomUUID().toString();
+  /** In composition order, which is also the order of deployment and of routes (auth's guard first). */
+  private final List<OspreyModule> modules = new ArrayList<>();
+  private JobsModule jobs;
+  private WorkersModule workers;
+  private AnnotationsModule annotations;
+  private EventsModule events;
+  private UploadsModule uploads;
+  private AdminModule admin;
+  private OutboxModule outbox;
   private HttpVerticle http;
-  private StorageJanitorVerticle janitor;
-  private Retention retention;
-  private DiskGuard diskGuard;
-  private JobMaintenanceVerticle maintenance;
-  private ModelRegistry models;
-  private JobRunnerVerticle runner;
-  private JobQueue consumerQueue;
-  private WorkerHeartbeat heartbeat;
-  private long heartbeatTimer = -1;
-  private JobQueue publisher;
-  private CacheInvalidation invalidation;
-  private AnnotationService annotations;
-  private Reconciler reconciler;
-  private OutboxVerticle outbox;
-  private EventHub hub;
-  private EventStreams streams;
-  /** How worker processes open and run model sessions: ONNX Runtime, or a test's failure-injecting wrapper. */
-  private SessionBackend sessions = SessionBackend.onnxRuntime();
 
   private OspreyApp(Config config, Role role, Vertx vertx, Metrics metrics) {
     this.config = config;
@@ -130,7 +106,7 @@ public final class OspreyApp {
    * that makes CUDA fail as a GPU does, to prove the recovery ladder through the whole service.
    */
   public static Future<OspreyApp> start(Config config, Role role, SessionBackend sessions) {
-    io.osprey.http.HttpEdge.disableVertxWebSockets();
+    HttpEdge.disableVertxWebSockets();
     try {
       NativeLibraries.configure(config.path("native.cache_dir"));
       new StorageLayout(config.path("storage.root")).ensureBaseFolders();
@@ -146,202 +122,98 @@ public final class OspreyApp {
     Metrics metrics = new Metrics();
     Vertx vertx = metrics.install(Vertx.builder(), new VertxOptions()).build();
     OspreyApp app = new OspreyApp(config, role, vertx, metrics);
-    app.sessions = sessions;
-    return app.deploy().map(app).recover(e -> app.close().transform(x -> Future.failedFuture(e)));
+    Future<Void> deployed;
+    try {
+      app.compose(sessions);
+      deployed = app.deploy();
+    } catch (InferenceException e) {
+      deployed = Future.failedFuture(e);
+    }
+    return deployed.map(app).recover(e -> app.close().transform(x -> Future.failedFuture(e)));
+  }
+
+  /** Builds the modules of this role; each gets its own settings record and the modules it uses. */
+  private void compose(SessionBackend sessions) throws InferenceException {
+    boolean api = role.runsApi();
+    OrtRuntime runtime = role.runsWorkers() ? new OrtRuntime(OrtRuntime.parseDevice(config.string("inference.device")),
+        config.integer("inference.intra_op_threads"), config.integer("inference.inter_op_threads"), sessions) : null;
+    // One pixel budget per process: every route and the job runner check images against it before decoding.
+    ImageBudget imageBudget = ImageBudget.from(config);
+    MeterRegistry registry = metrics.registry();
+
+    AuthModule auth = new AuthModule(vertx, AuthSettings.from(config), api);
+    JobsSettings jobsSettings = JobsSettings.from(config);
+    jobs = new JobsModule(jobsSettings, api, role.runsWorkers(), pool, redis, layout, registry, runtime);
+    admin = new AdminModule(vertx, AdminSettings.from(config), api, pool, jobs, layout, registry, readiness);
+    events = new EventsModule(vertx, EventsSettings.from(config), api, redis, auth.verifier(), jobs.repository());
+    annotations = new AnnotationsModule(vertx, AnnotationsSettings.from(config), api, pool, layout, imageBudget,
+        events.log(), auth.verifier(), admin.diskGate());
+
+    // Route order: the inference API's guard, uploads, event streams, jobs, deletes, annotations and media.
+    modules.add(auth);
+    if (api) {
+      uploads = new UploadsModule(vertx, UploadsSettings.from(config), pool, layout, imageBudget, admin.diskGate());
+      modules.add(uploads);
+    }
+    modules.add(events);
+    modules.add(jobs);
+    modules.add(admin);
+    modules.add(annotations);
+    if (api) {
+      outbox = new OutboxModule(OutboxSettings.from(config), pool, annotations.paths(), registry, readiness);
+      modules.add(outbox);
+    }
+    if (role.runsWorkers()) {
+      workers = new WorkersModule(WorkersSettings.from(config), jobsSettings, jobs, api, layout,
+          annotations.service(), imageBudget, readiness);
+      modules.add(workers);
+    }
   }
 
   private Future<Void> deploy() {
-    String prefix = config.string("redis.key_prefix");
-    UploadRepository uploads = new UploadRepository(pool);
-    JobRepository jobs = new JobRepository(pool);
-    StatusCache cache = new StatusCache(redis, prefix, config.integer("jobs.status_cache_ttl_seconds"));
-    JobMetrics jobMetrics = new JobMetrics(metrics.registry(), config.string("jobs.queue"));
-    heartbeat = new WorkerHeartbeat(redis, prefix);
-    OrtRuntime runtime = null;
-    if (role.runsWorkers()) {
-      try {
-        runtime = new OrtRuntime(OrtRuntime.parseDevice(config.string("inference.device")),
-            config.integer("inference.intra_op_threads"), config.integer("inference.inter_op_threads"), sessions);
-      } catch (InferenceException e) {
-        return Future.failedFuture(e);
-      }
+    // Every module deploys from this (non Vert.x) thread, so the clients a module starts get contexts of their own
+    // rather than another module's; they start side by side and HTTP listens once all are up.
+    List<Future<Void>> started = new ArrayList<>();
+    for (OspreyModule module : modules) {
+      started.add(module.deploy(vertx));
     }
-    models = new ModelRegistry(runtime, config.path("models.dir"), config.string("models.default"));
-    RuleSets ruleSets = new RuleSets(config.path("rules.dir"));
-    TokenVerifier verifier = new TokenVerifier(vertx, jwksSource(),
-        config.integer("auth.jwks_min_refetch_seconds") * 1000L, config.integer("auth.leeway_seconds"),
-        new TokenVerifier.Policy(config.string("auth.issuer"), config.string("auth.audience"),
-            config.integer("auth.max_token_lifetime_seconds")));
-    PathResolver paths = new PathResolver(pool, layout.root().resolve(config.string("annotations.roots_base")));
-    ClassCatalog classes = new ClassCatalog(pool);
-    EventLog eventLog = new EventLog(vertx, redis, prefix, config.integer("events.retention_count"),
-        config.integer("events.outage_buffer"));
-    // One pixel budget per process: every route and the job runner check images against it before decoding.
-    ImageBudget imageBudget = ImageBudget.from(config);
-    annotations = new AnnotationService(vertx, new AnnotationRepository(pool), paths,
-        new AnnotationFiles(config.integer("annotations.thumbnail_size"), imageBudget), eventLog);
-    invalidation = new CacheInvalidation(vertx, config, Map.of(PathResolver.CHANNEL_PAYLOAD, paths::reset,
-        ClassCatalog.CHANNEL_PAYLOAD, classes::reset));
-
-    Future<?> chain = invalidation.start()
-        .compose(x -> verifier.load().otherwise(e -> null));
-    JobsApi jobsApi = null;
-    DeleteApi deleteApi = null;
-    RetentionVerticle sweeper = null;
-    if (role.runsApi()) {
-      // Retention and delete (issue 15, item 5): API processes sweep; workers only write results.
-      retention = new Retention(vertx, pool, cache, layout, metrics.registry());
-      RetentionVerticle retentionVerticle = new RetentionVerticle(retention, config.integer("storage.retention_days"),
-          Duration.ofMinutes(config.integer("storage.retention_sweep_minutes")));
-      sweeper = retentionVerticle;
-      chain = chain.compose(x -> vertx.deployVerticle(retentionVerticle));
-      deleteApi = new DeleteApi(vertx, jobs, cache, jobMetrics, retention, 15_000);
-      chain = chain.compose(x -> vertx.deployVerticle(() -> new UploadFilesVerticle(imageBudget),
-          new DeploymentOptions()
-          .setThreadingModel(ThreadingModel.WORKER)
-          .setInstances(config.integer("uploads.worker_instances"))));
-      janitor = new StorageJanitorVerticle(layout, uploads,
-          Duration.ofMinutes(config.integer("storage.tmp_max_age_minutes")));
-      chain = chain.compose(x -> vertx.deployVerticle(janitor,
-          new DeploymentOptions().setThreadingModel(ThreadingModel.WORKER)));
-      publisher = new JobQueue(vertx, config, "osprey-api");
-      publisher.start();
-      maintenance = new JobMaintenanceVerticle(jobs, publisher, cache, jobMetrics,
-          Duration.ofSeconds(config.integer("jobs.queued_timeout_seconds")), 5000);
-      chain = chain.compose(x -> vertx.deployVerticle(maintenance));
-      reconciler = new Reconciler(annotations, Duration.ofSeconds(config.integer("annotations.reconcile_after_seconds")),
-          Duration.ofSeconds(config.integer("annotations.reconcile_interval_seconds")));
-      chain = chain.compose(x -> vertx.deployVerticle(reconciler));
-      if (config.bool("outbox.enabled")) {
-        outbox = new OutboxVerticle(config, new OutboxRepository(pool), paths, metrics.registry());
-        OutboxVerticle drainer = outbox;
-        chain = chain.compose(x -> vertx.deployVerticle(drainer));
-        // Up while publishing works; its data also says whether large images go out without their bytes.
-        readiness.addCheck("outbox", () -> drainer.lastError() == null ? Future.succeededFuture()
-            : Future.failedFuture("publishing to the stream fails: " + drainer.lastError()),
-            "annotation_outbox -> stream " + config.string("stream.name"), () -> drainer.frames().readiness());
-      }
-      hub = new EventHub(redis, eventLog, prefix);
-      EventHub eventHub = hub;
-      chain = chain.compose(x -> vertx.deployVerticle(eventHub));
-      streams = new EventStreams(vertx, hub, eventLog, verifier, jobs, config.integer("events.heartbeat_seconds"),
-          config.integer("events.max_buffer_bytes"), config.integer("events.retry_ms"));
-      jobsApi = new JobsApi(vertx, jobs, publisher, cache,
-          new RateLimiter(redis, prefix, config.integer("jobs.rate_limit_per_minute"),
-              config.bool("jobs.rate_limit_trust_forwarded_for")), models, ruleSets, layout,
-          jobMetrics, heartbeat);
+    if (GpuUtilization.available()) {
+      // GPU utilisation where nvidia-smi exists (absent on CPU machines), in every role.
+      started.add(vertx.deployVerticle(new GpuUtilization(metrics.registry(), 5000),
+          new DeploymentOptions().setThreadingModel(ThreadingModel.WORKER)).mapEmpty());
     }
-    JobQueue consumerQueueOrNull = null;
-    if (role.runsWorkers()) {
-      int workers = config.integer("jobs.worker_instances");
-      ResultWriter writer = new ResultWriter(layout, config.integer("jobs.thumbnail_size"),
-          config.integer("jobs.jpeg_quality"));
-      boolean overlap = DetectionEngine.overlapPays(runtime.intraOpThreads());
-      runner = new JobRunnerVerticle(jobs, models,
-          new RulesStage(ruleSets, config.integer("rules.time_budget_ms")), layout, writer, cache, jobMetrics, workers,
-          config.integer("jobs.max_deliveries"), config.integer("jobs.retry_attempts"),
-          config.integer("jobs.retry_backoff_ms"), overlap, annotations, imageBudget,
-          new JobRunnerVerticle.Leasing(workerId, config.integer("jobs.lease_seconds"),
-              config.integer("jobs.lease_renew_seconds"), config.integer("jobs.max_processing_seconds")));
-      consumerQueue = new JobQueue(vertx, config, "osprey-worker-" + workerId.substring(0, 8));
-      consumerQueueOrNull = consumerQueue;
-      JobRunnerVerticle jobRunner = runner;
-      JobQueue jobQueue = consumerQueue;
-      // A job handed back by a draining worker is published again on this worker's queue (open until the end).
-      runner.republishVia(jobQueue::publish);
-      chain = chain.compose(x -> vertx.deployVerticle(jobRunner))
-          .compose(x -> vertx.deployVerticle(new JobConsumerVerticle(jobQueue, workers)))
-          .onSuccess(x -> {
-            heartbeat.beat(workerId);
-            heartbeatTimer = vertx.setPeriodic(5000, t -> heartbeat.beat(workerId));
-          });
-      // Warm the default model now so the first job does not pay for loading it; readiness reports how it went.
-      Future<Void> warm = vertx.executeBlocking(() -> models.get(null), false)
-          .onFailure(e -> LOG.warn("default model not loaded: {}", e.getMessage()))
-          .mapEmpty();
-      readiness.addCheck("model", () -> warm.isComplete() ? warm : Future.failedFuture("still loading"),
-          config.string("models.default") + " in " + models.directory());
-    }
-    // Metrics in every role (issue 15, item 9): the queue length from the broker through this process's own
-    // client (the consumer's in worker roles, the publisher's otherwise); live workers where the API runs; GPU
-    // utilisation where nvidia-smi exists (absent on CPU machines).
-    JobQueue sampled = role.runsWorkers() ? consumerQueueOrNull : publisher;
-    if (sampled != null) {
-      jobMetrics.poll(vertx, sampled, role.runsApi() ? heartbeat : null, 5000);
-    }
-    if (io.osprey.metrics.GpuUtilization.available()) {
-      chain = chain.compose(x -> vertx.deployVerticle(new io.osprey.metrics.GpuUtilization(metrics.registry(), 5000),
-          new DeploymentOptions().setThreadingModel(ThreadingModel.WORKER)));
-    }
-    // Disk guard (issue 15, item 6): every role reads free space (gauge, readiness); API routes refuse new files.
-    RetentionVerticle early = sweeper;
-    diskGuard = new DiskGuard(layout.root(), config.longValue("storage.min_free_bytes"), 1000, metrics.registry(),
-        early == null ? null : early::diskLow);
-    DiskGuard disk = diskGuard;
-    chain = chain.compose(x -> vertx.deployVerticle(disk,
-        new DeploymentOptions().setThreadingModel(ThreadingModel.WORKER)));
-    readiness.addCheck("disk", disk::probe, layout.root() + " (storage.min_free_bytes "
-        + config.longValue("storage.min_free_bytes") + ")");
-    DeleteApi deletes = deleteApi;
-    UploadHandler uploadHandler = new UploadHandler(vertx, layout, uploads, UploadLimits.from(config));
-    JobsApi api = jobsApi;
-    java.util.function.Predicate<String> eventStreams = path -> path.endsWith("/events");
-    AuthHandler inferenceGuard = config.string("auth.inference_api").equals("required")
-        ? AuthHandler.required(verifier, eventStreams) : AuthHandler.optional(verifier, eventStreams);
-    long maxImage = config.longValue("annotations.max_image_bytes");
-    http = new HttpVerticle(config.string("http.host"), config.integer("http.port"), metrics, readiness, router -> {
-      if (role.runsApi()) {
-        inferenceGuard.guard(router.route("/api/v1/*"));
-        router.post("/api/v1/inference/upload").handler(disk.handler());
-        router.post("/api/v1/inference/upload").handler(uploadHandler);
-        streams.mount(router);
-        api.mount(router);
-        deletes.mount(router);
-        // Before the annotation routes' own token checks, so a refused create never starts receiving its body.
-        router.post("/annotations").handler(disk.handler());
-        router.post("/media").handler(disk.handler());
-        router.post("/media/batch").handler(disk.handler());
-        new AnnotationsApi(annotations, classes, verifier, layout.tmp(), maxImage).mount(router);
-        new MediaApi(annotations, verifier, layout.tmp(), config.longValue("media.max_request_bytes"),
-            config.integer("media.max_files"), maxImage).mount(router);
-        new AdminApi(annotations, classes, verifier).mount(router);
-      }
-    }, io.osprey.http.HttpEdge.from(config), io.osprey.http.Cors.of(config.string("http.cors_origins")));
-    return chain.compose(x -> vertx.deployVerticle(http))
-        .onSuccess(id -> LOG.info("Osprey started: role {}, port {}, storage {}, models {}",
-            role.name().toLowerCase(), http.actualPort(), layout.root(), models.directory()))
+    int instances = config.integer("http.instances") > 0 ? config.integer("http.instances")
+        : Runtime.getRuntime().availableProcessors();
+    HttpEdge edge = HttpEdge.from(config);
+    Cors cors = Cors.of(config.string("http.cors_origins"));
+    String host = config.string("http.host");
+    int port = config.integer("http.port");
+    return Future.all(started)
+        .compose(x -> HttpVerticle.deploy(vertx, instances, () -> new HttpVerticle(host, port, metrics, readiness,
+            router -> modules.forEach(m -> m.mount(router)), edge, cors)))
+        .onSuccess(first -> {
+          http = first;
+          LOG.info("Osprey started: role {}, port {} ({} HTTP instances), storage {}, models {}",
+              role.name().toLowerCase(), first.actualPort(), instances, layout.root(), jobs.models().directory());
+        })
         .mapEmpty();
   }
 
-  private JwksSource jwksSource() {
-    String file = config.string("auth.jwks_file");
-    String url = config.string("auth.jwks_url");
-    if (!file.isBlank()) {
-      LOG.warn("developer mode: tokens are verified against the local key set {}", file);
-      return JwksSource.file(vertx, Path.of(file));
-    }
-    if (!url.isBlank()) {
-      return JwksSource.url(vertx, url);
-    }
-    LOG.warn("no JWKS configured (JWT_JWKS_URL / auth.jwks_url): every route that needs a token answers 401");
-    return JwksSource.none();
-  }
-
   public AnnotationService annotations() {
-    return annotations;
+    return annotations == null ? null : annotations.service();
   }
 
   /** The outbox drainer of this instance (null when outbox.enabled is false or the role serves no API). */
   public OutboxVerticle outbox() {
-    return outbox;
+    return outbox == null ? null : outbox.drainer();
   }
 
   public EventHub eventHub() {
-    return hub;
+    return events == null ? null : events.hub();
   }
 
   public Reconciler reconciler() {
-    return reconciler;
+    return annotations == null ? null : annotations.reconciler();
   }
 
   public int port() {
@@ -356,45 +228,44 @@ public final class OspreyApp {
     return config;
   }
 
+  /** The first HTTP verticle instance; every instance has the same routes on the same port. */
   public HttpVerticle http() {
     return http;
   }
 
   public StorageJanitorVerticle janitor() {
-    return janitor;
+    return uploads == null ? null : uploads.janitor();
   }
 
   /** Deletion of jobs and uploads, and the retention sweep (null when the role serves no API). */
   public Retention retention() {
-    return retention;
+    return admin == null ? null : admin.retention();
   }
 
   public DiskGuard diskGuard() {
-    return diskGuard;
+    return admin == null ? null : admin.diskGuard();
   }
 
   public JobMaintenanceVerticle maintenance() {
-    return maintenance;
+    return jobs == null ? null : jobs.maintenance();
   }
 
   /**
    * Stops the process's work and connections. A worker first stops taking jobs and lets the image in progress
-   * finish within shutdown.grace_seconds, handing its job back (see {@link #drainWorker}); model sessions are
-   * closed last, only once no run is in them. Every other step is bounded, so a server that went away cannot hold
-   * up a shutdown; unacknowledged jobs go back to the broker when the connection closes.
+   * finish within shutdown.grace_seconds, handing its job back (see {@link #drainWorker}); then every module stops
+   * in reverse order (heartbeat, job publisher, cache invalidation ...), then readiness, then all verticles; model
+   * sessions are closed last, only once no run is in them. Every step is bounded, so a server that went away cannot
+   * hold up a shutdown; unacknowledged jobs go back to the broker when the connection closes.
    */
   public Future<Void> close() {
-    if (heartbeatTimer >= 0) {
-      vertx.cancelTimer(heartbeatTimer);
-    }
     CompletableFuture<Void> done = new CompletableFuture<>();
-    drainWorker()
-        .transform(x -> bounded("heartbeat", role.runsWorkers() && heartbeat != null ? heartbeat.leave(workerId)
-            : Future.succeededFuture()))
-        .transform(x -> bounded("job publisher", publisher == null ? Future.succeededFuture() : publisher.close()))
+    Future<Void> chain = drainWorker();
+    for (int i = modules.size() - 1; i >= 0; i--) {
+      OspreyModule module = modules.get(i);
+      chain = chain.transform(x -> bounded(module.getClass().getSimpleName() + " stop", module.stop()));
+    }
+    chain
         .transform(x -> bounded("readiness", readiness.close()))
-        .transform(x -> bounded("cache invalidation", invalidation == null ? Future.succeededFuture()
-            : invalidation.close()))
         .transform(x -> bounded("verticles", undeployAll()))
         .onComplete(x -> {
           // Vert.x is closed from a plain thread and its end observed without a Vert.x context: a completion
@@ -402,8 +273,8 @@ public final class OspreyApp {
           Thread closer = new Thread(() -> {
             // Every job is handed back or finished by now, so normally nothing runs on the sessions; when an image
             // outlived every bound its session is left open rather than freed under it (the process is leaving).
-            if (models != null) {
-              models.close(Duration.ofSeconds(10));
+            if (jobs != null) {
+              jobs.models().close(Duration.ofSeconds(10));
             }
             vertx.close().toCompletionStage().whenComplete((v, e) -> done.complete(null));
           }, "osprey-shutdown-vertx");
@@ -414,29 +285,11 @@ public final class OspreyApp {
   }
 
   /**
-   * A worker's graceful stop: cancel the queue consumer (no new job, and no re-consume by the queue's supervision;
-   * the channel stays open for acks, requeues and the re-publish of handed-back jobs), then wait up to shutdown.grace_seconds for the runner to finish its images and hand its jobs back.
-   * Past the grace the models refuse new runs, so an image in progress stops at its next batch of tiles and its job
-   * is handed back too; that last wait is bounded as well.
+   * A worker's graceful stop, before anything else closes: no new job, the images in progress finish within
+   * shutdown.grace_seconds and their jobs are handed back (see {@link WorkersModule#drain}).
    */
   private Future<Void> drainWorker() {
-    if (runner == null) {
-      return Future.succeededFuture();
-    }
-    long graceMs = Math.max(1, config.integer("shutdown.grace_seconds") * 1000L);
-    long start = System.nanoTime();
-    return bounded("stop consuming", consumerQueue.stopConsuming())
-        .compose(x -> runner.drain().timeout(graceMs, TimeUnit.MILLISECONDS))
-        .recover(e -> {
-          LOG.warn("shutdown: work still running after shutdown.grace_seconds ({} s); stopping inference, its job"
-              + " is handed back", config.integer("shutdown.grace_seconds"));
-          models.beginClose();
-          return bounded("hand back after grace", runner.drain());
-        })
-        .onSuccess(x -> LOG.info("worker drained in {} ms", (System.nanoTime() - start) / 1_000_000))
-        // A job that reached no safe state even then: its lease lapses now, so the sweep hands it on promptly.
-        .transform(x -> bounded("release leases", runner.releaseLeases()).transform(y -> x.succeeded()
-            ? Future.<Void>succeededFuture() : Future.<Void>failedFuture(x.cause())));
+    return workers == null ? Future.succeededFuture() : workers.drain(this::bounded);
   }
 
   private Future<Void> undeployAll() {

@@ -1,6 +1,7 @@
 package io.osprey.annotations;
 
 import io.osprey.config.Config;
+import io.vertx.pgclient.PgConnectOptions;
 import io.osprey.storage.Database;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -24,8 +25,13 @@ public final class CacheInvalidation {
   private final Map<String, Runnable> resets;
 
   public CacheInvalidation(Vertx vertx, Config config, Map<String, Runnable> resets) {
+    this(vertx, Database.connectOptions(config), resets);
+  }
+
+  /** {@code database}: where to LISTEN (the service's own database). */
+  public CacheInvalidation(Vertx vertx, PgConnectOptions database, Map<String, Runnable> resets) {
     this.resets = resets;
-    this.subscriber = PgSubscriber.subscriber(vertx, Database.connectOptions(config))
+    this.subscriber = PgSubscriber.subscriber(vertx, database)
         .reconnectPolicy(retries -> 1000L);
     subscriber.channel(CHANNEL).handler(payload -> {
       Runnable reset = resets.get(payload);

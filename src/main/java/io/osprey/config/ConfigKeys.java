@@ -39,6 +39,8 @@ public final class ConfigKeys {
   static {
     str("http.host", false, "Interface the HTTP server binds to.");
     num("http.port", Type.INT, 0, 65535, "HTTP port (0 picks a free port, used by tests).");
+    num("http.instances", Type.INT, 0, 1024, "HTTP verticle instances, each with its own event loop, router and"
+        + " server on the shared port; 0 = one per available core.");
     str("http.cors_origins", true, "Origins (scheme://host[:port], comma-separated, exact) whose browser pages may"
         + " call every REST and event-stream route (CORS); empty = same-origin pages only; * = any origin (safe with"
         + " bearer tokens, which a foreign page must be given). A cross-origin request from an origin not listed gets 403 ORIGIN_NOT_ALLOWED.");

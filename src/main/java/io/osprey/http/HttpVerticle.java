@@ -3,7 +3,9 @@ package io.osprey.http;
 import io.osprey.health.Readiness;
 import io.osprey.metrics.ApiMetrics;
 import io.osprey.metrics.Metrics;
+import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
+import io.vertx.core.Vertx;
 import io.vertx.core.Handler;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.http.HttpServer;
@@ -12,6 +14,9 @@ import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.micrometer.PrometheusScrapingHandler;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -22,7 +27,7 @@ import org.slf4j.LoggerFactory;
 public final class HttpVerticle extends VerticleBase {
   private static final Logger LOG = LoggerFactory.getLogger(HttpVerticle.class);
 
-  /** Adds API routes to a router; one per capability (uploads now, jobs and annotations later). */
+  /** Adds API routes to a router; called once per instance, on that instance's event loop. */
   public interface Routes {
     void mount(Router router);
   }
@@ -63,7 +68,9 @@ public final class HttpVerticle extends VerticleBase {
     router = Router.router(vertx);
     HttpServer created = vertx.createHttpServer(edge.apply(new HttpServerOptions()
         .setHost(host)
-        .setPort(port)
+        // Port 0 would give each instance a random port of its own; -1 asks Vert.x for one random port that all
+        // servers listening on -1 in this Vert.x instance share.
+        .setPort(port == 0 ? -1 : port)
         .setCompressionSupported(true)));
     router.route().handler(edge.install(vertx, created, router));
     router.route().handler(new RequestIds());
@@ -134,6 +141,20 @@ public final class HttpVerticle extends VerticleBase {
       Responses.error(ctx, ApiError.of(ErrorCode.INTERNAL_ERROR,
           "Internal server error; quote request id " + RequestIds.of(ctx) + " when reporting it"));
     };
+  }
+
+  /**
+   * Deploys {@code instances} HTTP verticles from {@code factory}, each with its own router and server on its own
+   * event loop; Vert.x shares one listening socket between servers of the same host and port, and hands them
+   * connections in turn. Returns the first instance, whose port and router stand for all of them.
+   */
+  public static Future<HttpVerticle> deploy(Vertx vertx, int instances, Supplier<HttpVerticle> factory) {
+    List<HttpVerticle> created = new CopyOnWriteArrayList<>();
+    return vertx.deployVerticle(() -> {
+      HttpVerticle verticle = factory.get();
+      created.add(verticle);
+      return verticle;
+    }, new DeploymentOptions().setInstances(Math.max(1, instances))).map(id -> created.get(0));
   }
 
   public int actualPort() {

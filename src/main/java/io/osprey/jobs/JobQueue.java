@@ -55,9 +55,14 @@ public final class JobQueue {
   private Context context;
 
   public JobQueue(Vertx vertx, Config config, String connectionName) {
+    this(vertx, config.string("jobs.queue"), brokerOptions(config, connectionName));
+  }
+
+  /** {@code broker}: where and as whom to connect (see {@link #brokerOptions}); it is copied, not changed. */
+  public JobQueue(Vertx vertx, String queue, RabbitMQOptions broker) {
     this.vertx = vertx;
-    this.queue = config.string("jobs.queue");
-    RabbitMQOptions options = brokerOptions(config, connectionName)
+    this.queue = queue;
+    RabbitMQOptions options = new RabbitMQOptions(broker)
         .setConnectionTimeout(5000)
         .setAutomaticRecoveryEnabled(false)
         .setReconnectAttempts(0);
@@ -147,8 +152,22 @@ public final class JobQueue {
         }));
   }
 
-  /** Publishes a job id persistently and waits for the broker's confirm. */
+  /**
+   * Publishes a job id persistently and waits for the broker's confirm. The queue's state belongs to the context
+   * that started it; a caller on another event loop (one of several HTTP verticle instances) is served there and
+   * gets its answer back on its own context.
+   */
   public Future<Void> publish(String jobId) {
+    Context caller = Vertx.currentContext();
+    if (context == null || caller == null || caller == context) {
+      return publishHere(jobId);
+    }
+    Promise<Void> answer = Promise.promise();
+    context.runOnContext(v -> publishHere(jobId).onComplete(r -> caller.runOnContext(x -> answer.handle(r))));
+    return answer.future();
+  }
+
+  private Future<Void> publishHere(String jobId) {
     checkChannel(); // before the client replaces a closed channel, so a consumer on it is noticed gone
     if (!client.isConnected()) {
       return Future.failedFuture("RabbitMQ is not connected");

@@ -1,0 +1,93 @@
+package io.osprey.annotations;
+
+import io.osprey.auth.TokenVerifier;
+import io.osprey.events.EventLog;
+import io.osprey.module.OspreyModule;
+import io.osprey.storage.StorageLayout;
+import io.osprey.uploads.ImageBudget;
+import io.vertx.core.Future;
+import io.vertx.core.Handler;
+import io.vertx.core.Vertx;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import io.vertx.sqlclient.Pool;
+import java.util.Map;
+
+/**
+ * Annotations and media. Every role has the service (workers write detections through it) and keeps the
+ * directory and class caches fresh from database notifications; where the API runs, the module also serves the
+ * annotation, media and admin routes and reconciles annotations whose files did not get written.
+ */
+public final class AnnotationsModule implements OspreyModule {
+  private final AnnotationsSettings settings;
+  private final boolean api;
+  private final StorageLayout layout;
+  private final TokenVerifier verifier;
+  private final Handler<RoutingContext> diskGate;
+  private final PathResolver paths;
+  private final ClassCatalog classes;
+  private final AnnotationService service;
+  private final CacheInvalidation invalidation;
+  private final Reconciler reconciler;
+
+  /**
+   * {@code api}: whether this process serves the routes and reconciles; {@code diskGate}: refuses new files while
+   * the disk is low, before a create reads its body.
+   */
+  public AnnotationsModule(Vertx vertx, AnnotationsSettings settings, boolean api, Pool pool, StorageLayout layout,
+                           ImageBudget imageBudget, EventLog events, TokenVerifier verifier,
+                           Handler<RoutingContext> diskGate) {
+    this.settings = settings;
+    this.api = api;
+    this.layout = layout;
+    this.verifier = verifier;
+    this.diskGate = diskGate;
+    this.paths = new PathResolver(pool, layout.root().resolve(settings.rootsBase()));
+    this.classes = new ClassCatalog(pool);
+    this.service = new AnnotationService(vertx, new AnnotationRepository(pool), paths,
+        new AnnotationFiles(settings.thumbnailSize(), imageBudget), events);
+    this.invalidation = new CacheInvalidation(vertx, settings.notifications(),
+        Map.of(PathResolver.CHANNEL_PAYLOAD, paths::reset, ClassCatalog.CHANNEL_PAYLOAD, classes::reset));
+    this.reconciler = api ? new Reconciler(service, settings.reconcileAfter(), settings.reconcileInterval()) : null;
+  }
+
+  @Override
+  public Future<Void> deploy(Vertx vertx) {
+    Future<Void> listening = invalidation.start();
+    return reconciler == null ? listening : listening.compose(x -> vertx.deployVerticle(reconciler)).mapEmpty();
+  }
+
+  @Override
+  public void mount(Router router) {
+    if (!api) {
+      return;
+    }
+    // Before the annotation routes' own token checks, so a refused create never starts receiving its body.
+    router.post("/annotations").handler(diskGate);
+    router.post("/media").handler(diskGate);
+    router.post("/media/batch").handler(diskGate);
+    new AnnotationsApi(service, classes, verifier, layout.tmp(), settings.maxImageBytes()).mount(router);
+    new MediaApi(service, verifier, layout.tmp(), settings.mediaMaxRequestBytes(), settings.mediaMaxFiles(),
+        settings.maxImageBytes()).mount(router);
+    new AdminApi(service, classes, verifier).mount(router);
+  }
+
+  @Override
+  public Future<Void> stop() {
+    return invalidation.close();
+  }
+
+  public AnnotationService service() {
+    return service;
+  }
+
+  /** Where annotation files are written (the outbox reads them back). */
+  public PathResolver paths() {
+    return paths;
+  }
+
+  /** The reconciler (null where the API does not run). */
+  public Reconciler reconciler() {
+    return reconciler;
+  }
+}

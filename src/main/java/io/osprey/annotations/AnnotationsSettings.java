@@ -1,0 +1,24 @@
+package io.osprey.annotations;
+
+import io.osprey.config.Config;
+import io.osprey.storage.Database;
+import io.vertx.pgclient.PgConnectOptions;
+import java.time.Duration;
+
+/**
+ * What the annotations module reads: the base of the configured roots, thumbnails, reconciliation timing, request
+ * limits, and the database it listens on for cache invalidations.
+ */
+public record AnnotationsSettings(String rootsBase, int thumbnailSize, Duration reconcileAfter,
+                                  Duration reconcileInterval, long maxImageBytes, long mediaMaxRequestBytes,
+                                  int mediaMaxFiles, PgConnectOptions notifications) {
+
+  public static AnnotationsSettings from(Config config) {
+    return new AnnotationsSettings(config.string("annotations.roots_base"),
+        config.integer("annotations.thumbnail_size"),
+        Duration.ofSeconds(config.integer("annotations.reconcile_after_seconds")),
+        Duration.ofSeconds(config.integer("annotations.reconcile_interval_seconds")),
+        config.longValue("annotations.max_image_bytes"), config.longValue("media.max_request_bytes"),
+        config.integer("media.max_files"), Database.connectOptions(config));
+  }
+}

@@ -1,0 +1,124 @@
+package io.osprey.workers;
+
+import io.osprey.annotations.AnnotationService;
+import io.osprey.health.Readiness;
+import io.osprey.inference.DetectionEngine;
+import io.osprey.inference.ModelRegistry;
+import io.osprey.jobs.JobConsumerVerticle;
+import io.osprey.jobs.JobQueue;
+import io.osprey.jobs.JobRunnerVerticle;
+import io.osprey.jobs.JobsModule;
+import io.osprey.jobs.JobsSettings;
+import io.osprey.jobs.ResultWriter;
+import io.osprey.module.OspreyModule;
+import io.osprey.rules.RulesStage;
+import io.osprey.storage.StorageLayout;
+import io.osprey.uploads.ImageBudget;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The detection workers of a worker role: the job runner, the queue consumer feeding it (a connection of its own),
+ * the heartbeat the API counts live workers by, and the default model warmed at start (a readiness check). Its
+ * graceful stop is {@link #drain}: stop consuming, let the images in progress finish within shutdown.grace_seconds,
+ * hand the jobs back.
+ */
+public final class WorkersModule implements OspreyModule {
+  private static final Logger LOG = LoggerFactory.getLogger(WorkersModule.class);
+
+  private final WorkersSettings settings;
+  private final JobsSettings jobsSettings;
+  private final JobsModule jobs;
+  private final boolean api;
+  private final Readiness readiness;
+  private final String workerId = UUID.randomUUID().toString();
+  private final JobRunnerVerticle runner;
+  private JobQueue consumerQueue;
+  private Vertx vertx;
+  private long heartbeatTimer = -1;
+
+  /** {@code api}: whether this process serves the API too (the worker then also samples live workers). */
+  public WorkersModule(WorkersSettings settings, JobsSettings jobsSettings, JobsModule jobs, boolean api,
+                       StorageLayout layout, AnnotationService annotations, ImageBudget imageBudget,
+                       Readiness readiness) {
+    this.settings = settings;
+    this.jobsSettings = jobsSettings;
+    this.jobs = jobs;
+    this.api = api;
+    this.readiness = readiness;
+    ModelRegistry models = jobs.models();
+    ResultWriter writer = new ResultWriter(layout, settings.thumbnailSize(), settings.jpegQuality());
+    boolean overlap = DetectionEngine.overlapPays(jobs.runtime().intraOpThreads());
+    this.runner = new JobRunnerVerticle(jobs.repository(), models,
+        new RulesStage(jobs.ruleSets(), settings.rulesTimeBudgetMs()), layout, writer, jobs.cache(), jobs.metrics(),
+        settings.instances(), settings.maxDeliveries(), settings.retryAttempts(), settings.retryBackoffMs(), overlap,
+        annotations, imageBudget, new JobRunnerVerticle.Leasing(workerId, settings.leaseSeconds(),
+            settings.leaseRenewSeconds(), settings.maxProcessingSeconds()));
+  }
+
+  @Override
+  public Future<Void> deploy(Vertx vertx) {
+    this.vertx = vertx;
+    consumerQueue = jobsSettings.queue(vertx, "osprey-worker-" + workerId.substring(0, 8));
+    JobQueue queue = consumerQueue;
+    // A job handed back by a draining worker is published again on this worker's queue (open until the end).
+    runner.republishVia(queue::publish);
+    // The queue length through this process's own consumer; live workers only where the API runs too.
+    jobs.metrics().poll(vertx, queue, api ? jobs.heartbeat() : null, 5000);
+    ModelRegistry models = jobs.models();
+    // Warm the default model now so the first job does not pay for loading it; readiness reports how it went.
+    Future<Void> warm = vertx.executeBlocking(() -> models.get(null), false)
+        .onFailure(e -> LOG.warn("default model not loaded: {}", e.getMessage()))
+        .mapEmpty();
+    readiness.addCheck("model", () -> warm.isComplete() ? warm : Future.failedFuture("still loading"),
+        models.defaultModel() + " in " + models.directory());
+    return vertx.deployVerticle(runner)
+        .compose(x -> vertx.deployVerticle(new JobConsumerVerticle(queue, settings.instances())))
+        .onSuccess(x -> {
+          jobs.heartbeat().beat(workerId);
+          heartbeatTimer = vertx.setPeriodic(5000, t -> jobs.heartbeat().beat(workerId));
+        })
+        .mapEmpty();
+  }
+
+  /**
+   * A worker's graceful stop: cancel the queue consumer (no new job, and no re-consume by the queue's
+   * supervision; the channel stays open for acks, requeues and the re-publish of handed-back jobs), then wait up
+   * to shutdown.grace_seconds for the runner to finish its images and hand its jobs back. Past the grace the models
+   * refuse new runs, so an image in progress stops at its next batch of tiles and its job is handed back too; that
+   * last wait is bounded by the caller's {@code bounded}.
+   */
+  public Future<Void> drain(java.util.function.BiFunction<String, Future<Void>, Future<Void>> bounded) {
+    if (heartbeatTimer >= 0) {
+      vertx.cancelTimer(heartbeatTimer);
+      heartbeatTimer = -1;
+    }
+    if (consumerQueue == null) {
+      return Future.succeededFuture();
+    }
+    long graceMs = Math.max(1, settings.grace().toMillis());
+    long start = System.nanoTime();
+    return bounded.apply("stop consuming", consumerQueue.stopConsuming())
+        .compose(x -> runner.drain().timeout(graceMs, TimeUnit.MILLISECONDS))
+        .recover(e -> {
+          LOG.warn("shutdown: work still running after shutdown.grace_seconds ({} s); stopping inference, its job"
+              + " is handed back", settings.grace().toSeconds());
+          jobs.models().beginClose();
+          return bounded.apply("hand back after grace", runner.drain());
+        })
+        .onSuccess(x -> LOG.info("worker drained in {} ms", (System.nanoTime() - start) / 1_000_000))
+        // A job that reached no safe state even then: its lease lapses now, so the sweep hands it on promptly.
+        .transform(x -> bounded.apply("release leases", runner.releaseLeases()).transform(y -> x.succeeded()
+            ? Future.<Void>succeededFuture() : Future.<Void>failedFuture(x.cause())));
+  }
+
+  /** After {@link #drain}: the heartbeat is withdrawn so the API stops counting this worker. */
+  @Override
+  public Future<Void> stop() {
+    return jobs.heartbeat().leave(workerId);
+  }
+}
