@@ -185,7 +185,7 @@ class EventStreamsTest {
 
   @Test
   void aSlowSubscriberIsCutOffWhileAFastOneKeepsReceiving() throws Exception {
-    EventHub hub = service.app().eventHub();
+    EventStreams streams = service.app().eventStreams();
     try (SseClient fast = SseClient.open(base + "/annotations/events?flightId=slow", ANN, null);
          Socket slow = new Socket("127.0.0.1", service.app().port())) {
       slow.setReceiveBufferSize(4096);
@@ -194,10 +194,10 @@ class EventStreamsTest {
           + "\r\nAccept: text/event-stream\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
       out.flush();
       long until = System.currentTimeMillis() + 5000;
-      while (hub.subscriberCount() < 2 && System.currentTimeMillis() < until) {
+      while (streams.openStreams() < 2 && System.currentTimeMillis() < until) {
         Thread.sleep(20);
       }
-      int before = hub.subscriberCount();
+      int before = streams.openStreams();
       // Large events (many detections) fill the unread socket and the 16 KB allowance quickly.
       String id = create(base, "slow");
       JsonArray many = new JsonArray();
@@ -206,12 +206,12 @@ class EventStreamsTest {
       }
       int edits = 0;
       long end = System.currentTimeMillis() + 60_000;
-      while (hub.subscriberCount() >= before && System.currentTimeMillis() < end) {
+      while (streams.openStreams() >= before && System.currentTimeMillis() < end) {
         assertEquals(200, Http.json("PUT", base + "/annotations/" + id, ANN, new JsonObject()
             .put("detections", many)).status());
         edits++;
       }
-      assertEquals(before - 1, hub.subscriberCount(), "the slow subscriber was disconnected");
+      assertEquals(before - 1, streams.openStreams(), "the slow subscriber was disconnected");
       int received = 0;
       long stop = System.currentTimeMillis() + 20_000;
       while (received < edits + 1 && System.currentTimeMillis() < stop) {
