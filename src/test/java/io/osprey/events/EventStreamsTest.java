@@ -223,4 +223,51 @@ class EventStreamsTest {
       assertEquals(edits + 1, received, "the fast subscriber got every event");
     }
   }
+
+  /**
+   * Every event-bus handler of the service, from /metrics (the gauge has no address label: it is not among the
+   * service's metric labels). Nothing else registers or removes handlers while a test of this class runs.
+   */
+  private static double busHandlers() throws Exception {
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?m)^vertx_eventbus_handlers(\\{[^}]*})? (\\S+)$")
+        .matcher(Http.get(base + "/metrics").body());
+    double sum = 0;
+    boolean found = false;
+    while (m.find()) {
+      sum += Double.parseDouble(m.group(2));
+      found = true;
+    }
+    assertTrue(found, "/metrics has vertx_eventbus_handlers");
+    return sum;
+  }
+
+  private static double awaitBusHandlers(double expected) throws Exception {
+    long end = System.currentTimeMillis() + 10_000;
+    double now = busHandlers();
+    while (now != expected && System.currentTimeMillis() < end) {
+      Thread.sleep(50);
+      now = busHandlers();
+    }
+    return now;
+  }
+
+  @Test
+  void eachStreamConsumesTheLocalBusWhileItIsOpenAndStopsWhenItsConnectionEnds() throws Exception {
+    long end = System.currentTimeMillis() + 10_000;
+    while (service.app().eventStreams().openStreams() > 0 && System.currentTimeMillis() < end) {
+      Thread.sleep(50); // streams of earlier tests may still be closing
+    }
+    double before = busHandlers();
+    try (SseClient a = SseClient.open(base + "/annotations/events?flightId=own", ANN, null);
+         SseClient b = SseClient.open(base + "/annotations/events?flightId=own", ANN, null)) {
+      assertEquals(200, a.status());
+      assertEquals(200, b.status());
+      assertEquals(before + 2, awaitBusHandlers(before + 2), "one consumer per open stream");
+      String id = create(base, "own");
+      assertNotNull(annotationFrame(a, id));
+      assertNotNull(annotationFrame(b, id));
+    }
+    assertEquals(before, awaitBusHandlers(before), "a closed connection leaves no consumer behind");
+    assertEquals(0, service.app().eventStreams().openStreams());
+  }
 }
