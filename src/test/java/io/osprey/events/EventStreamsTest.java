@@ -224,6 +224,41 @@ class EventStreamsTest {
     }
   }
 
+  @Test
+  void theStatusFilterTakesNamesOrNumbersAndRejectsOtherValues() throws Exception {
+    Http.Response bad = Http.get(base + "/annotations/events?status=Validated,bogus", ANN);
+    assertEquals(400, bad.status());
+    assertEquals("INVALID_REQUEST", bad.json().getString("code"));
+    assertTrue(bad.json().getString("message").contains("'bogus' is not one of Created (10)"),
+        bad.json().getString("message"));
+    String curator = TestAuth.token("c", Permission.DATASET);
+    try (SseClient sse = SseClient.open(base + "/annotations/events?flightId=st&status=30,edited", ANN, null)) {
+      assertEquals(200, sse.status());
+      String id = create(base, "st"); // Created: filtered out
+      assertEquals(200, Http.json("PATCH", base + "/dataset/" + id + "/status", curator,
+          new JsonObject().put("status", "Validated")).status());
+      assertEquals(200, Http.json("PATCH", base + "/dataset/" + id + "/status", curator,
+          new JsonObject().put("status", "Edited")).status());
+      assertEquals(204, Http.json("DELETE", base + "/annotations/" + id, ANN, null).status()); // filtered out
+      String marker = create(base, "st");
+      assertEquals(200, Http.json("PATCH", base + "/dataset/" + marker + "/status", curator,
+          new JsonObject().put("status", "Validated")).status());
+      List<String> seen = new ArrayList<>();
+      long end = System.currentTimeMillis() + 10_000;
+      while (System.currentTimeMillis() < end) {
+        Frame f = sse.next(end - System.currentTimeMillis());
+        if (f != null && "annotation".equals(f.type())) {
+          JsonObject e = new JsonObject(f.data());
+          seen.add(e.getString("status"));
+          if (marker.equals(e.getString("annotationId"))) {
+            break;
+          }
+        }
+      }
+      assertEquals(List.of("Validated", "Edited", "Validated"), seen);
+    }
+  }
+
   /**
    * Every event-bus handler of the service, from /metrics (the gauge has no address label: it is not among the
    * service's metric labels). Nothing else registers or removes handlers while a test of this class runs.
