@@ -124,10 +124,16 @@ public final class EventStreams {
       }
       ctx.request().connection().closeHandler(v -> cleanup());
       res.closeHandler(v -> cleanup());
+      if (res.closed()) {
+        cleanup(); // the client left before the stream opened (e.g. during the job lookup): no close event follows
+      }
     }
 
     /** Consumes {@code address} on this request's context (the caller's) until the stream ends. */
     <T> void consume(String address, io.vertx.core.Handler<T> handler) {
+      if (closed) {
+        return;
+      }
       consumers.add(vertx.eventBus().<T>localConsumer(address, m -> handler.handle(m.body())));
     }
 
