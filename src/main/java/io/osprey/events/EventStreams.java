@@ -143,10 +143,10 @@ public final class EventStreams {
         return;
       }
       if (res.writeQueueFull()) {
+        cleanup(); // first: nothing more is sent, whatever the writes below do
         res.write(frame(null, control("disconnect", "slow consumer", "More than " + maxBuffer
             + " bytes were waiting for this client; reconnect with Last-Event-ID to resume")));
         ctx.request().connection().close();
-        cleanup();
         return;
       }
       res.write(text);
@@ -156,8 +156,8 @@ public final class EventStreams {
       if (closed) {
         return;
       }
-      res.end(frame(null, data));
       cleanup();
+      res.end(frame(null, data));
     }
 
     void cleanup() {
