@@ -4,6 +4,7 @@ import io.osprey.annotations.AdminApi;
 import io.osprey.annotations.AnnotationFiles;
 import io.osprey.annotations.AnnotationRepository;
 import io.osprey.annotations.AnnotationService;
+import io.osprey.annotations.AnnotationStatus;
 import io.osprey.annotations.AnnotationsApi;
 import io.osprey.annotations.CacheInvalidation;
 import io.osprey.annotations.ClassCatalog;
@@ -14,9 +15,12 @@ import io.osprey.auth.AuthHandler;
 import io.osprey.auth.JwksSource;
 import io.osprey.auth.TokenVerifier;
 import io.osprey.config.Config;
+import io.osprey.events.AnnotationStatuses;
 import io.osprey.events.EventHub;
 import io.osprey.events.EventLog;
+import io.osprey.events.EventLogWriter;
 import io.osprey.events.EventStreams;
+import io.osprey.events.JobStatusReader;
 import io.osprey.outbox.OutboxRepository;
 import io.osprey.outbox.OutboxVerticle;
 import io.osprey.health.Readiness;
@@ -174,16 +178,19 @@ public final class OspreyApp {
             config.integer("auth.max_token_lifetime_seconds")));
     PathResolver paths = new PathResolver(pool, layout.root().resolve(config.string("annotations.roots_base")));
     ClassCatalog classes = new ClassCatalog(pool);
-    EventLog eventLog = new EventLog(vertx, redis, prefix, config.integer("events.retention_count"),
+    EventLog eventLog = new EventLog(redis, prefix);
+    // Every role: workers create annotations too, and their events reach the log through the bus.
+    EventLogWriter eventLogWriter = new EventLogWriter(redis, prefix, config.integer("events.retention_count"),
         config.integer("events.outage_buffer"));
     // One pixel budget per process: every route and the job runner check images against it before decoding.
     ImageBudget imageBudget = ImageBudget.from(config);
     annotations = new AnnotationService(vertx, new AnnotationRepository(pool), paths,
-        new AnnotationFiles(config.integer("annotations.thumbnail_size"), imageBudget), eventLog);
+        new AnnotationFiles(config.integer("annotations.thumbnail_size"), imageBudget));
     invalidation = new CacheInvalidation(vertx, config, Map.of(PathResolver.CHANNEL_PAYLOAD, paths::reset,
         ClassCatalog.CHANNEL_PAYLOAD, classes::reset));
 
     Future<?> chain = invalidation.start()
+        .compose(x -> vertx.deployVerticle(eventLogWriter))
         .compose(x -> verifier.load().otherwise(e -> null));
     JobsApi jobsApi = null;
     DeleteApi deleteApi = null;
@@ -224,8 +231,10 @@ public final class OspreyApp {
       hub = new EventHub(redis, eventLog, prefix);
       EventHub eventHub = hub;
       chain = chain.compose(x -> vertx.deployVerticle(eventHub));
-      streams = new EventStreams(vertx, hub, eventLog, verifier, jobs, config.integer("events.heartbeat_seconds"),
-          config.integer("events.max_buffer_bytes"), config.integer("events.retry_ms"));
+      streams = new EventStreams(vertx, eventLog, verifier, jobId -> jobs.find(jobId)
+          .map(j -> j == null ? null : new JobStatusReader.JobStatus(j.userId(), j.statusJson())),
+          annotationStatuses(), config.integer("events.heartbeat_seconds"), config.integer("events.max_buffer_bytes"),
+          config.integer("events.retry_ms"));
       jobsApi = new JobsApi(vertx, jobs, publisher, cache,
           new RateLimiter(redis, prefix, config.integer("jobs.rate_limit_per_minute"),
               config.bool("jobs.rate_limit_trust_forwarded_for")), models, ruleSets, layout,
@@ -338,6 +347,27 @@ public final class OspreyApp {
 
   public EventHub eventHub() {
     return hub;
+  }
+
+  /** The event streams of this instance (null when the role serves no API). */
+  public EventStreams eventStreams() {
+    return streams;
+  }
+
+  /** The annotations module's status vocabulary, for the events module's status filter. */
+  private static AnnotationStatuses annotationStatuses() {
+    return new AnnotationStatuses() {
+      @Override
+      public String wireName(String value) {
+        AnnotationStatus status = AnnotationStatus.parse(value);
+        return status == null ? null : status.wire();
+      }
+
+      @Override
+      public String names() {
+        return AnnotationStatus.names();
+      }
+    };
   }
 
   public Reconciler reconciler() {

@@ -39,13 +39,12 @@ public final class AnnotationService {
   private final AnnotationEvents events;
   private final WorkerExecutor executor;
 
-  public AnnotationService(Vertx vertx, AnnotationRepository repo, PathResolver paths, AnnotationFiles files,
-                           io.osprey.events.EventLog log) {
+  public AnnotationService(Vertx vertx, AnnotationRepository repo, PathResolver paths, AnnotationFiles files) {
     this.vertx = vertx;
     this.repo = repo;
     this.paths = paths;
     this.files = files;
-    this.events = new AnnotationEvents(vertx, log);
+    this.events = new AnnotationEvents(vertx);
     this.executor = vertx.createSharedWorkerExecutor("osprey-annotation-files", 4);
   }
 
