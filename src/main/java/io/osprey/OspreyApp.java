@@ -47,7 +47,7 @@ import io.osprey.retention.DiskGuard;
 import io.osprey.retention.Retention;
 import io.osprey.retention.RetentionVerticle;
 import io.osprey.uploads.StorageJanitorVerticle;
-import io.osprey.uploads.ImageBudget;
+import io.osprey.imaging.ImageBudget;
 import io.osprey.uploads.UploadFilesVerticle;
 import io.osprey.uploads.UploadHandler;
 import io.osprey.uploads.UploadLimits;

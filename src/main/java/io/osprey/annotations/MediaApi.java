@@ -12,7 +12,7 @@ import io.osprey.http.JsonBodies;
 import io.osprey.http.MultipartBody;
 import io.osprey.http.Responses;
 import io.osprey.http.Text;
-import io.osprey.uploads.ImageInspector;
+import io.osprey.imaging.ImageInspector;
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
