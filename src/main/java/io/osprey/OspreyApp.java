@@ -26,6 +26,7 @@ import io.osprey.inference.InferenceException;
 import io.osprey.inference.ModelRegistry;
 import io.osprey.inference.NativeLibraries;
 import io.osprey.inference.OrtRuntime;
+import io.osprey.jobs.BrokerCheck;
 import io.osprey.jobs.JobConsumerVerticle;
 import io.osprey.jobs.JobMaintenanceVerticle;
 import io.osprey.jobs.JobMetrics;
@@ -41,6 +42,7 @@ import io.osprey.metrics.Metrics;
 import io.osprey.rules.RuleSets;
 import io.osprey.rules.RulesStage;
 import io.osprey.storage.Database;
+import io.osprey.storage.RedisClients;
 import io.osprey.storage.StorageLayout;
 import io.osprey.retention.DeleteApi;
 import io.osprey.retention.DiskGuard;
@@ -101,6 +103,7 @@ public final class OspreyApp {
   private WorkerHeartbeat heartbeat;
   private long heartbeatTimer = -1;
   private JobQueue publisher;
+  private BrokerCheck brokerCheck;
   private CacheInvalidation invalidation;
   private AnnotationService annotations;
   private Reconciler reconciler;
@@ -115,7 +118,7 @@ public final class OspreyApp {
     this.metrics = metrics;
     this.layout = new StorageLayout(config.path("storage.root"));
     this.pool = Database.pool(vertx, config);
-    this.redis = Readiness.redisClient(vertx, config);
+    this.redis = RedisClients.create(vertx, config);
     this.readiness = new Readiness(vertx, config, pool, redis);
   }
 
@@ -147,6 +150,9 @@ public final class OspreyApp {
     StatusCache cache = new StatusCache(redis, prefix, config.integer("jobs.status_cache_ttl_seconds"));
     JobMetrics jobMetrics = new JobMetrics(metrics.registry(), config.string("jobs.queue"));
     heartbeat = new WorkerHeartbeat(redis, prefix);
+    // Every role has a job queue (the API publishes, workers consume), so the broker check is registered in each.
+    brokerCheck = new BrokerCheck(vertx, config);
+    readiness.addCheck("rabbitmq", brokerCheck::probe, brokerCheck.target());
     OrtRuntime runtime = null;
     if (role.runsWorkers()) {
       try {
@@ -393,7 +399,8 @@ public final class OspreyApp {
         .transform(x -> bounded("heartbeat", role.runsWorkers() && heartbeat != null ? heartbeat.leave(workerId)
             : Future.succeededFuture()))
         .transform(x -> bounded("job publisher", publisher == null ? Future.succeededFuture() : publisher.close()))
-        .transform(x -> bounded("readiness", readiness.close()))
+        .transform(x -> bounded("readiness", Future.join(readiness.close(), brokerCheck == null
+            ? Future.succeededFuture() : brokerCheck.close()).mapEmpty()))
         .transform(x -> bounded("cache invalidation", invalidation == null ? Future.succeededFuture()
             : invalidation.close()))
         .transform(x -> bounded("verticles", undeployAll()))
