@@ -6,7 +6,7 @@ import io.osprey.annotations.AnnotationRepository.Media;
 import io.osprey.annotations.AnnotationStatus.Operation;
 import io.osprey.http.ApiError;
 import io.osprey.http.ApiException;
-import io.osprey.http.ErrorCode;
+import io.osprey.errors.ErrorCode;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.WorkerExecutor;

@@ -7,7 +7,7 @@ import io.osprey.auth.TokenVerifier;
 import io.osprey.http.ApiError;
 import io.osprey.http.ApiException;
 import io.osprey.http.CurrentUser;
-import io.osprey.http.ErrorCode;
+import io.osprey.errors.ErrorCode;
 import io.osprey.http.JsonBodies;
 import io.osprey.http.MultipartBody;
 import io.osprey.http.Responses;

@@ -1,7 +1,7 @@
 package io.osprey.auth;
 
 import io.osprey.http.ApiError;
-import io.osprey.http.ErrorCode;
+import io.osprey.errors.ErrorCode;
 import io.osprey.http.Responses;
 import io.vertx.core.Handler;
 import io.vertx.ext.web.RoutingContext;

@@ -6,7 +6,7 @@ import io.osprey.auth.Permission;
 import io.osprey.auth.TokenVerifier;
 import io.osprey.http.ApiError;
 import io.osprey.http.CurrentUser;
-import io.osprey.http.ErrorCode;
+import io.osprey.errors.ErrorCode;
 import io.osprey.http.Responses;
 import io.osprey.jobs.JobRepository;
 import io.vertx.core.Future;

@@ -7,7 +7,7 @@ import io.osprey.bus.Bus;
 import io.osprey.inference.Detection;
 import io.osprey.annotations.AnnotationService;
 import io.osprey.http.ApiException;
-import io.osprey.http.ErrorCode;
+import io.osprey.errors.ErrorCode;
 import io.osprey.inference.DetectionEngine;
 import io.osprey.inference.ImageDetections;
 import io.osprey.inference.InferenceException;

@@ -5,7 +5,7 @@ import io.osprey.http.ApiError;
 import io.osprey.http.ApiException;
 import io.osprey.http.MultipartBody;
 import io.osprey.http.CurrentUser;
-import io.osprey.http.ErrorCode;
+import io.osprey.errors.ErrorCode;
 import io.osprey.imaging.ImageInspector;
 import io.osprey.http.RequestIds;
 import io.osprey.http.Responses;
