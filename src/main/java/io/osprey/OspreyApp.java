@@ -6,6 +6,7 @@ import io.osprey.annotations.AnnotationRepository;
 import io.osprey.annotations.AnnotationService;
 import io.osprey.annotations.AnnotationsApi;
 import io.osprey.annotations.CacheInvalidation;
+import io.osprey.annotations.JobAnnotations;
 import io.osprey.annotations.ClassCatalog;
 import io.osprey.annotations.MediaApi;
 import io.osprey.annotations.PathResolver;
@@ -238,7 +239,7 @@ public final class OspreyApp {
       runner = new JobRunnerVerticle(jobs, models, cpuModels,
           new RulesStage(ruleSets, config.integer("rules.time_budget_ms")), layout, writer, cache, jobMetrics, workers,
           config.integer("jobs.max_deliveries"), config.integer("jobs.retry_attempts"),
-          config.integer("jobs.retry_backoff_ms"), overlap, annotations, imageBudget,
+          config.integer("jobs.retry_backoff_ms"), overlap, new JobAnnotations(annotations), imageBudget,
           new JobRunnerVerticle.Leasing(workerId, config.integer("jobs.lease_seconds"),
               config.integer("jobs.lease_renew_seconds"), config.integer("jobs.max_processing_seconds")));
       consumerQueue = new JobQueue(vertx, config, "osprey-worker-" + workerId.substring(0, 8));
