@@ -290,7 +290,7 @@ public final class OspreyApp {
     long maxImage = config.longValue("annotations.max_image_bytes");
     http = new HttpVerticle(config.string("http.host"), config.integer("http.port"), metrics, readiness, router -> {
       if (role.runsApi()) {
-        router.route("/api/v1/*").handler(inferenceGuard);
+        inferenceGuard.guard(router.route("/api/v1/*"));
         router.post("/api/v1/inference/upload").handler(disk.handler());
         router.post("/api/v1/inference/upload").handler(uploadHandler);
         streams.mount(router);

@@ -11,6 +11,7 @@ import static com.tngtech.archunit.library.dependencies.SlicesRuleDefinition.sli
 
 import com.tngtech.archunit.core.importer.ImportOption;
 import com.tngtech.archunit.junit.AnalyzeClasses;
+import com.tngtech.archunit.junit.ArchTag;
 import com.tngtech.archunit.junit.ArchTest;
 import com.tngtech.archunit.lang.ArchRule;
 import io.osprey.outbox.StreamTail;
@@ -31,6 +32,7 @@ import java.util.stream.Stream;
  * AnnotationSink, annotations implements it).
  */
 @AnalyzeClasses(packages = "io.osprey", importOptions = ImportOption.DoNotIncludeTests.class)
+@ArchTag("unit") // ArchUnit's engine reads its own tag annotation, not io.osprey.testing.UnitTest
 class ArchitectureTest {
   private static final String[] BASE = {
       "io.osprey.config..", "io.osprey.bus..", "io.osprey.storage..", "io.osprey.metrics..", "io.osprey.errors.."};

@@ -36,20 +36,20 @@ public final class AdminApi {
     AuthHandler adm = new AuthHandler(verifier, Permission.ADM, false);
     AuthHandler read = AuthHandler.anyOf(verifier, Permission.ANN, Permission.DATASET);
     BodyHandler small = BodyHandler.create(false).setBodyLimit(1 << 20);
-    router.get("/settings/directories").handler(adm).handler(this::getDirectories);
-    router.put("/settings/directories").handler(adm);
+    adm.guard(router.get("/settings/directories")).handler(this::getDirectories);
+    adm.guard(router.put("/settings/directories"));
     router.put("/settings/directories").handler(small).handler(this::putDirectories);
-    router.get("/classes").handler(read).handler(this::listClasses);
-    router.post("/classes").handler(adm);
+    read.guard(router.get("/classes")).handler(this::listClasses);
+    adm.guard(router.post("/classes"));
     router.post("/classes").handler(small).handler(ctx -> saveClass(ctx, null));
-    router.put("/classes/:id").handler(adm);
+    adm.guard(router.put("/classes/:id"));
     router.put("/classes/:id").handler(small).handler(ctx -> {
       Integer id = classId(ctx);
       if (id != null) {
         saveClass(ctx, id);
       }
     });
-    router.delete("/classes/:id").handler(adm).handler(this::deleteClass);
+    adm.guard(router.delete("/classes/:id")).handler(this::deleteClass);
   }
 
   private void getDirectories(RoutingContext ctx) {

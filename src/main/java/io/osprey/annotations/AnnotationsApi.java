@@ -74,7 +74,7 @@ public final class AnnotationsApi {
 
     // The guard sits on a route of its own: Vert.x Web refuses a body handler after a user handler on one route,
     // and the token must be checked before a large body is received.
-    router.post("/annotations").handler(ann);
+    ann.guard(router.post("/annotations"));
     router.post("/annotations").handler(ctx -> {
       if (MultipartBody.isMultipart(ctx)) {
         ctx.next();
@@ -82,16 +82,16 @@ public final class AnnotationsApi {
         json.handle(ctx);
       }
     }).handler(this::create);
-    router.get("/annotations").handler(read).handler(this::list);
-    router.get("/annotations/:id").handler(read).handler(this::get);
-    router.get("/annotations/:id/image").handler(read).handler(ctx -> file(ctx, true));
-    router.get("/annotations/:id/thumbnail").handler(read).handler(ctx -> file(ctx, false));
-    router.put("/annotations/:id").handler(ann);
+    read.guard(router.get("/annotations")).handler(this::list);
+    read.guard(router.get("/annotations/:id")).handler(this::get);
+    read.guard(router.get("/annotations/:id/image")).handler(ctx -> file(ctx, true));
+    read.guard(router.get("/annotations/:id/thumbnail")).handler(ctx -> file(ctx, false));
+    ann.guard(router.put("/annotations/:id"));
     router.put("/annotations/:id").handler(small).handler(this::update);
-    router.delete("/annotations/:id").handler(ann).handler(this::delete);
-    router.patch("/dataset/:id/status").handler(dataset);
+    ann.guard(router.delete("/annotations/:id")).handler(this::delete);
+    dataset.guard(router.patch("/dataset/:id/status"));
     router.patch("/dataset/:id/status").handler(tiny).handler(this::status);
-    router.post("/dataset/bulk-status").handler(dataset);
+    dataset.guard(router.post("/dataset/bulk-status"));
     router.post("/dataset/bulk-status").handler(tiny).handler(this::bulkStatus);
   }
 

@@ -62,7 +62,7 @@ public final class MediaApi {
     // Multipart bodies are streamed by MultipartBody in the handler; only a JSON body is read into memory, and
     // only up to what base64 data of the largest allowed file needs.
     BodyHandler json = BodyHandler.create(false).setBodyLimit(AnnotationsApi.base64BodyLimit(maxDataBytes));
-    router.post("/media").handler(ann);
+    ann.guard(router.post("/media"));
     router.post("/media").handler(ctx -> {
       if (MultipartBody.isMultipart(ctx)) {
         ctx.next();
@@ -70,10 +70,10 @@ public final class MediaApi {
         json.handle(ctx);
       }
     }).handler(ctx -> upload(ctx, false));
-    router.post("/media/batch").handler(ann);
+    ann.guard(router.post("/media/batch"));
     router.post("/media/batch").handler(ctx -> upload(ctx, true));
-    router.get("/media/:id").handler(read).handler(this::get);
-    router.get("/media/:id/file").handler(read).handler(this::file);
+    read.guard(router.get("/media/:id")).handler(this::get);
+    read.guard(router.get("/media/:id/file")).handler(this::file);
   }
 
   /** A checked file waiting in a staging folder. */

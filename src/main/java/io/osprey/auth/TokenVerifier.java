@@ -6,6 +6,7 @@ import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.auth.JWTOptions;
 import io.vertx.ext.auth.User;
+import io.vertx.ext.auth.authentication.Credentials;
 import io.vertx.ext.auth.authentication.TokenCredentials;
 import io.vertx.ext.auth.jwt.JWTAuth;
 import io.vertx.ext.auth.jwt.JWTAuthOptions;
@@ -39,8 +40,14 @@ import org.slf4j.LoggerFactory;
  *       would see every anonymous upload and job.</li>
  * </ul>
  * The claim shapes are checked before the signature, which only ever refuses more, never accepts more.
+ *
+ * <p>It is the {@link JWTAuth} that vertx-web's {@code JWTAuthHandler} and {@code APIKeyHandler} authenticate
+ * with (see {@link AuthHandler}). The key set is handed to vertx-auth-jwt as JWKs ({@code JWTAuthOptions.setJwks});
+ * fetching and refreshing it stay here because vertx-auth-jwt 5 has neither, and vertx-auth-oauth2's
+ * {@code jwkSet()}/{@code missingKeyHandler} only reloads after a token with a new kid has been refused, reads
+ * http(s) sites only (no developer-mode file) and would trust symmetric keys of the set.
  */
-public final class TokenVerifier {
+public final class TokenVerifier implements JWTAuth {
   private static final Logger LOG = LoggerFactory.getLogger(TokenVerifier.class);
 
   private final Vertx vertx;
@@ -65,6 +72,17 @@ public final class TokenVerifier {
     public boolean has(Permission p) {
       return permissions.contains(p);
     }
+
+    /** The caller of a user this verifier authenticated (its verified claims are the {@code accessToken}). */
+    public static Caller of(User user) {
+      JsonObject verified = claims(user);
+      return new Caller(TokenVerifier.subject(verified), TokenVerifier.permissions(verified), user);
+    }
+  }
+
+  /** The verified claims of a user this verifier authenticated. */
+  static JsonObject claims(User user) {
+    return user.attributes().getJsonObject("accessToken", user.principal());
   }
 
   /**
@@ -142,6 +160,26 @@ public final class TokenVerifier {
     return fetching;
   }
 
+  /** vertx-web's authentication handlers call this with the token they extracted. */
+  @Override
+  public Future<User> authenticate(Credentials credentials) {
+    if (!(credentials instanceof TokenCredentials token) || token.getToken() == null) {
+      return Future.failedFuture(new Rejected("no bearer token"));
+    }
+    return verify(token.getToken()).map(Caller::user);
+  }
+
+  /** This service only verifies tokens; the identity service issues them (its private key never comes here). */
+  @Override
+  public String generateToken(JsonObject claims, JWTOptions options) {
+    throw new UnsupportedOperationException("tokens are issued by the identity service, not by Osprey");
+  }
+
+  @Override
+  public String generateToken(JsonObject claims) {
+    throw new UnsupportedOperationException("tokens are issued by the identity service, not by Osprey");
+  }
+
   public Future<Caller> verify(String token) {
     JsonObject header;
     JsonObject claims;
@@ -183,8 +221,7 @@ public final class TokenVerifier {
       return authenticated
           .recover(e -> Future.failedFuture(new Rejected(e.getMessage() == null ? "invalid token" : e.getMessage())))
           .compose(user -> {
-            JsonObject verified = user.attributes().getJsonObject("accessToken", user.principal());
-            String subject = subject(verified);
+            String subject = subject(claims(user));
             if (subject == null) {
               return Future.failedFuture(new Rejected("token has no subject (sub)"));
             }
@@ -192,7 +229,7 @@ public final class TokenVerifier {
               return Future.failedFuture(new Rejected("subject '" + subject + "' is reserved for callers without a"
                   + " token"));
             }
-            return Future.succeededFuture(new Caller(subject, permissions(verified), user));
+            return Future.succeededFuture(Caller.of(user));
           });
     });
   }

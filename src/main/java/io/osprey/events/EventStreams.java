@@ -69,7 +69,7 @@ public final class EventStreams {
 
   /** Mount before the routes of {@code /annotations/:id} and after the {@code /api/v1} guard. */
   public void mount(Router router) {
-    router.get("/annotations/events").handler(new AuthHandler(verifier, Permission.ANN, true))
+    new AuthHandler(verifier, Permission.ANN, true).guard(router.get("/annotations/events"))
         .handler(this::annotations);
     router.get("/api/v1/jobs/:job_id/events").handler(this::job);
   }

@@ -57,6 +57,11 @@ public final class HttpVerticle extends VerticleBase {
 
   @Override
   public Future<?> start() {
+    // Each instance loads the request contract (openapi.yaml) once, before it routes anything.
+    return RequestContract.load(vertx).compose(this::listen);
+  }
+
+  private Future<?> listen(RequestContract contract) {
     router = Router.router(vertx);
     HttpServer created = vertx.createHttpServer(edge.apply(new HttpServerOptions()
         .setHost(host)
@@ -71,6 +76,8 @@ public final class HttpVerticle extends VerticleBase {
       router.route().handler(cors);
     }
     router.route().handler(Text::guardParams);
+    // Routes read it with RequestContract.of(ctx) to check JSON bodies against the documented schemas.
+    router.route().handler(contract);
 
     router.get("/health/live").handler(ctx -> Responses.json(ctx, 200, new JsonObject().put("status", "UP")));
     router.get("/health/ready").handler(readiness.handler());

@@ -8,12 +8,14 @@ import io.vertx.core.json.JsonObject;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.function.Predicate;
 
 /**
- * The {@code config} object of a predict request, checked field by field. Every problem is collected (field path
- * and reason) so the client sees all of them in one 400 INVALID_CONFIG. The {@code sahi} object takes SAHI's own
- * parameter names and defaults.
+ * The {@code config} object of a predict request. Types, ranges and unknown fields are checked against the
+ * {@code InferenceConfig} schema of openapi.yaml before this runs ({@link io.osprey.http.RequestContract}); what the
+ * schema cannot say is checked here: slice height and width go together, an enabled rules stage names its rule set,
+ * merge names are case-insensitive, fact keys are lower-case words. Every problem is collected (field path and
+ * reason) so the client sees all of them in one 400 INVALID_CONFIG. A value of the wrong type (already reported by
+ * the schema) reads as its default. The {@code sahi} object takes SAHI's own parameter names and defaults.
  *
  * @param model         model name (null = the configured default)
  * @param params        detection parameters for the engine
@@ -56,6 +58,13 @@ public record JobConfig(String model, DetectionParams params, boolean visualizat
   }
 
   public record FieldError(String field, String message) {
+    /** The schema's problems, as field errors of INVALID_CONFIG. */
+    public static List<FieldError> of(List<io.osprey.http.RequestContract.Problem> problems) {
+      List<FieldError> errors = new ArrayList<>();
+      problems.forEach(p -> errors.add(new FieldError(p.field(), p.message())));
+      return errors;
+    }
+
     public JsonObject toJson() {
       return new JsonObject().put("field", field).put("code", "INVALID_CONFIG").put("message", message)
           .put("msg", message);
@@ -92,52 +101,49 @@ public record JobConfig(String model, DetectionParams params, boolean visualizat
         .put("waypoint_id", annotations.waypointId());
   }
 
-  /** Parses a request's config (null = all defaults); problems go into {@code errors}. */
+  /** Parses a request's config (null = all defaults); problems the schema cannot see go into {@code errors}. */
   public static JobConfig parse(JsonObject config, List<FieldError> errors) {
     JsonObject c = config == null ? new JsonObject() : config;
     Reader r = new Reader(errors);
-    String model = r.string(c, "config.model", "model");
-    double confidence = r.number(c, "config.confidence", "confidence", 0.25, v -> v >= 0 && v <= 1, "between 0 and 1");
-    double nmsIou = r.number(c, "config.nms_iou", "nms_iou", 0.45, v -> v > 0 && v <= 1, "in (0, 1]");
-    double minArea = r.number(c, "config.min_box_area", "min_box_area", 0, v -> v >= 0, "0 or more");
-    List<String> include = r.stringList(c, "config.classes", "classes");
-    List<String> exclude = r.stringList(c, "config.exclude_classes", "exclude_classes");
-    boolean visualization = r.bool(c, "config.visualization", "visualization", true);
+    String model = r.string(c, "model");
+    double confidence = r.number(c, "confidence", 0.25);
+    double nmsIou = r.number(c, "nms_iou", 0.45);
+    double minArea = r.number(c, "min_box_area", 0);
+    List<String> include = r.stringList(c, "classes");
+    List<String> exclude = r.stringList(c, "exclude_classes");
+    boolean visualization = r.bool(c, "visualization", true);
 
-    JsonObject sahi = r.object(c, "config.sahi", "sahi");
-    boolean sliced = r.bool(sahi, "config.sahi.enabled", "enabled", true);
-    Integer sliceHeight = r.optionalInt(sahi, "config.sahi.slice_height", "slice_height", 32, 8192);
-    Integer sliceWidth = r.optionalInt(sahi, "config.sahi.slice_width", "slice_width", 32, 8192);
+    JsonObject sahi = r.object(c, "sahi");
+    boolean sliced = r.bool(sahi, "enabled", true);
+    Integer sliceHeight = r.optionalInt(sahi, "slice_height");
+    Integer sliceWidth = r.optionalInt(sahi, "slice_width");
     if ((sliceHeight == null) != (sliceWidth == null)) {
       errors.add(new FieldError(sliceHeight == null ? "config.sahi.slice_height" : "config.sahi.slice_width",
           "slice_height and slice_width are given together, or both left out for automatic slicing"));
     }
-    double overlapH = r.number(sahi, "config.sahi.overlap_height_ratio", "overlap_height_ratio", 0.2,
-        v -> v >= 0 && v < 1, "at least 0 and below 1");
-    double overlapW = r.number(sahi, "config.sahi.overlap_width_ratio", "overlap_width_ratio", 0.2,
-        v -> v >= 0 && v < 1, "at least 0 and below 1");
-    boolean standard = r.bool(sahi, "config.sahi.perform_standard_pred", "perform_standard_pred", true);
+    double overlapH = r.number(sahi, "overlap_height_ratio", 0.2);
+    double overlapW = r.number(sahi, "overlap_width_ratio", 0.2);
+    boolean standard = r.bool(sahi, "perform_standard_pred", true);
     MergeType type = r.choice(sahi, "config.sahi.postprocess_type", "postprocess_type", MergeType.GREEDYNMM,
         MergeType::parse);
     MatchMetric metric = r.choice(sahi, "config.sahi.postprocess_match_metric", "postprocess_match_metric",
         MatchMetric.IOS, MatchMetric::parse);
-    double threshold = r.number(sahi, "config.sahi.postprocess_match_threshold", "postprocess_match_threshold", 0.5,
-        v -> v >= 0 && v <= 1, "between 0 and 1");
-    boolean agnostic = r.bool(sahi, "config.sahi.postprocess_class_agnostic", "postprocess_class_agnostic", false);
+    double threshold = r.number(sahi, "postprocess_match_threshold", 0.5);
+    boolean agnostic = r.bool(sahi, "postprocess_class_agnostic", false);
 
-    JsonObject symbolicJson = r.object(c, "config.symbolic", "symbolic");
+    JsonObject symbolicJson = r.object(c, "symbolic");
     Symbolic symbolic = Symbolic.OFF;
-    if (r.bool(symbolicJson, "config.symbolic.enabled", "enabled", false)) {
-      String ruleSet = r.string(symbolicJson, "config.symbolic.rule_set", "rule_set");
+    if (r.bool(symbolicJson, "enabled", false)) {
+      String ruleSet = r.string(symbolicJson, "rule_set");
       if (ruleSet == null) {
         errors.add(new FieldError("config.symbolic.rule_set", "name the rule set to apply when the stage is enabled"));
       }
-      symbolic = new Symbolic(true, ruleSet, r.scalars(symbolicJson, "config.symbolic.params", "params"),
-          r.scalars(symbolicJson, "config.symbolic.metadata", "metadata"),
+      symbolic = new Symbolic(true, ruleSet, r.facts(symbolicJson, "config.symbolic.params", "params"),
+          r.facts(symbolicJson, "config.symbolic.metadata", "metadata"),
           r.perFile(symbolicJson, "config.symbolic.image_metadata", "image_metadata"));
     }
-    Annotations annotations = new Annotations(r.bool(c, "config.create_annotations", "create_annotations", false),
-        r.string(c, "config.flight_id", "flight_id"), r.string(c, "config.waypoint_id", "waypoint_id"));
+    Annotations annotations = new Annotations(r.bool(c, "create_annotations", false), r.string(c, "flight_id"),
+        r.string(c, "waypoint_id"));
 
     DetectionParams params = DetectionParams.defaults()
         .withConfidence((float) confidence)
@@ -157,7 +163,7 @@ public record JobConfig(String model, DetectionParams params, boolean visualizat
     return new JobConfig(model, params, visualization, symbolic, annotations);
   }
 
-  /** Reads typed values, recording a field error instead of throwing. */
+  /** Reads values of the expected type; anything else (reported by the schema) reads as the default. */
   private static final class Reader {
     private final List<FieldError> errors;
 
@@ -165,96 +171,47 @@ public record JobConfig(String model, DetectionParams params, boolean visualizat
       this.errors = errors;
     }
 
-    JsonObject object(JsonObject c, String path, String key) {
-      Object v = c.getValue(key);
-      if (v == null) {
-        return new JsonObject();
-      }
-      if (v instanceof JsonObject o) {
-        return o;
-      }
-      errors.add(new FieldError(path, "must be an object"));
-      return new JsonObject();
+    JsonObject object(JsonObject c, String key) {
+      return c.getValue(key) instanceof JsonObject o ? o : new JsonObject();
     }
 
-    String string(JsonObject c, String path, String key) {
-      Object v = c.getValue(key);
-      if (v == null) {
-        return null;
-      }
-      if (v instanceof String s && !s.isBlank()) {
-        return s.strip();
-      }
-      errors.add(new FieldError(path, "must be a non-empty string"));
-      return null;
+    String string(JsonObject c, String key) {
+      return c.getValue(key) instanceof String s && !s.isBlank() ? s.strip() : null;
     }
 
-    double number(JsonObject c, String path, String key, double fallback, Predicate<Double> ok, String rule) {
-      Object v = c.getValue(key);
-      if (v == null) {
-        return fallback;
-      }
-      if (!(v instanceof Number n) || Double.isNaN(n.doubleValue()) || !ok.test(n.doubleValue())) {
-        errors.add(new FieldError(path, "must be a number " + rule + " (got " + v + ")"));
-        return fallback;
-      }
-      return n.doubleValue();
+    double number(JsonObject c, String key, double fallback) {
+      return c.getValue(key) instanceof Number n && !Double.isNaN(n.doubleValue()) ? n.doubleValue() : fallback;
     }
 
-    Integer optionalInt(JsonObject c, String path, String key, int min, int max) {
-      Object v = c.getValue(key);
-      if (v == null) {
-        return null;
-      }
-      if (!(v instanceof Number n) || n.doubleValue() != Math.rint(n.doubleValue()) || n.intValue() < min
-          || n.intValue() > max) {
-        errors.add(new FieldError(path, "must be a whole number from " + min + " to " + max + " (got " + v + ")"));
-        return null;
-      }
-      return n.intValue();
+    Integer optionalInt(JsonObject c, String key) {
+      return c.getValue(key) instanceof Number n && n.doubleValue() == Math.rint(n.doubleValue()) ? n.intValue()
+          : null;
     }
 
-    boolean bool(JsonObject c, String path, String key, boolean fallback) {
-      Object v = c.getValue(key);
-      if (v == null) {
-        return fallback;
-      }
-      if (v instanceof Boolean b) {
-        return b;
-      }
-      errors.add(new FieldError(path, "must be true or false (got " + v + ")"));
-      return fallback;
+    boolean bool(JsonObject c, String key, boolean fallback) {
+      return c.getValue(key) instanceof Boolean b ? b : fallback;
     }
 
-    List<String> stringList(JsonObject c, String path, String key) {
-      Object v = c.getValue(key);
-      if (v == null) {
-        return List.of();
-      }
+    List<String> stringList(JsonObject c, String key) {
       List<String> out = new ArrayList<>();
-      if (v instanceof JsonArray array) {
+      if (c.getValue(key) instanceof JsonArray array) {
         for (Object item : array) {
           if (item instanceof String || item instanceof Number) {
             out.add(String.valueOf(item).toLowerCase(Locale.ROOT).strip());
-          } else {
-            errors.add(new FieldError(path, "must list class names or ids"));
-            return List.of();
           }
         }
-        return out;
       }
-      errors.add(new FieldError(path, "must be an array of class names or ids"));
-      return List.of();
+      return out;
     }
 
-    /** An object of numbers, strings and booleans (facts for Prolog). */
-    JsonObject scalars(JsonObject c, String path, String key) {
-      JsonObject o = object(c, path, key);
+    /**
+     * Facts for Prolog: the schema allows only numbers, strings and booleans as values; keys must also be
+     * lower-case words (JSON Schema in OpenAPI 3.0 cannot constrain keys).
+     */
+    JsonObject facts(JsonObject c, String path, String key) {
+      JsonObject o = object(c, key);
       for (String field : o.fieldNames()) {
-        Object v = o.getValue(field);
-        if (!(v instanceof Number || v instanceof String || v instanceof Boolean)) {
-          errors.add(new FieldError(path + "." + field, "must be a number, string or boolean"));
-        } else if (!field.matches("[a-z][A-Za-z0-9_]{0,63}")) {
+        if (!field.matches("[a-z][A-Za-z0-9_]{0,63}")) {
           errors.add(new FieldError(path + "." + field, "keys are lower-case words (letters, digits, _)"));
         }
       }
@@ -262,9 +219,9 @@ public record JobConfig(String model, DetectionParams params, boolean visualizat
     }
 
     JsonObject perFile(JsonObject c, String path, String key) {
-      JsonObject o = object(c, path, key);
+      JsonObject o = object(c, key);
       for (String field : o.fieldNames()) {
-        scalars(o, path + "." + field, field);
+        facts(o, path + "." + field, field);
       }
       return o;
     }

@@ -234,20 +234,40 @@ public final class JobRepository {
         .execute(Tuple.of(UUID.fromString(jobId))).mapEmpty();
   }
 
+  private static final String RESULT_COLUMNS = "SELECT r.file_id, r.position, f.filename, f.width, f.height,"
+      + " f.storage_path, r.detection_count, r.mean_confidence, r.annotated FROM job_results r"
+      + " JOIN uploaded_files f ON f.file_id = r.file_id WHERE r.job_id = $1";
+
   public Future<List<ResultRow>> results(String jobId) {
-    return pool.preparedQuery("SELECT r.file_id, r.position, f.filename, f.width, f.height, f.storage_path,"
-            + " r.detection_count, r.mean_confidence, r.annotated FROM job_results r"
-            + " JOIN uploaded_files f ON f.file_id = r.file_id WHERE r.job_id = $1 ORDER BY r.position")
+    return pool.preparedQuery(RESULT_COLUMNS + " ORDER BY r.position, r.file_id")
         .execute(Tuple.of(UUID.fromString(jobId)))
-        .map(rows -> {
-          List<ResultRow> out = new ArrayList<>();
-          for (Row r : rows) {
-            out.add(new ResultRow(r.getUUID("file_id").toString(), r.getInteger("position"),
-                r.getString("filename"), r.getInteger("width"), r.getInteger("height"), r.getString("storage_path"),
-                r.getInteger("detection_count"), r.getDouble("mean_confidence"), r.getBoolean("annotated")));
-          }
-          return out;
-        });
+        .map(JobRepository::resultRows);
+  }
+
+  /**
+   * Up to {@code limit} result rows of a job that come after {@code after} (null: from the first), in the order of
+   * {@link #results}: exports page through a large job instead of loading every row at once.
+   */
+  public Future<List<ResultRow>> results(String jobId, ResultRow after, int limit) {
+    if (after == null) {
+      return pool.preparedQuery(RESULT_COLUMNS + " ORDER BY r.position, r.file_id LIMIT $2")
+          .execute(Tuple.of(UUID.fromString(jobId), limit))
+          .map(JobRepository::resultRows);
+    }
+    return pool.preparedQuery(RESULT_COLUMNS + " AND (r.position, r.file_id) > ($2, $3)"
+            + " ORDER BY r.position, r.file_id LIMIT $4")
+        .execute(Tuple.of(UUID.fromString(jobId), after.position(), UUID.fromString(after.fileId()), limit))
+        .map(JobRepository::resultRows);
+  }
+
+  private static List<ResultRow> resultRows(RowSet<Row> rows) {
+    List<ResultRow> out = new ArrayList<>();
+    for (Row r : rows) {
+      out.add(new ResultRow(r.getUUID("file_id").toString(), r.getInteger("position"),
+          r.getString("filename"), r.getInteger("width"), r.getInteger("height"), r.getString("storage_path"),
+          r.getInteger("detection_count"), r.getDouble("mean_confidence"), r.getBoolean("annotated")));
+    }
+    return out;
   }
 
   /** A stored file with its owner, and the newest job that annotated it (null when none did). */

@@ -14,6 +14,7 @@ import io.osprey.auth.Permission;
 import io.osprey.bus.Bus;
 import io.osprey.testing.Fixtures;
 import io.osprey.testing.Http;
+import io.osprey.testing.IntegrationTest;
 import io.osprey.testing.TestAuth;
 import io.osprey.testing.TestService;
 import io.vertx.core.json.JsonArray;
@@ -29,6 +30,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /** F1, F2 and F8 through HTTP against real PostgreSQL, with tokens from a real JWKS server. */
+@IntegrationTest
 class AnnotationsApiTest {
   private static final AtomicInteger SEED = new AtomicInteger(1000);
   private static TestService service;

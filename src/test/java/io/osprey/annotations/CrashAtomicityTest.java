@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.osprey.Role;
 import io.osprey.testing.Fixtures;
 import io.osprey.testing.Http;
+import io.osprey.testing.IntegrationTest;
 import io.osprey.testing.TestAuth;
 import io.osprey.testing.TestService;
 import io.vertx.core.json.JsonObject;
@@ -31,6 +32,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * afterwards there is either no trace at all (crash before commit) or a complete annotation with every file, and
  * never an orphan file or a row without its files.
  */
+@IntegrationTest
 class CrashAtomicityTest {
   private static TestService service;
   private static Path root;

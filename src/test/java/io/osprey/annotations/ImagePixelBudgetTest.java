@@ -10,6 +10,7 @@ import io.osprey.Role;
 import io.osprey.testing.Fixtures;
 import io.osprey.testing.Http;
 import io.osprey.testing.ImageBombs;
+import io.osprey.testing.IntegrationTest;
 import io.osprey.testing.TestAuth;
 import io.osprey.testing.TestService;
 import io.vertx.core.json.JsonArray;
@@ -31,6 +32,7 @@ import org.junit.jupiter.api.Test;
  * committed. The service runs with a budget of 100x100 = 10000 pixels, so that exactly-at-limit images are small;
  * ImageBudgetTest proves the default (8192x8192).
  */
+@IntegrationTest
 class ImagePixelBudgetTest {
   private static final long LIMIT = 100 * 100;
   private static final String ANN = TestAuth.annotator();

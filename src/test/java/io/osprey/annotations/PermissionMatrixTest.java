@@ -9,6 +9,7 @@ import io.osprey.Role;
 import io.osprey.auth.Permission;
 import io.osprey.testing.Fixtures;
 import io.osprey.testing.Http;
+import io.osprey.testing.IntegrationTest;
 import io.osprey.testing.TestAuth;
 import io.osprey.testing.TestService;
 import io.vertx.core.json.JsonArray;
@@ -30,6 +31,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * through. Bad tokens are refused at the HTTP level; the detection job API takes an optional token and keeps each
  * subject's files to itself.
  */
+@IntegrationTest
 class PermissionMatrixTest {
   private static TestService service;
   private static String base;

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.osprey.testing.UnitTest;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.util.ArrayList;
@@ -11,6 +12,7 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /** Status names and numbers, and detection validation, as the .NET clients send them. */
+@UnitTest
 class RequestParsingTest {
   @Test
   void statusAcceptsNamesInAnyCaseAndTheOriginalNumbers() {

@@ -10,6 +10,7 @@ import io.osprey.OspreyApp;
 import io.osprey.Role;
 import io.osprey.testing.Fixtures;
 import io.osprey.testing.Http;
+import io.osprey.testing.IntegrationTest;
 import io.osprey.testing.TestAuth;
 import io.osprey.testing.TestService;
 import io.vertx.core.json.JsonArray;
@@ -25,6 +26,7 @@ import org.junit.jupiter.api.Test;
  * F7 and RB-06 across two service instances sharing one database: a change taken by instance A resets the caches
  * of instance B (which had already read them), so B writes files to the new roots and sees the new classes.
  */
+@IntegrationTest
 class SettingsAndClassesTest {
   private static TestService a;
   private static OspreyApp b;

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.osprey.http.CurrentUser;
 import io.osprey.http.RequestIds;
 import io.osprey.testing.Http;
+import io.osprey.testing.UnitTest;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.json.JsonObject;
@@ -22,6 +23,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The guard over HTTP, with developer-mode keys read from a folder as the run script sets them up. */
+@UnitTest
 class AuthHandlerTest {
   @TempDir
   static Path dir;
@@ -39,10 +41,17 @@ class AuthHandlerTest {
     verifier.load().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
     Router router = Router.router(vertx);
     router.route().handler(new RequestIds());
-    router.get("/ann").handler(new AuthHandler(verifier, Permission.ANN, false))
+    new AuthHandler(verifier, Permission.ANN, false).guard(router.get("/ann"))
         .handler(ctx -> ctx.response().end(CurrentUser.of(ctx)));
-    router.get("/events").handler(new AuthHandler(verifier, Permission.ANN, true))
+    new AuthHandler(verifier, Permission.ANN, true).guard(router.get("/events"))
         .handler(ctx -> ctx.response().end("events for " + CurrentUser.of(ctx)));
+    AuthHandler.optional(verifier, path -> path.endsWith("/events")).guard(router.route("/optional/*"))
+        .handler(ctx -> ctx.response().end("optional for " + CurrentUser.of(ctx)));
+    new AuthHandler(verifier, Permission.ANN, false).guard(router.route("/any"))
+        .handler(ctx -> ctx.response().end(ctx.request().method() + " by " + CurrentUser.of(ctx)));
+    new AuthHandler(verifier, Permission.ANN, false).guard(router.get("/boom"))
+        .handler(ctx -> ctx.fail(403, new IllegalStateException("the route's own refusal")));
+    router.errorHandler(403, ctx -> ctx.response().setStatusCode(403).end("router: " + ctx.failure().getMessage()));
     server = vertx.createHttpServer().requestHandler(router).listen(0, "127.0.0.1")
         .toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
     base = "http://127.0.0.1:" + server.actualPort();
@@ -54,9 +63,13 @@ class AuthHandlerTest {
   }
 
   private static Http.Response get(String path, String token) throws Exception {
+    return withAuthorization(path, token == null ? null : "Bearer " + token);
+  }
+
+  private static Http.Response withAuthorization(String path, String authorization) throws Exception {
     HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(base + path));
-    if (token != null) {
-      b.header("Authorization", "Bearer " + token);
+    if (authorization != null) {
+      b.header("Authorization", authorization);
     }
     return Http.send(b.build());
   }
@@ -120,5 +133,70 @@ class AuthHandlerTest {
     assertEquals(keys.kid(), again.kid());
     assertEquals(200, get("/ann", again.token("dave", List.of(Permission.ANN), 300)).status());
     assertTrue(new JsonObject(Files.readString(dir.resolve("jwks.json"))).getJsonArray("keys").size() == 1);
+  }
+
+  @Test
+  void aRefusedQueryTokenIs401SayingWhyAndAHeaderTokenComesFirst() throws Exception {
+    Http.Response expired = get("/events?access_token=" + keys.token("carol", List.of(Permission.ANN), -60), null);
+    assertEquals(401, expired.status());
+    assertEquals("UNAUTHORIZED", expired.json().getString("code"));
+    assertTrue(expired.json().getString("message").contains("expired"), expired.body());
+    assertEquals("Bearer error=\"invalid_token\"", expired.header("WWW-Authenticate"));
+    Http.Response none = get("/events?access_token=", null);
+    assertEquals(401, none.status());
+    assertEquals("Bearer", none.header("WWW-Authenticate"));
+    String carol = keys.token("carol", List.of(Permission.ANN), 300);
+    assertEquals("events for dave", get("/events?access_token=" + carol,
+        keys.token("dave", List.of(Permission.ANN), 300)).body());
+  }
+
+  @Test
+  void authorizationHeadersTheLibraryCannotParseAre401InTheErrorShape() throws Exception {
+    String token = keys.token("alice", List.of(Permission.ANN), 300);
+    for (String header : List.of("Bearer", "Bearer a b", "Bearer " + token + ".extra", "Bearer %%%." + token,
+        "Basic YWRtaW46YWRtaW4=", "bearer-less")) {
+      Http.Response r = withAuthorization("/ann", header);
+      assertEquals(401, r.status(), header + ": " + r.body());
+      assertEquals("UNAUTHORIZED", r.json().getString("code"), header);
+      assertTrue(r.header("WWW-Authenticate").startsWith("Bearer"), header);
+    }
+    assertEquals("Bearer", withAuthorization("/ann", "Basic YWRtaW46YWRtaW4=").header("WWW-Authenticate"),
+        "another scheme is no token at all");
+  }
+
+  @Test
+  void anOptionalGuardAdmitsCallersWithoutABearerTokenAsAnonymousButNeverIgnoresABadOne() throws Exception {
+    assertEquals("optional for anonymous", get("/optional/jobs", null).body());
+    assertEquals("optional for anonymous", withAuthorization("/optional/jobs", "Basic YWRtaW46YWRtaW4=").body(),
+        "a proxy's Basic credential is not a token");
+    assertEquals("optional for erin", get("/optional/jobs", keys.token("erin", List.of(), 300)).body());
+    assertEquals(401, get("/optional/jobs", "garbage").status());
+    assertEquals(401, withAuthorization("/optional/jobs", "Bearer").status());
+    String frank = keys.token("frank", List.of(), 300);
+    assertEquals("optional for frank", get("/optional/x/events?access_token=" + frank, null).body());
+    assertEquals("optional for anonymous", get("/optional/jobs?access_token=" + frank, null).body(),
+        "only event routes take the query token");
+    assertEquals(401, get("/optional/x/events?access_token=garbage", null).status());
+  }
+
+  @Test
+  void aPreflightWithoutCorsConfiguredIsStill401() throws Exception {
+    Http.Response r = Http.send(HttpRequest.newBuilder(URI.create(base + "/any"))
+        .method("OPTIONS", HttpRequest.BodyPublishers.noBody()).header("Origin", "https://ui.example")
+        .header("Access-Control-Request-Method", "GET").header("Access-Control-Request-Headers", "authorization")
+        .build());
+    assertEquals(401, r.status(), r.body());
+    assertEquals("UNAUTHORIZED", r.json().getString("code"));
+    assertEquals("GET by gina", get("/any", keys.token("gina", List.of(Permission.ANN), 300)).body());
+  }
+
+  @Test
+  void failuresAfterTheGuardGoOnToTheRoutersOwnHandlers() throws Exception {
+    Http.Response r = get("/boom", keys.token("alice", List.of(Permission.ANN), 300));
+    assertEquals(403, r.status());
+    assertEquals("router: the route's own refusal", r.body());
+    Http.Response guard = get("/boom", keys.token("alice", List.of(Permission.DATASET), 300));
+    assertEquals(403, guard.status());
+    assertEquals("FORBIDDEN", guard.json().getString("code"), "the guard's own refusal is in the error shape");
   }
 }

@@ -4,7 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.osprey.auth.Permission;
+import io.osprey.testing.Await;
 import io.osprey.testing.Fixtures;
+import io.osprey.testing.IntegrationTest;
 import io.osprey.testing.Models;
 import io.osprey.testing.TestAuth;
 import io.osprey.testing.TestService;
@@ -13,6 +15,7 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
@@ -23,6 +26,7 @@ import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
 /** The osprey CLI run against a real running service (in this JVM), exactly as a user types it. */
+@IntegrationTest
 class CliTest {
   private static TestService service;
   private static String url;
@@ -171,9 +175,15 @@ class CliTest {
           "--limit", "1");
     });
     tail.start();
-    Thread.sleep(1000);
-    assertEquals(0, run(base, "annotations", "status", "Edited", id).exit());
-    tail.join(15_000);
+    // The tail subscribes in the background: change the status (back and forth) until it has seen a change; with
+    // --limit 1 it prints that one event and exits.
+    String[] next = {"Edited", "Validated"};
+    int[] changes = {0};
+    Await.until("the CLI's event tail printed a change", Duration.ofSeconds(15), () -> {
+      assertEquals(0, run(base, "annotations", "status", next[changes[0]++ % 2], id).exit());
+      tail.join(500);
+      return !tail.isAlive();
+    });
     JsonObject line = new JsonObject(events.toString().strip());
     assertEquals("annotation", line.getString("event"));
     assertEquals(id, line.getJsonObject("data").getString("annotationId"));
@@ -209,9 +219,12 @@ class CliTest {
     assertEquals(1L, detect.json().getLong("ok"));
 
     String token = TestAuth.annotator();
+    int subscribers = service.app().eventHub().subscriberCount();
     Thread producer = new Thread(() -> {
       try {
-        Thread.sleep(1000);
+        // The events go out once the load's 3 subscribers are connected, so each must receive all 3.
+        Await.until("the load's 3 SSE subscribers connected", Duration.ofSeconds(20),
+            () -> service.app().eventHub().subscriberCount() >= subscribers + 3);
         for (int i = 0; i < 3; i++) {
           io.osprey.testing.Http.json("POST", url + "/annotations", token, new JsonObject()
               .put("image", java.util.Base64.getEncoder().encodeToString(Fixtures.uniqueJpeg(5000 + i)))

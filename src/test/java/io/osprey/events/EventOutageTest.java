@@ -6,8 +6,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.osprey.OspreyApp;
 import io.osprey.Role;
+import io.osprey.testing.Await;
 import io.osprey.testing.Fixtures;
 import io.osprey.testing.Http;
+import io.osprey.testing.IntegrationTest;
 import io.osprey.testing.Jobs;
 import io.osprey.testing.SseClient;
 import io.osprey.testing.SseClient.Frame;
@@ -19,6 +21,7 @@ import java.io.IOException;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
@@ -32,6 +35,7 @@ import org.junit.jupiter.api.Test;
  * persistence) and stops and restarts it; the shared Redis of the other tests is never touched. Two instances share
  * it: the first with the default outage buffer, the peer with a buffer of 2 events.
  */
+@IntegrationTest
 class EventOutageTest {
   private static final String ANN = TestAuth.annotator();
   private static int redisPort;
@@ -256,8 +260,7 @@ class EventOutageTest {
         }
       }
       assertEquals("cancelled", status, "the stream re-read the status once Redis was back");
-      Thread.sleep(300);
-      assertTrue(sse.ended(), "and ended after the terminal status");
+      Await.until("the stream ended after the terminal status", Duration.ofSeconds(5), sse::ended);
     }
   }
 }

@@ -9,6 +9,7 @@ import io.osprey.Role;
 import io.osprey.auth.Permission;
 import io.osprey.testing.Fixtures;
 import io.osprey.testing.Http;
+import io.osprey.testing.IntegrationTest;
 import io.osprey.testing.SseClient;
 import io.osprey.testing.SseClient.Frame;
 import io.osprey.testing.TestAuth;
@@ -26,6 +27,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /** F3 with real HTTP SSE clients: ids, resume, reset, fan-out across instances, slow subscribers, auth. */
+@IntegrationTest
 class EventStreamsTest {
   private static TestService service;
   private static OspreyApp peer;

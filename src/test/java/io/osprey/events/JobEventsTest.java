@@ -3,8 +3,10 @@ package io.osprey.events;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.osprey.testing.Await;
 import io.osprey.testing.Fixtures;
 import io.osprey.testing.Http;
+import io.osprey.testing.IntegrationTest;
 import io.osprey.testing.Jobs;
 import io.osprey.testing.Models;
 import io.osprey.testing.SseClient;
@@ -12,6 +14,7 @@ import io.osprey.testing.SseClient.Frame;
 import io.osprey.testing.TestService;
 import io.vertx.core.json.JsonObject;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
@@ -20,6 +23,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /** A real detection job followed through GET /api/v1/jobs/{id}/events to its completion. */
+@IntegrationTest
 class JobEventsTest {
   private static TestService service;
 
@@ -58,8 +62,7 @@ class JobEventsTest {
           }
         }
       }
-      Thread.sleep(300);
-      assertTrue(sse.ended(), "the stream ends after the terminal status");
+      Await.until("the stream ends after the terminal status", Duration.ofSeconds(5), sse::ended);
     }
     Frame last = frames.get(frames.size() - 1);
     JsonObject done = new JsonObject(last.data());

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.osprey.Role;
 import io.osprey.testing.Fixtures;
 import io.osprey.testing.Http;
+import io.osprey.testing.IntegrationTest;
 import io.osprey.testing.RawHttp;
 import io.osprey.testing.TestAuth;
 import io.osprey.testing.TestService;
@@ -46,6 +47,7 @@ import org.junit.jupiter.api.TestMethodOrder;
  * error in the one JSON shape with its request id, no temp files left, and memory that does not grow with what the
  * clients send. The figures are written to {@code target/hostile/report.md} (and recorded in docs/reliability.md).
  */
+@IntegrationTest
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class HostileInputTest {
   /** Settings the slow-client test relies on: short, so the test is quick; the defaults are documented. */

@@ -4,10 +4,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 
 import io.osprey.errors.ErrorCode;
+import io.osprey.testing.UnitTest;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.Test;
 
+@UnitTest
 class ApiErrorTest {
   private static JsonArray problems(int n) {
     JsonArray a = new JsonArray();

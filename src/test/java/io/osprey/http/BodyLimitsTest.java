@@ -8,6 +8,7 @@ import io.osprey.Role;
 import io.osprey.annotations.AnnotationsApi;
 import io.osprey.testing.Fixtures;
 import io.osprey.testing.Http;
+import io.osprey.testing.IntegrationTest;
 import io.osprey.testing.RawHttp;
 import io.osprey.testing.TestAuth;
 import io.osprey.testing.TestService;
@@ -26,6 +27,7 @@ import org.junit.jupiter.api.Test;
  * refuses one byte more with 413 (before reading it when Content-Length says so); a base64 image of the full
  * annotations.max_image_bytes (50 MB) gets past Jackson; a multipart 'annotation' field holds 10,000 detections.
  */
+@IntegrationTest
 class BodyLimitsTest {
   private static final String ANN = TestAuth.annotator();
   private static final String ADMIN = TestAuth.admin();

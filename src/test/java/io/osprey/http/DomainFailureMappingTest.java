@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 
 import io.osprey.errors.ErrorCode;
 import io.osprey.errors.OspreyException;
+import io.osprey.testing.UnitTest;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.util.LinkedHashMap;
@@ -13,6 +14,7 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /** A service's OspreyException is answered in exactly the bytes the same ApiError would have produced. */
+@UnitTest
 class DomainFailureMappingTest {
   @Test
   void aDomainFailureWithADetailEncodesLikeTheApiErrorItReplaces() {

@@ -5,7 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.osprey.Role;
+import io.osprey.testing.Await;
 import io.osprey.testing.Fixtures;
+import io.osprey.testing.IntegrationTest;
 import io.osprey.testing.RawHttp;
 import io.osprey.testing.TestAuth;
 import io.osprey.testing.TestService;
@@ -15,6 +17,7 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.Base64;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
@@ -26,6 +29,7 @@ import org.junit.jupiter.api.Test;
  * each gets a 400/413 in the error shape within 5 s of its last byte, with its request id, and leaves no temp file.
  * Limits are lowered so that limit and limit+1 cases stay small.
  */
+@IntegrationTest
 class HostileMultipartTest {
   private static final String UPLOAD = "/api/v1/inference/upload";
   private static final String ANN = TestAuth.annotator();
@@ -404,11 +408,7 @@ class HostileMultipartTest {
       assertEquals("MALFORMED_REQUEST", r.json().getString("code"), r.toString());
       assertEquals(r.header("X-Request-Id"), r.json().getString("request_id"), r.toString());
     }
-    long until = System.currentTimeMillis() + 2000;
-    while (!temps().isEmpty() && System.currentTimeMillis() < until) {
-      Thread.sleep(50);
-    }
-    assertEquals(List.of(), temps(), "the partial temp file must be deleted");
+    Await.until("the partial temp file is deleted", Duration.ofSeconds(2), () -> temps().isEmpty());
   }
 
   /** Vert.x would answer 501 with an empty body to an HTTP version it does not know. */

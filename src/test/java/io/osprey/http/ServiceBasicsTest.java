@@ -6,10 +6,13 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.osprey.Role;
+import io.osprey.testing.Await;
 import io.osprey.testing.Http;
+import io.osprey.testing.IntegrationTest;
 import io.osprey.testing.TestService;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+import java.time.Duration;
 import java.util.Map;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterAll;
@@ -17,6 +20,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /** Health, metrics, request ids, the error shape for unknown routes, and roles, against the real servers. */
+@IntegrationTest
 class ServiceBasicsTest {
   private static TestService service;
 
@@ -56,13 +60,8 @@ class ServiceBasicsTest {
 
   /** The worker role's model check turns UP once its default model has loaded. */
   private static JsonObject waitReady(String base) throws Exception {
-    Http.Response r = Http.get(base + "/health/ready");
-    for (int i = 0; i < 100 && r.status() != 200; i++) {
-      Thread.sleep(100);
-      r = Http.get(base + "/health/ready");
-    }
-    assertEquals(200, r.status(), r.body());
-    return r.json();
+    return Await.until("ready (200 from /health/ready)", Duration.ofSeconds(10),
+        () -> Http.get(base + "/health/ready"), r -> r.status() == 200).json();
   }
 
   @Test
@@ -89,11 +88,8 @@ class ServiceBasicsTest {
   void workerWhoseDefaultModelCannotLoadIsNotReadyAndSaysWhy() throws Exception {
     try (TestService broken = TestService.start(ServiceBasicsTest.class, Role.WORKER,
         new JsonObject().put("models", new JsonObject().put("default", "no_such_model")))) {
-      Http.Response r = Http.get(broken.baseUrl() + "/health/ready");
-      for (int i = 0; i < 50 && !r.body().contains("does not exist"); i++) {
-        Thread.sleep(100);
-        r = Http.get(broken.baseUrl() + "/health/ready");
-      }
+      Http.Response r = Await.until("the model check says the model file does not exist", Duration.ofSeconds(5),
+          () -> Http.get(broken.baseUrl() + "/health/ready"), x -> x.body().contains("does not exist"));
       assertEquals(503, r.status(), r.body());
       assertEquals("DOWN", checkStatuses(r.json()).get("model"));
       assertTrue(r.body().contains("no_such_model.onnx"), r.body());

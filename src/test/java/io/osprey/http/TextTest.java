@@ -6,12 +6,14 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.osprey.errors.ErrorCode;
+import io.osprey.testing.UnitTest;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.Test;
 
 /** What PostgreSQL cannot store is found wherever it hides in a request, and named by its field. */
+@UnitTest
 class TextTest {
   @Test
   void nulAndUnpairedSurrogatesAreProblemsAndPairedSurrogatesAreNot() {

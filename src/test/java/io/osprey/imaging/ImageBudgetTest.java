@@ -7,9 +7,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.osprey.config.Config;
 import io.osprey.config.ConfigLoader;
+import io.osprey.testing.Await;
 import io.osprey.testing.ImageBombs;
+import io.osprey.testing.UnitTest;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -18,6 +21,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The pixel budget (images.max_pixels) and the decode gate (images.decode_budget_pixels), without a service. */
+@UnitTest
 class ImageBudgetTest {
   @TempDir
   Path dir;
@@ -95,7 +99,9 @@ class ImageBudgetTest {
     });
     waiter.start();
     started.await();
-    Thread.sleep(200);
+    // Parked in the budget's semaphore: the third decode really waits, it is not merely slow to start.
+    Await.until("the third decode waits for the budget", Duration.ofSeconds(5),
+        () -> waiter.getState() == Thread.State.WAITING);
     assertFalse(third.get(), "a third decode of the largest image waits while two hold the budget");
     first.close();
     waiter.join(5000);

@@ -7,8 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.osprey.testing.Assets;
+import io.osprey.testing.UnitTest;
 import io.osprey.imaging.ImageInspector.Format;
 import io.osprey.imaging.ImageInspector.Result;
 import java.awt.image.BufferedImage;
@@ -40,6 +41,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestFactory;
 import org.junit.jupiter.api.io.TempDir;
 
+@UnitTest
 class ImageInspectorTest {
 
   // Odd sizes catch width/height swaps and off-by-one packing mistakes.
@@ -427,13 +429,13 @@ class ImageInspectorTest {
 
   /**
    * Real camera and web images exercise marker layouts (EXIF, ICC profiles, restart intervals) that
-   * ImageIO-generated files do not. The shared folder is optional, so its absence skips the test.
+   * ImageIO-generated files do not. Without the shared folder the test skips, or fails with CI=true.
    */
   @TestFactory
   Stream<DynamicTest> acceptsRealSampleImagesWithImageIoDimensions() throws IOException {
     String env = System.getenv("OSPREY_TEST_IMAGES");
     Path images = env != null && !env.isBlank() ? Paths.get(env) : Paths.get("../shared/data/images");
-    assumeTrue(Files.isDirectory(images),
+    Assets.require(Files.isDirectory(images),
         "sample images not found at " + images.toAbsolutePath().normalize()
             + " (set OSPREY_TEST_IMAGES to run this test)");
     List<Path> files;
@@ -441,7 +443,7 @@ class ImageInspectorTest {
       files = list.filter(p -> ImageInspector.formatFromFileName(p.getFileName().toString()) != null)
           .sorted().toList();
     }
-    assumeTrue(!files.isEmpty(), "no JPEG/PNG/TIFF files in " + images);
+    Assets.require(!files.isEmpty(), "no JPEG/PNG/TIFF files in " + images);
     return files.stream().map(p -> DynamicTest.dynamicTest(p.getFileName().toString(), () -> {
       String name = p.getFileName().toString();
       int[] expected = imageIoSize(p);

@@ -5,8 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import io.osprey.testing.UnitTest;
 import org.junit.jupiter.api.Test;
 
+@UnitTest
 class BoxesTest {
 
   private static Detection box(float x1, float y1, float x2, float y2) {

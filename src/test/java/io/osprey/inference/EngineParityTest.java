@@ -2,6 +2,7 @@ package io.osprey.inference;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.osprey.testing.IntegrationTest;
 import io.osprey.testing.Models;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -23,6 +24,7 @@ import org.junit.jupiter.api.TestFactory;
  * one grey level can move a score by 0.05-0.2; for them the same tight criterion must hold for at least 80 % of
  * the boxes and the mean score difference must stay within 0.03. Every deviation is printed.
  */
+@IntegrationTest
 class EngineParityTest {
   private final List<Double> int8Deltas = new ArrayList<>();
   private int int8Tight;

@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.osprey.testing.UnitTest;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
@@ -25,6 +26,7 @@ import org.junit.jupiter.params.provider.EnumSource;
  * predictions, worked through by hand from {@code nms}, {@code nmm}, {@code greedy_nmm} (candidates at
  * {@code metric >= threshold}) and {@code has_match} (merge at {@code metric > threshold} against the grown box).
  */
+@UnitTest
 class MergingTest {
 
   private static Detection car(float score, float x1, float y1, float x2, float y2) {

@@ -8,7 +8,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtSession;
+import io.osprey.testing.Await;
 import io.osprey.testing.Fixtures;
+import io.osprey.testing.IntegrationTest;
 import io.osprey.testing.Models;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -26,6 +28,7 @@ import org.junit.jupiter.api.Test;
  * A failure here is typically not an assertion but a JVM crash (SIGSEGV in libonnxruntime), which surefire reports
  * as a forked VM that died.
  */
+@IntegrationTest
 class ModelShutdownTest {
 
   private static ModelRegistry freshRegistry() throws Exception {
@@ -39,8 +42,9 @@ class ModelShutdownTest {
     OnnxModel model = registry.get(null);
     OnnxModel.Use use = model.use();
     CompletableFuture<Boolean> closed = CompletableFuture.supplyAsync(() -> registry.close(Duration.ofSeconds(20)));
-    Thread.sleep(400);
-    assertFalse(closed.isDone(), "close must wait while a run holds the session");
+    // Once closing has begun, close must keep waiting for the held run.
+    Await.until("close began", Duration.ofSeconds(5), model::closing);
+    Await.holds("close waits while a run holds the session", Duration.ofMillis(400), () -> !closed.isDone());
     assertThrows(OnnxModel.ClosedException.class, model::use, "no new run once closing began");
     // The held run still has a live session: a real inference on it works.
     infer(use.session(), model);

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.osprey.inference.Slicing.Params;
 import io.osprey.inference.Slicing.Window;
+import io.osprey.testing.UnitTest;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -13,6 +14,7 @@ import org.junit.jupiter.api.Test;
  * Expected windows and parameters are what SAHI's {@code get_slice_bboxes} and {@code get_auto_slice_params} return
  * for the same input, worked through by hand from SAHI's loops (and the numbers noted at each case).
  */
+@UnitTest
 class SlicingTest {
 
   private static Window w(int x1, int y1, int x2, int y2) {

@@ -2,11 +2,13 @@ package io.osprey.inference;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import io.osprey.testing.UnitTest;
 import java.nio.FloatBuffer;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /** Each layout decoder on a tiny hand-made tensor, with a letterbox to undo. */
+@UnitTest
 class TensorDecoderTest {
   private static final List<String> NAMES = List.of("person", "car", "truck");
   /** 100x50 image in a 64x64 input: scale 0.64, resized 64x32, centred with 16 px on top. */

@@ -4,8 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.osprey.testing.Await;
 import io.osprey.testing.Fixtures;
 import io.osprey.testing.Http;
+import io.osprey.testing.IntegrationTest;
 import io.osprey.testing.Jobs;
 import io.osprey.testing.Models;
 import io.osprey.testing.TestAuth;
@@ -24,6 +26,7 @@ import org.junit.jupiter.api.Test;
  * What callers without a token may do with auth.inference_api=optional (the default): upload, predict, and read a
  * job whose id they hold; never list jobs, since every anonymous job has the same owner.
  */
+@IntegrationTest
 class AnonymousAccessTest {
   private static TestService service;
   private static String base;
@@ -46,12 +49,8 @@ class AnonymousAccessTest {
     aliceJob = accept(alice, aliceUpload.getString("upload_id"));
     Jobs.waitFor(base, anonymousJob, 60_000, "completed");
     // Alice's job is finished too before the tests (and the service's close) begin.
-    long deadline = System.currentTimeMillis() + 60_000;
-    while (!"completed".equals(Http.get(base + "/api/v1/jobs/" + aliceJob + "/status", alice).json()
-        .getString("status"))) {
-      assertTrue(System.currentTimeMillis() < deadline, "alice's job did not complete");
-      Thread.sleep(100);
-    }
+    Await.until("alice's job completes", Duration.ofSeconds(60), () -> "completed".equals(
+        Http.get(base + "/api/v1/jobs/" + aliceJob + "/status", alice).json().getString("status")));
   }
 
   @AfterAll

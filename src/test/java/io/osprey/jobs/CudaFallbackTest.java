@@ -5,9 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.onnxruntime.OrtException;
 import io.osprey.inference.InferenceException;
+import io.osprey.testing.UnitTest;
 import org.junit.jupiter.api.Test;
 
 /** Which failures send an image back to the CPU (no GPU here: the decision is tested, not the CUDA run). */
+@UnitTest
 class CudaFallbackTest {
   private static InferenceException wrapped(String ortMessage) {
     return new InferenceException(InferenceException.Code.INFERENCE_ERROR, "ONNX Runtime failed on model m",

@@ -5,11 +5,16 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 import io.osprey.OspreyApp;
 import io.osprey.Role;
 import io.osprey.bus.Bus;
+import io.osprey.testing.Await;
 import io.osprey.testing.Fixtures;
 import io.osprey.testing.Http;
+import io.osprey.testing.IntegrationTest;
 import io.osprey.testing.Jobs;
 import io.osprey.testing.Models;
 import io.osprey.testing.TestService;
@@ -17,6 +22,7 @@ import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Set;
 import java.util.UUID;
@@ -26,12 +32,14 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.slf4j.LoggerFactory;
 
 /**
  * Every error path of the job API and the worker, against the real servers. Peers (other processes of the same
  * service, in this JVM) with their own queue or a broken dependency make a job stay queued, time out, or meet a
  * dead broker or Redis.
  */
+@IntegrationTest
 class JobErrorsTest {
   @TempDir
   static Path modelsDir;
@@ -166,9 +174,12 @@ class JobErrorsTest {
     OspreyApp peer = idlePeer(new JsonObject().put("jobs", new JsonObject().put("queued_timeout_seconds", 1)));
     try {
       String jobId = accept(url(peer), predictBody(smallUpload(url(peer)), new JsonObject()));
-      Thread.sleep(1500);
-      peer.maintenance().tick().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
-      JsonObject failed = Jobs.status(url(peer), jobId);
+      // Maintenance rounds until one finds the job past its 1 s in the queue.
+      JsonObject failed = Await.until("a maintenance round fails the job queued past its timeout",
+          Duration.ofSeconds(15), () -> {
+            peer.maintenance().tick().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+            return Jobs.status(url(peer), jobId);
+          }, s -> !"queued".equals(s.getString("status")));
       assertEquals("failed", failed.getString("status"), failed.encode());
       assertEquals("QUEUE_TIMEOUT", failed.getJsonObject("error").getString("code"));
       assertNotNull(failed.getString("failed_at"));
@@ -183,8 +194,8 @@ class JobErrorsTest {
     String jobId;
     try {
       jobId = accept(url(noBroker), predictBody(smallUpload(url(noBroker)), new JsonObject()));
-      Thread.sleep(500);
-      assertEquals("queued", Jobs.status(url(noBroker), jobId).getString("status"));
+      Await.holds("the job stays queued while no broker takes it", Duration.ofSeconds(1),
+          () -> "queued".equals(Jobs.status(url(noBroker), jobId).getString("status")));
     } finally {
       TestService.stop(noBroker);
     }
@@ -316,6 +327,10 @@ class JobErrorsTest {
     // A worker of its own (on an unused queue) with a long first backoff, so the test can heal the disk in between.
     OspreyApp worker = service.startPeer(Role.WORKER, new JsonObject().put("jobs", new JsonObject()
         .put("queue", "osprey.test.unused." + UUID.randomUUID()).put("retry_backoff_ms", 1500)));
+    Logger osprey = (Logger) LoggerFactory.getLogger("io.osprey");
+    ListAppender<ILoggingEvent> retries = new ListAppender<>();
+    retries.start();
+    osprey.addAppender(retries);
     try {
       String jobId = accept(url(peer), predictBody(smallUpload(url(peer)), new JsonObject()));
       Path blocker = service.storage().resolve("results").resolve(jobId);
@@ -323,13 +338,20 @@ class JobErrorsTest {
       Files.writeString(blocker, "not a folder");
       long start = System.nanoTime();
       var run = worker.vertx().eventBus().request(Bus.JOBS_RUN, new Bus.RunJob(jobId, 1).toJson());
-      Thread.sleep(700); // the first attempt has failed by now; the second starts 1.5 s after it
+      // Heal the disk once the first attempt has failed (the worker logs its retry); the second starts 1.5 s later.
+      Await.until("the first attempt failed and a retry was scheduled", Duration.ofSeconds(30), () -> {
+        synchronized (retries) {
+          return retries.list.stream().map(ILoggingEvent::getFormattedMessage)
+              .anyMatch(m -> m.contains(jobId) && m.contains("attempt 1/"));
+        }
+      });
       Files.delete(blocker);
       run.toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
       assertTrue(System.nanoTime() - start >= TimeUnit.MILLISECONDS.toNanos(1500), "a retry waited its backoff");
       JsonObject done = Jobs.status(base, jobId);
       assertEquals("completed", done.getString("status"), done.encode());
     } finally {
+      osprey.detachAppender(retries);
       TestService.stop(worker);
       TestService.stop(peer);
     }

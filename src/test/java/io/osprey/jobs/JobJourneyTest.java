@@ -5,8 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.osprey.testing.Await;
 import io.osprey.testing.Fixtures;
 import io.osprey.testing.Http;
+import io.osprey.testing.IntegrationTest;
 import io.osprey.testing.Jobs;
 import io.osprey.testing.Models;
 import io.osprey.testing.TestService;
@@ -17,6 +19,7 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.zip.ZipEntry;
@@ -30,6 +33,7 @@ import org.junit.jupiter.api.Test;
  * The spec's whole journey through HTTP against real PostgreSQL, Redis and RabbitMQ and a real model: upload,
  * predict, poll, results in three formats, visualizations and the images behind them.
  */
+@IntegrationTest
 class JobJourneyTest {
   private static TestService service;
   private static String base;
@@ -193,8 +197,8 @@ class JobJourneyTest {
     assertNotNull(cancelled.getString("cancelled_at"));
     assertTrue(cancelled.getJsonObject("progress").getInteger("processed_images") < 5, cancelled.encode());
     assertEquals(409, Jobs.post(base + "/api/v1/jobs/" + jobId + "/cancel").status());
-    Thread.sleep(500);
-    assertEquals("cancelled", Jobs.status(base, jobId).getString("status"), "terminal states never change");
+    Await.holds("terminal states never change", Duration.ofSeconds(1),
+        () -> "cancelled".equals(Jobs.status(base, jobId).getString("status")));
     assertEquals("RESULTS_NOT_READY", Http.get(base + "/api/v1/jobs/" + jobId + "/results").json()
         .getString("code"));
   }

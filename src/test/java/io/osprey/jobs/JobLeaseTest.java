@@ -7,7 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.osprey.OspreyApp;
 import io.osprey.Role;
+import io.osprey.testing.Await;
 import io.osprey.testing.Fixtures;
+import io.osprey.testing.IntegrationTest;
 import io.osprey.testing.Jobs;
 import io.osprey.testing.Models;
 import io.osprey.testing.TestService;
@@ -16,6 +18,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -32,6 +35,7 @@ import org.junit.jupiter.api.Test;
  * closes their connection, and a job running past jobs.max_processing_seconds fails with PROCESSING_TIMEOUT.
  * Real PostgreSQL, Redis and RabbitMQ (rabbitmqctl on this machine).
  */
+@IntegrationTest
 class JobLeaseTest {
   private static TestService service;
   private static String base;
@@ -253,7 +257,8 @@ class JobLeaseTest {
       assertTrue(processed >= 1 && processed < IMAGES, failed.encode());
       assertTrue(error.getString("details").contains(processed + " of " + IMAGES + " images"), error.encode());
       // The partial results are kept, one per processed image, and the worker adds none after the timeout.
-      Thread.sleep(4000);
+      Await.holds("no result rows after the timeout", Duration.ofSeconds(4), () -> String.valueOf(processed)
+          .equals(one("SELECT count(*) FROM job_results WHERE job_id = '" + jobId + "'")));
       assertEquals(String.valueOf(processed), one("SELECT count(*) FROM job_results WHERE job_id = '" + jobId
           + "'"));
       JsonObject later = Jobs.status(url, jobId);

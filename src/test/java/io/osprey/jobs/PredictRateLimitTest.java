@@ -5,7 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.osprey.OspreyApp;
 import io.osprey.Role;
+import io.osprey.testing.Await;
 import io.osprey.testing.Http;
+import io.osprey.testing.IntegrationTest;
 import io.osprey.testing.TestAuth;
 import io.osprey.testing.TestService;
 import io.vertx.core.json.JsonObject;
@@ -16,6 +18,7 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
@@ -31,6 +34,7 @@ import org.junit.jupiter.api.Test;
  * Other client addresses come from binding the client socket to 127.0.0.2 and 127.0.0.3 (all of 127/8 is loopback
  * on Linux).
  */
+@IntegrationTest
 class PredictRateLimitTest {
   private static final int LIMIT = 3;
   private static TestService service;
@@ -50,11 +54,9 @@ class PredictRateLimitTest {
 
   /** The limit counts in one-minute windows: start each test early in a window so it cannot turn mid-test. */
   @BeforeEach
-  void awaitFreshWindow() throws InterruptedException {
-    long intoMinute = System.currentTimeMillis() % 60_000;
-    if (intoMinute > 40_000) {
-      Thread.sleep(60_000 - intoMinute + 200);
-    }
+  void awaitFreshWindow() throws Exception {
+    Await.until("the first 40 s of a minute", Duration.ofSeconds(25),
+        () -> System.currentTimeMillis() % 60_000 <= 40_000);
   }
 
   private static int predict(OspreyApp app, String token) throws Exception {

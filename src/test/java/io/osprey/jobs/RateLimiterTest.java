@@ -4,10 +4,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.osprey.testing.UnitTest;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /** Which budget a request counts against, and the bounds of the in-process count. */
+@UnitTest
 class RateLimiterTest {
   private static RateLimiter limiter(boolean trustForwardedFor) {
     return new RateLimiter(null, "t:", 3, trustForwardedFor);

@@ -8,6 +8,7 @@ import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
+import io.osprey.testing.UnitTest;
 import io.vertx.core.Vertx;
 import io.vertx.redis.client.Redis;
 import io.vertx.redis.client.RedisOptions;
@@ -22,6 +23,7 @@ import org.slf4j.LoggerFactory;
  * Issue 15 item 8: when Redis cannot be read, status reads fall back to PostgreSQL and say so, but at most once per
  * {@link StatusCache#WARN_EVERY_MS}: an outage under steady polling must not flood the log.
  */
+@UnitTest
 class StatusCacheFallbackWarningTest {
   @Test
   void manyFallbackReadsDuringARedisOutageLogOneWarning() throws Exception {

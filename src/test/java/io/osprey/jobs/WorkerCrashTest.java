@@ -5,13 +5,16 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.osprey.OspreyApp;
 import io.osprey.Role;
+import io.osprey.testing.Await;
 import io.osprey.testing.Fixtures;
+import io.osprey.testing.IntegrationTest;
 import io.osprey.testing.Jobs;
 import io.osprey.testing.Models;
 import io.osprey.testing.TestService;
 import io.vertx.core.json.JsonObject;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -24,6 +27,7 @@ import org.junit.jupiter.api.Test;
  * hands the job to the broker again, another worker resumes after the images already stored, and the job
  * completes exactly once.
  */
+@IntegrationTest
 class WorkerCrashTest {
   private static TestService api;
 
@@ -55,13 +59,12 @@ class WorkerCrashTest {
     Process worker = api.spawn(Role.WORKER, java.util.Map.of("OSPREY_HTTP_PORT", "0",
         "OSPREY_JOBS_LEASE_SECONDS", "8", "OSPREY_JOBS_LEASE_RENEW_SECONDS", "2"), log);
     try {
-      long deadline = System.currentTimeMillis() + 120_000;
-      JsonObject status;
-      do {
-        Thread.sleep(100);
-        status = Jobs.status(api.baseUrl(), jobId);
-      } while (status.getJsonObject("progress").getInteger("processed_images") < 1
-          && System.currentTimeMillis() < deadline && worker.isAlive());
+      JsonObject status = Await.until("the worker processed a first image", Duration.ofSeconds(120), () -> {
+        if (!worker.isAlive()) {
+          throw new AssertionError("the worker died\n" + Files.readString(log));
+        }
+        return Jobs.status(api.baseUrl(), jobId);
+      }, s -> s.getJsonObject("progress").getInteger("processed_images") >= 1);
       assertEquals("processing", status.getString("status"), status.encode() + "\n" + Files.readString(log));
       assertTrue(status.getJsonObject("progress").getInteger("processed_images") < 4, status.encode());
     } finally {
@@ -99,9 +102,19 @@ class WorkerCrashTest {
       }
       assertEquals(4, predictions.size(), predictions.toString());
       assertTrue(predictions.stream().allMatch(n -> n.endsWith(".txt")), "no partial files left: " + predictions);
+      // The summary counts the detections of both attempts' images: what PostgreSQL and the label files hold.
       long total = done.getJsonObject("summary").getLong("total_detections");
-      long fromResults = Jobs.status(api.baseUrl(), jobId).getJsonObject("summary").getLong("total_detections");
-      assertEquals(total, fromResults);
+      try (var c = api.jdbc(); var s = c.createStatement(); var rs = s.executeQuery(
+          "SELECT coalesce(sum(detection_count), 0) FROM job_results WHERE job_id = '" + jobId + "'")) {
+        rs.next();
+        assertEquals(rs.getLong(1), total, "summary against job_results");
+      }
+      long labelLines = 0;
+      for (String name : predictions) {
+        labelLines += Files.readAllLines(api.storage().resolve("results").resolve(jobId).resolve("predictions")
+            .resolve(name)).stream().filter(l -> !l.isBlank()).count();
+      }
+      assertEquals(labelLines, total, "summary against the label files written");
     } finally {
       TestService.stop(replacement);
     }

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.osprey.OspreyApp;
 import io.osprey.Role;
 import io.osprey.testing.Fixtures;
+import io.osprey.testing.IntegrationTest;
 import io.osprey.testing.Jobs;
 import io.osprey.testing.Models;
 import io.osprey.testing.TestService;
@@ -29,6 +30,7 @@ import org.junit.jupiter.api.Test;
  * 0) and handed the job back; the next worker resumes after the images stored, and the job completes once with one
  * result per image. An in-process worker closed mid-inference (what a test's TestService.close does) is as safe.
  */
+@IntegrationTest
 class WorkerShutdownTest {
   // Smaller images first: the graceful rounds wait for the image in flight, the last worker does the big one.
   private static final List<String> IMAGES = List.of("zidane.jpg", "small-vehicles1.jpeg", "terrain2.png",
@@ -76,7 +78,7 @@ class WorkerShutdownTest {
       try {
         awaitInference(jobId, owners, worker, log);
         before = resultCount(jobId);
-        Thread.sleep(300); // inside the image: decoded, tiles running
+        Thread.sleep(300); // not a wait: it places the SIGTERM inside the image (decoded, tiles running)
       } finally {
         worker.destroy(); // SIGTERM, as an orchestrator sends it
       }
@@ -102,7 +104,7 @@ class WorkerShutdownTest {
         new JsonObject().put("grace_seconds", 0)));
     try {
       awaitInference(jobId, owners, null, null);
-      Thread.sleep(300);
+      Thread.sleep(300); // not a wait for a condition: it places the close inside the image, as above
     } finally {
       TestService.stop(closedMidImage);
     }

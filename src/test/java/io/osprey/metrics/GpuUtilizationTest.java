@@ -3,10 +3,12 @@ package io.osprey.metrics;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.osprey.testing.UnitTest;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /** Parsing of {@code nvidia-smi --query-gpu=utilization.gpu --format=csv,noheader,nounits} output. */
+@UnitTest
 class GpuUtilizationTest {
 
   @Test

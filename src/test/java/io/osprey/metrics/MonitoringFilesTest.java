@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.osprey.testing.UnitTest;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -18,6 +19,7 @@ import org.yaml.snakeyaml.Yaml;
  * provisioning, Prometheus loads the rules, the rules cover what the spec alerts on. (The PromQL itself is checked
  * by {@code promtool test rules docker/prometheus/alerts.test.yml} where promtool exists.)
  */
+@UnitTest
 class MonitoringFilesTest {
   private static final Path DOCKER = Path.of("docker");
 

@@ -10,6 +10,7 @@ import com.rabbitmq.client.MessageProperties;
 import io.osprey.OspreyApp;
 import io.osprey.Role;
 import io.osprey.testing.Http;
+import io.osprey.testing.IntegrationTest;
 import io.osprey.testing.TestService;
 import io.vertx.core.json.JsonObject;
 import java.nio.charset.StandardCharsets;
@@ -22,6 +23,7 @@ import org.junit.jupiter.api.Test;
  * {@code queue_length} comes from the broker in every role, labelled with the configured queue name, and API
  * processes report {@code workers_alive} from the workers' heartbeats; all read through /metrics.
  */
+@IntegrationTest
 class QueueAndWorkerMetricsTest {
 
   private static Double sample(String metrics, String name, String labels) {

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.osprey.Role;
 import io.osprey.annotations.CrashPoints;
 import io.osprey.testing.Fixtures;
+import io.osprey.testing.IntegrationTest;
 import io.osprey.testing.StreamMessages;
 import io.osprey.testing.StreamMessages.Received;
 import io.osprey.testing.TestService;
@@ -28,6 +29,7 @@ import org.junit.jupiter.api.Test;
  * with every message exactly once: the re-published batch reuses its publishing ids and the broker drops it, and
  * only the holder of the advisory lock publishes.
  */
+@IntegrationTest
 class OutboxCrashTest {
   private static int freePort() throws IOException {
     try (ServerSocket s = new ServerSocket(0)) {

@@ -21,6 +21,7 @@ import com.rabbitmq.stream.Message;
 import io.osprey.config.Config;
 import io.osprey.config.ConfigLoader;
 import io.osprey.inference.NativeLibraries;
+import io.osprey.testing.IntegrationTest;
 import io.osprey.testing.Fixtures;
 import io.osprey.testing.Http;
 import io.osprey.testing.StreamMessages;
@@ -45,6 +46,7 @@ import org.slf4j.LoggerFactory;
  * Issue 15 item 7: aerial photos travel in the stream with their bytes. Runs against the broker as
  * scripts/services.sh configures it ({@code stream.frame_max} 64 MiB in RabbitMQ's conf.d).
  */
+@IntegrationTest
 class OutboxLargeImageTest {
   /** What scripts/services.sh (and docker/rabbitmq/rabbitmq.conf) give the broker. */
   private static final int BROKER_FRAME_MAX = 64 << 20;

@@ -4,8 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.osprey.Role;
+import io.osprey.testing.Assets;
+import io.osprey.testing.Await;
 import io.osprey.testing.Fixtures;
 import io.osprey.testing.Http;
+import io.osprey.testing.IntegrationTest;
 import io.osprey.testing.StreamMessages;
 import io.osprey.testing.StreamMessages.Received;
 import io.osprey.testing.TestService;
@@ -16,7 +19,6 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -24,6 +26,7 @@ import org.junit.jupiter.api.Test;
  * broker): creates keep succeeding, readiness reports the outage, the drainer backs off and resumes by itself, and
  * every message reaches the stream exactly once.
  */
+@IntegrationTest
 class OutboxOutageTest {
   private static final int CREATES = 1000;
 
@@ -39,7 +42,7 @@ class OutboxOutageTest {
 
   @Test
   void everyCreateArrivesExactlyOnceAcrossABrokerOutage() throws Exception {
-    Assumptions.assumeTrue(rabbitmqctl("status"), "rabbitmqctl cannot control the local broker; skipping");
+    Assets.require(rabbitmqctl("status"), "rabbitmqctl cannot control the local broker");
     try (TestService service = TestService.start(OutboxOutageTest.class, Role.API, new JsonObject()
         .put("outbox", new JsonObject().put("enabled", true).put("max_backoff_ms", 1000).put("confirm_timeout_seconds", 3)))) {
       String base = service.baseUrl();
@@ -62,9 +65,7 @@ class OutboxOutageTest {
       boolean stopped = false;
       boolean sawDown = false;
       try {
-        while (next.get() < 300) {
-          Thread.sleep(10);
-        }
+        Await.until("300 creates before the outage", Duration.ofSeconds(60), () -> next.get() >= 300);
         assertTrue(rabbitmqctl("stop_app"), "broker stopped");
         stopped = true;
         long until = System.currentTimeMillis() + 4000;

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.osprey.auth.Permission;
 import io.osprey.testing.Fixtures;
 import io.osprey.testing.Http;
+import io.osprey.testing.IntegrationTest;
 import io.osprey.testing.StreamMessages;
 import io.osprey.testing.StreamMessages.Received;
 import io.osprey.testing.TestAuth;
@@ -27,6 +28,7 @@ import org.junit.jupiter.api.Test;
  * The outbox drained to a real RabbitMQ stream (each test class its own stream), read back with the real stream
  * client and decoded as docs/stream-contract.md says. The tests share one stream and look at their own messages.
  */
+@IntegrationTest
 class OutboxStreamTest {
   private static TestService service;
   private static String base;

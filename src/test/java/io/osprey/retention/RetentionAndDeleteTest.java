@@ -6,8 +6,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.osprey.OspreyApp;
 import io.osprey.Role;
+import io.osprey.testing.Await;
 import io.osprey.testing.Fixtures;
 import io.osprey.testing.Http;
+import io.osprey.testing.IntegrationTest;
 import io.osprey.testing.Jobs;
 import io.osprey.testing.Models;
 import io.osprey.testing.TestAuth;
@@ -31,6 +33,7 @@ import org.junit.jupiter.api.Test;
  * Issue 15 items 5 and 6 against real PostgreSQL, Redis, RabbitMQ and a real model: DELETE of jobs and uploads,
  * the retention sweep, and the disk guard.
  */
+@IntegrationTest
 class RetentionAndDeleteTest {
   private static TestService service;
   private static String base;
@@ -198,9 +201,9 @@ class RetentionAndDeleteTest {
     assertTrue(metric(base, "inference_jobs_total", "status=\"cancelled\"") >= cancelledBefore + 2,
         "two cancellations counted");
     // Nothing writes results for them afterwards: the worker stopped, and the queued delivery finds no row.
-    Thread.sleep(3000);
-    assertFalse(Files.exists(service.storage().resolve("results").resolve(running)), "no results of the deleted job");
-    assertFalse(Files.exists(service.storage().resolve("results").resolve(queued)));
+    Path results = service.storage().resolve("results");
+    Await.holds("no results of the deleted jobs appear", Duration.ofSeconds(3),
+        () -> !Files.exists(results.resolve(running)) && !Files.exists(results.resolve(queued)));
 
     // Now no live job uses the upload: it goes, rows and files.
     assertEquals(204, delete("/api/v1/inference/uploads/" + uploadId, token).status());
@@ -311,11 +314,10 @@ class RetentionAndDeleteTest {
       assertTrue(gauge.find() && Double.parseDouble(gauge.group(1)) > 0, "disk_free_bytes gauge");
 
       // The early sweep removed what is past retention, and only that.
-      long deadline = System.currentTimeMillis() + 20_000;
-      while (jobRows(oldJob) > 0 && System.currentTimeMillis() < deadline) {
-        Thread.sleep(200);
-      }
-      Thread.sleep(500);
+      // The sweep deletes the job, then the uploads no live job uses.
+      Await.until("the early sweep removed the old job and uploads", Duration.ofSeconds(20),
+          () -> jobRows(oldJob) == 0 && service.count("SELECT count(*) FROM uploads WHERE upload_id IN ('"
+              + oldUpload + "', '" + oldJobUpload + "')") == 0);
       assertEquals(0, jobRows(oldJob), "the old job was swept early");
       assertEquals(0, service.count("SELECT count(*) FROM uploads WHERE upload_id IN ('" + oldUpload + "', '"
           + oldJobUpload + "')"));

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.osprey.inference.Detection;
+import io.osprey.testing.UnitTest;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
@@ -14,6 +15,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** Each shipped rule set on hand-made detections, and the stage's failure modes. */
+@UnitTest
 class RulesStageTest {
   private static final List<String> NAMES = List.of("person", "bicycle", "car", "motorcycle", "airplane", "bus",
       "train", "truck");

@@ -10,9 +10,8 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.stream.Stream;
 import javax.imageio.ImageIO;
-import org.junit.jupiter.api.Assumptions;
 
-/** Test images: real aerial photos from ../shared (skipped with a message when absent) and generated ones. */
+/** Test images: real aerial photos from ../shared (absent: skip, or fail with CI=true; see Assets) and generated ones. */
 public final class Fixtures {
   private Fixtures() {
   }
@@ -25,12 +24,12 @@ public final class Fixtures {
 
   public static List<Path> realImages() throws IOException {
     Path dir = imagesDir();
-    Assumptions.assumeTrue(Files.isDirectory(dir),
-        "real test images not found at " + dir.toAbsolutePath() + " (set OSPREY_TEST_IMAGES); skipping");
+    Assets.require(Files.isDirectory(dir),
+        "real test images not found at " + dir.toAbsolutePath() + " (set OSPREY_TEST_IMAGES)");
     try (Stream<Path> files = Files.list(dir)) {
       List<Path> images = files.filter(p -> p.getFileName().toString().matches("(?i).+\\.(jpe?g|png|tiff?)$"))
           .sorted().toList();
-      Assumptions.assumeFalse(images.isEmpty(), "no images in " + dir.toAbsolutePath() + "; skipping");
+      Assets.require(!images.isEmpty(), "no images in " + dir.toAbsolutePath());
       return images;
     }
   }

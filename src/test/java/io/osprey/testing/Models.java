@@ -9,9 +9,11 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import org.junit.jupiter.api.Assumptions;
 
-/** The real ONNX models of ../shared/models (or OSPREY_TEST_MODELS); tests skip with a message when absent. */
+/**
+ * The real ONNX models of ../shared/models (or OSPREY_TEST_MODELS); when absent, tests skip with a message, or fail
+ * with CI=true ({@link Assets}).
+ */
 public final class Models {
   private static ModelRegistry registry;
 
@@ -28,8 +30,8 @@ public final class Models {
   }
 
   public static void assumePresent() {
-    Assumptions.assumeTrue(Files.isDirectory(dir()) && Files.exists(dir().resolve("yolov8n_int8.onnx")),
-        "test models not found at " + dir().toAbsolutePath() + " (set OSPREY_TEST_MODELS); skipping");
+    Assets.require(Files.isDirectory(dir()) && Files.exists(dir().resolve("yolov8n_int8.onnx")),
+        "test models not found at " + dir().toAbsolutePath() + " (set OSPREY_TEST_MODELS)");
   }
 
   /** One registry for the whole test JVM: models load once, as in the service. */

@@ -3,8 +3,10 @@ package io.osprey.uploads;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.osprey.testing.UnitTest;
 import org.junit.jupiter.api.Test;
 
+@UnitTest
 class FileNamesTest {
   @Test
   void pathPartsAreDroppedWhateverTheSeparator() {

@@ -6,14 +6,17 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.osprey.testing.Await;
 import io.osprey.testing.Fixtures;
 import io.osprey.testing.Http;
+import io.osprey.testing.IntegrationTest;
 import io.osprey.testing.TestService;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import java.util.UUID;
@@ -24,6 +27,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The spec's "File Upload Workflow" through HTTP against real PostgreSQL and a real storage folder. */
+@IntegrationTest
 class UploadApiTest {
   private static TestService service;
   private static String url;
@@ -47,13 +51,9 @@ class UploadApiTest {
   /** Every test that fails an upload also proves the all-or-nothing rule: no row, no file, no temp left. */
   @AfterEach
   void nothingHalfStored() throws Exception {
-    List<String> leftovers = service.storedFiles().stream().filter(p -> p.startsWith("tmp/")).toList();
-    // temp clean-up runs right after the answer; give the worker a moment.
-    for (int i = 0; i < 50 && !leftovers.isEmpty(); i++) {
-      Thread.sleep(100);
-      leftovers = service.storedFiles().stream().filter(p -> p.startsWith("tmp/")).toList();
-    }
-    assertEquals(List.of(), leftovers, "temp files left behind");
+    // temp clean-up runs right after the answer, on a worker thread.
+    Await.until("no temp files left behind", Duration.ofSeconds(5),
+        () -> service.storedFiles().stream().filter(p -> p.startsWith("tmp/")).toList(), List::isEmpty);
   }
 
   private static void assertNothingStoredSince(long uploadsBefore, long filesBefore, List<String> diskBefore)
@@ -377,12 +377,8 @@ class UploadApiTest {
     assertEquals("DATABASE_ERROR", r.json().getString("code"));
     assertEquals("Unable to save metadata", r.json().getString("message"));
     assertEquals(uploads, service.count("SELECT count(*) FROM uploads"), "the uploads row was rolled back");
-    List<String> now = uploadedOnDisk();
-    for (int i = 0; i < 50 && !now.equals(disk); i++) {
-      Thread.sleep(100);
-      now = uploadedOnDisk();
-    }
-    assertEquals(disk, now, "files of the failed upload were removed");
+    Await.until("files of the failed upload were removed", Duration.ofSeconds(5), UploadApiTest::uploadedOnDisk,
+        disk::equals);
   }
 
   @Test
