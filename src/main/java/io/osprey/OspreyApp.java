@@ -7,6 +7,7 @@ import io.osprey.annotations.AnnotationService;
 import io.osprey.annotations.AnnotationStatus;
 import io.osprey.annotations.AnnotationsApi;
 import io.osprey.annotations.CacheInvalidation;
+import io.osprey.annotations.JobAnnotations;
 import io.osprey.annotations.ClassCatalog;
 import io.osprey.annotations.MediaApi;
 import io.osprey.annotations.PathResolver;
@@ -31,6 +32,7 @@ import io.osprey.inference.ModelRegistry;
 import io.osprey.inference.NativeLibraries;
 import io.osprey.inference.OrtRuntime;
 import io.osprey.inference.SessionBackend;
+import io.osprey.jobs.BrokerCheck;
 import io.osprey.jobs.JobConsumerVerticle;
 import io.osprey.jobs.JobMaintenanceVerticle;
 import io.osprey.jobs.JobMetrics;
@@ -46,13 +48,14 @@ import io.osprey.metrics.Metrics;
 import io.osprey.rules.RuleSets;
 import io.osprey.rules.RulesStage;
 import io.osprey.storage.Database;
+import io.osprey.storage.RedisClients;
 import io.osprey.storage.StorageLayout;
 import io.osprey.retention.DeleteApi;
 import io.osprey.retention.DiskGuard;
 import io.osprey.retention.Retention;
 import io.osprey.retention.RetentionVerticle;
 import io.osprey.uploads.StorageJanitorVerticle;
-import io.osprey.uploads.ImageBudget;
+import io.osprey.imaging.ImageBudget;
 import io.osprey.uploads.UploadFilesVerticle;
 import io.osprey.uploads.UploadHandler;
 import io.osprey.uploads.UploadLimits;
@@ -104,6 +107,7 @@ public final class OspreyApp {
   private WorkerHeartbeat heartbeat;
   private long heartbeatTimer = -1;
   private JobQueue publisher;
+  private BrokerCheck brokerCheck;
   private CacheInvalidation invalidation;
   private AnnotationService annotations;
   private Reconciler reconciler;
@@ -120,7 +124,7 @@ public final class OspreyApp {
     this.metrics = metrics;
     this.layout = new StorageLayout(config.path("storage.root"));
     this.pool = Database.pool(vertx, config);
-    this.redis = Readiness.redisClient(vertx, config);
+    this.redis = RedisClients.create(vertx, config);
     this.readiness = new Readiness(vertx, config, pool, redis);
   }
 
@@ -161,6 +165,9 @@ public final class OspreyApp {
     StatusCache cache = new StatusCache(redis, prefix, config.integer("jobs.status_cache_ttl_seconds"));
     JobMetrics jobMetrics = new JobMetrics(metrics.registry(), config.string("jobs.queue"));
     heartbeat = new WorkerHeartbeat(redis, prefix);
+    // Every role has a job queue (the API publishes, workers consume), so the broker check is registered in each.
+    brokerCheck = new BrokerCheck(vertx, config);
+    readiness.addCheck("rabbitmq", brokerCheck::probe, brokerCheck.target());
     OrtRuntime runtime = null;
     if (role.runsWorkers()) {
       try {
@@ -249,7 +256,7 @@ public final class OspreyApp {
       runner = new JobRunnerVerticle(jobs, models,
           new RulesStage(ruleSets, config.integer("rules.time_budget_ms")), layout, writer, cache, jobMetrics, workers,
           config.integer("jobs.max_deliveries"), config.integer("jobs.retry_attempts"),
-          config.integer("jobs.retry_backoff_ms"), overlap, annotations, imageBudget,
+          config.integer("jobs.retry_backoff_ms"), overlap, new JobAnnotations(annotations), imageBudget,
           new JobRunnerVerticle.Leasing(workerId, config.integer("jobs.lease_seconds"),
               config.integer("jobs.lease_renew_seconds"), config.integer("jobs.max_processing_seconds")));
       consumerQueue = new JobQueue(vertx, config, "osprey-worker-" + workerId.substring(0, 8));
@@ -422,7 +429,8 @@ public final class OspreyApp {
         .transform(x -> bounded("heartbeat", role.runsWorkers() && heartbeat != null ? heartbeat.leave(workerId)
             : Future.succeededFuture()))
         .transform(x -> bounded("job publisher", publisher == null ? Future.succeededFuture() : publisher.close()))
-        .transform(x -> bounded("readiness", readiness.close()))
+        .transform(x -> bounded("readiness", Future.join(readiness.close(), brokerCheck == null
+            ? Future.succeededFuture() : brokerCheck.close()).mapEmpty()))
         .transform(x -> bounded("cache invalidation", invalidation == null ? Future.succeededFuture()
             : invalidation.close()))
         .transform(x -> bounded("verticles", undeployAll()))

@@ -8,7 +8,7 @@ import io.osprey.bus.Bus.JobStatusChanged;
 import io.osprey.bus.Bus.LoggedEvent;
 import io.osprey.http.ApiError;
 import io.osprey.http.CurrentUser;
-import io.osprey.http.ErrorCode;
+import io.osprey.errors.ErrorCode;
 import io.osprey.http.Responses;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
