@@ -9,6 +9,7 @@ import io.osprey.auth.AuthModule;
 import io.osprey.auth.AuthSettings;
 import io.osprey.config.Config;
 import io.osprey.events.EventHub;
+import io.osprey.events.EventStreams;
 import io.osprey.events.EventsModule;
 import io.osprey.events.EventsSettings;
 import io.osprey.health.Readiness;
@@ -33,8 +34,9 @@ import io.osprey.retention.AdminSettings;
 import io.osprey.retention.DiskGuard;
 import io.osprey.retention.Retention;
 import io.osprey.storage.Database;
+import io.osprey.storage.RedisClients;
 import io.osprey.storage.StorageLayout;
-import io.osprey.uploads.ImageBudget;
+import io.osprey.imaging.ImageBudget;
 import io.osprey.uploads.StorageJanitorVerticle;
 import io.osprey.uploads.UploadsModule;
 import io.osprey.uploads.UploadsSettings;
@@ -92,7 +94,7 @@ public final class OspreyApp {
     this.metrics = metrics;
     this.layout = new StorageLayout(config.path("storage.root"));
     this.pool = Database.pool(vertx, config);
-    this.redis = Readiness.redisClient(vertx, config);
+    this.redis = RedisClients.create(vertx, config);
     this.readiness = new Readiness(vertx, config, pool, redis);
   }
 
@@ -143,11 +145,13 @@ public final class OspreyApp {
 
     AuthModule auth = new AuthModule(vertx, AuthSettings.from(config), api);
     JobsSettings jobsSettings = JobsSettings.from(config);
-    jobs = new JobsModule(jobsSettings, api, role.runsWorkers(), pool, redis, layout, registry, runtime);
+    jobs = new JobsModule(vertx, jobsSettings, api, role.runsWorkers(), pool, redis, layout, registry, runtime,
+        readiness);
     admin = new AdminModule(vertx, AdminSettings.from(config), api, pool, jobs, layout, registry, readiness);
-    events = new EventsModule(vertx, EventsSettings.from(config), api, redis, auth.verifier(), jobs.repository());
     annotations = new AnnotationsModule(vertx, AnnotationsSettings.from(config), api, pool, layout, imageBudget,
-        events.log(), auth.verifier(), admin.diskGate());
+        auth.verifier(), admin.diskGate());
+    events = new EventsModule(vertx, EventsSettings.from(config), api, redis, auth.verifier(), jobs.statusReader(),
+        annotations.statuses());
 
     // Route order: the inference API's guard, uploads, event streams, jobs, deletes, annotations and media.
     modules.add(auth);
@@ -165,7 +169,7 @@ public final class OspreyApp {
     }
     if (role.runsWorkers()) {
       workers = new WorkersModule(WorkersSettings.from(config), jobsSettings, jobs, api, layout,
-          annotations.service(), imageBudget, readiness);
+          annotations.jobSink(), imageBudget, readiness);
       modules.add(workers);
     }
   }
@@ -210,6 +214,11 @@ public final class OspreyApp {
 
   public EventHub eventHub() {
     return events == null ? null : events.hub();
+  }
+
+  /** The event streams of this instance (null when the role serves no API). */
+  public EventStreams eventStreams() {
+    return events == null ? null : events.streams();
   }
 
   public Reconciler reconciler() {

@@ -1,10 +1,11 @@
 package io.osprey.annotations;
 
 import io.osprey.auth.TokenVerifier;
-import io.osprey.events.EventLog;
+import io.osprey.events.AnnotationStatuses;
+import io.osprey.imaging.ImageBudget;
+import io.osprey.jobs.AnnotationSink;
 import io.osprey.module.OspreyModule;
 import io.osprey.storage.StorageLayout;
-import io.osprey.uploads.ImageBudget;
 import io.vertx.core.Future;
 import io.vertx.core.Handler;
 import io.vertx.core.Vertx;
@@ -35,7 +36,7 @@ public final class AnnotationsModule implements OspreyModule {
    * the disk is low, before a create reads its body.
    */
   public AnnotationsModule(Vertx vertx, AnnotationsSettings settings, boolean api, Pool pool, StorageLayout layout,
-                           ImageBudget imageBudget, EventLog events, TokenVerifier verifier,
+                           ImageBudget imageBudget, TokenVerifier verifier,
                            Handler<RoutingContext> diskGate) {
     this.settings = settings;
     this.api = api;
@@ -45,7 +46,7 @@ public final class AnnotationsModule implements OspreyModule {
     this.paths = new PathResolver(pool, layout.root().resolve(settings.rootsBase()));
     this.classes = new ClassCatalog(pool);
     this.service = new AnnotationService(vertx, new AnnotationRepository(pool), paths,
-        new AnnotationFiles(settings.thumbnailSize(), imageBudget), events);
+        new AnnotationFiles(settings.thumbnailSize(), imageBudget));
     this.invalidation = new CacheInvalidation(vertx, settings.notifications(),
         Map.of(PathResolver.CHANNEL_PAYLOAD, paths::reset, ClassCatalog.CHANNEL_PAYLOAD, classes::reset));
     this.reconciler = api ? new Reconciler(service, settings.reconcileAfter(), settings.reconcileInterval()) : null;
@@ -79,6 +80,27 @@ public final class AnnotationsModule implements OspreyModule {
 
   public AnnotationService service() {
     return service;
+  }
+
+  /** How the job runner writes detections as annotations (the jobs module owns the interface). */
+  public AnnotationSink jobSink() {
+    return new JobAnnotations(service);
+  }
+
+  /** The annotation status vocabulary, for the events module's status filter. */
+  public AnnotationStatuses statuses() {
+    return new AnnotationStatuses() {
+      @Override
+      public String wireName(String value) {
+        AnnotationStatus status = AnnotationStatus.parse(value);
+        return status == null ? null : status.wire();
+      }
+
+      @Override
+      public String names() {
+        return AnnotationStatus.names();
+      }
+    };
   }
 
   /** Where annotation files are written (the outbox reads them back). */

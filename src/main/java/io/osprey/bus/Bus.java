@@ -1,5 +1,9 @@
 package io.osprey.bus;
 
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.eventbus.DeliveryOptions;
+import io.vertx.core.eventbus.EventBus;
+import io.vertx.core.eventbus.MessageCodec;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.util.List;
@@ -36,11 +40,92 @@ public final class Bus {
   }
 
   /**
-   * Live annotation events, published (not sent) after each mutation commits. Body: the AnnotationEventDto JSON
+   * Live annotation events, published (local delivery, {@link #local()}) once their change has committed: one message
+   * per committed change, its events in order. Body: a JsonArray of AnnotationEventDto JSON
    * {@code {annotationId, operation, status, mediaId, flightId, waypointId, detections, time}} built by
-   * {@code io.osprey.annotations.AnnotationEvents}; {@code detections} is present on Created and Edited only.
+   * {@code io.osprey.annotations.AnnotationEvents}; {@code detections} is present on Created and Edited only. The
+   * events module's log writer appends each message to the shared Redis event log as one batch.
    */
   public static final String ANNOTATION_EVENTS = "osprey.annotations.events";
+
+  /**
+   * Annotation events as the event hub reads them back from the shared log (produced by any instance), published
+   * locally to this instance's event streams; each stream consumes them on its own connection's context. Body
+   * {@link LoggedEvent}, passed by reference ({@link #registerLocalCodecs}).
+   */
+  public static final String EVENTS_ANNOTATIONS = "osprey.events.annotations";
+
+  /**
+   * Job status changes (from any instance, through Redis pub/sub), published locally by the event hub to this
+   * instance's job event streams. Body {@link JobStatusChanged}, passed by reference. One address for every job,
+   * not one per job: addresses are metric labels, and a label per job id would grow without bound.
+   */
+  public static final String EVENTS_JOB_STATUS = "osprey.events.jobs.status";
+
+  /**
+   * Published locally (no body) when the hub's job-status subscription is back after Redis was away: changes
+   * published meanwhile were missed (pub/sub keeps nothing), so each job stream re-reads its job's status.
+   */
+  public static final String EVENTS_JOB_RESYNC = "osprey.events.jobs.resync";
+
+  /**
+   * One entry of the shared annotation event log: its id (the SSE event id), the event (or control) JSON, and its
+   * SSE frame, encoded once for every subscriber. {@code control}: a reset entry every subscriber gets whatever its
+   * filter. Shared between contexts: nobody modifies {@code event}.
+   */
+  public record LoggedEvent(String id, JsonObject event, String frame, boolean control) {
+  }
+
+  /** A job's new status JSON (the job status DTO, with {@code job_id}). Shared between contexts: read only. */
+  public record JobStatusChanged(String jobId, JsonObject status) {
+  }
+
+  /** Delivery options of the events addresses: this process only. */
+  public static DeliveryOptions local() {
+    return new DeliveryOptions().setLocalOnly(true);
+  }
+
+  /**
+   * Lets the local-only records above travel on {@code bus} by reference (no copy per subscriber: thousands of
+   * subscribers share one encoded frame). Once per Vert.x instance; {@link #unregisterLocalCodecs} undoes it.
+   */
+  public static void registerLocalCodecs(EventBus bus) {
+    bus.registerDefaultCodec(LoggedEvent.class, new LocalCodec<>(LoggedEvent.class));
+    bus.registerDefaultCodec(JobStatusChanged.class, new LocalCodec<>(JobStatusChanged.class));
+  }
+
+  public static void unregisterLocalCodecs(EventBus bus) {
+    bus.unregisterDefaultCodec(LoggedEvent.class);
+    bus.unregisterDefaultCodec(JobStatusChanged.class);
+  }
+
+  /** Hands an immutable value to local consumers as is; it never crosses the wire. */
+  private record LocalCodec<T>(Class<T> type) implements MessageCodec<T, T> {
+    @Override
+    public void encodeToWire(Buffer buffer, T t) {
+      throw new UnsupportedOperationException(type.getSimpleName() + " is local only");
+    }
+
+    @Override
+    public T decodeFromWire(int pos, Buffer buffer) {
+      throw new UnsupportedOperationException(type.getSimpleName() + " is local only");
+    }
+
+    @Override
+    public T transform(T t) {
+      return t;
+    }
+
+    @Override
+    public String name() {
+      return "osprey.local." + type.getSimpleName();
+    }
+
+    @Override
+    public byte systemCodecID() {
+      return -1;
+    }
+  }
 
   /** Failure codes carried by {@code ReplyException.failureCode()} on these addresses. */
   public static final int FAILURE_STORAGE = 507;

@@ -1,7 +1,6 @@
 package io.osprey.events;
 
 import io.osprey.auth.TokenVerifier;
-import io.osprey.jobs.JobRepository;
 import io.osprey.module.OspreyModule;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -9,21 +8,23 @@ import io.vertx.ext.web.Router;
 import io.vertx.redis.client.Redis;
 
 /**
- * Live events. Every role writes annotation events to the event log; where the API runs, the hub relays them and
- * job progress to subscribers and the event-stream (SSE) routes serve them.
+ * Live events. Every role runs the event-log writer (annotation events reach it over the local bus, from workers
+ * too); where the API runs, the hub relays events between processes and the event-stream (SSE) routes serve them,
+ * reading job status and annotation states through the interfaces they are given.
  */
 public final class EventsModule implements OspreyModule {
-  private final EventLog log;
+  private final EventLogWriter writer;
   private final EventHub hub;
   private final EventStreams streams;
 
   /** {@code api}: whether this process serves the event streams (the log is written in every role). */
   public EventsModule(Vertx vertx, EventsSettings settings, boolean api, Redis redis, TokenVerifier verifier,
-                      JobRepository jobs) {
-    this.log = new EventLog(vertx, redis, settings.keyPrefix(), settings.retentionCount(), settings.outageBuffer());
+                      JobStatusReader jobs, AnnotationStatuses statuses) {
+    this.writer = new EventLogWriter(redis, settings.keyPrefix(), settings.retentionCount(), settings.outageBuffer());
     if (api) {
+      EventLog log = new EventLog(redis, settings.keyPrefix());
       hub = new EventHub(redis, log, settings.keyPrefix());
-      streams = new EventStreams(vertx, hub, log, verifier, jobs, settings.heartbeatSeconds(),
+      streams = new EventStreams(vertx, log, verifier, jobs, statuses, settings.heartbeatSeconds(),
           settings.maxBufferBytes(), settings.retryMs());
     } else {
       hub = null;
@@ -33,7 +34,8 @@ public final class EventsModule implements OspreyModule {
 
   @Override
   public Future<Void> deploy(Vertx vertx) {
-    return hub == null ? Future.succeededFuture() : vertx.deployVerticle(hub).mapEmpty();
+    Future<?> writing = vertx.deployVerticle(writer);
+    return (hub == null ? writing : writing.compose(x -> vertx.deployVerticle(hub))).mapEmpty();
   }
 
   @Override
@@ -43,12 +45,13 @@ public final class EventsModule implements OspreyModule {
     }
   }
 
-  public EventLog log() {
-    return log;
-  }
-
   /** The relay of live events (null where the API does not run). */
   public EventHub hub() {
     return hub;
+  }
+
+  /** The event-stream routes, shared by every HTTP instance (null where the API does not run). */
+  public EventStreams streams() {
+    return streams;
   }
 }

@@ -5,9 +5,8 @@ import static org.bytedeco.opencv.global.opencv_imgcodecs.imread;
 
 import io.osprey.bus.Bus;
 import io.osprey.inference.Detection;
-import io.osprey.annotations.AnnotationService;
-import io.osprey.http.ApiException;
-import io.osprey.http.ErrorCode;
+import io.osprey.errors.ErrorCode;
+import io.osprey.errors.OspreyException;
 import io.osprey.inference.DetectionEngine;
 import io.osprey.inference.ImageDetections;
 import io.osprey.inference.InferenceException;
@@ -16,8 +15,8 @@ import io.osprey.inference.OnnxModel;
 import io.osprey.rules.RulesException;
 import io.osprey.rules.RulesStage;
 import io.osprey.storage.StorageLayout;
-import io.osprey.uploads.ImageBudget;
-import io.osprey.uploads.ImageInspector;
+import io.osprey.imaging.ImageBudget;
+import io.osprey.imaging.ImageInspector;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.VerticleBase;
@@ -83,7 +82,7 @@ public final class JobRunnerVerticle extends VerticleBase {
   private final long retryBackoffMs;
   private final boolean overlap;
   private final Map<Thread, Map<String, DetectionEngine>> engines = new ConcurrentHashMap<>();
-  private final AnnotationService annotations;
+  private final AnnotationSink annotations;
   private final ImageBudget budget;
   private final Leasing leasing;
   /** Jobs this worker runs now (event-loop state). */
@@ -113,7 +112,7 @@ public final class JobRunnerVerticle extends VerticleBase {
                            StorageLayout layout,
                            ResultWriter writer,
                            StatusCache cache, JobMetrics metrics, int workers, int maxDeliveries, int retryAttempts,
-                           long retryBackoffMs, boolean overlap, AnnotationService annotations,
+                           long retryBackoffMs, boolean overlap, AnnotationSink annotations,
                            ImageBudget budget, Leasing leasing) {
     this.leasing = leasing;
     this.annotations = annotations;
@@ -540,7 +539,7 @@ public final class JobRunnerVerticle extends VerticleBase {
     if (!wanted.create() || annotations == null) {
       return Future.succeededFuture();
     }
-    List<io.osprey.annotations.Detection> boxes = new java.util.ArrayList<>();
+    List<AnnotationSink.Box> boxes = new java.util.ArrayList<>();
     for (Detection d : image.detections()) {
       double w = image.width();
       double h = image.height();
@@ -549,16 +548,15 @@ public final class JobRunnerVerticle extends VerticleBase {
       double x2 = clamp(d.x2() / w);
       double y2 = clamp(d.y2() / h);
       if (x2 > x1 && y2 > y1) {
-        boxes.add(new io.osprey.annotations.Detection(d.classId(), d.className(), (x1 + x2) / 2, (y1 + y2) / 2,
+        boxes.add(new AnnotationSink.Box(d.classId(), d.className(), (x1 + x2) / 2, (y1 + y2) / 2,
             x2 - x1, y2 - y1, Math.round(d.score() * 10000) / 10000.0));
       }
     }
-    return annotations.create(new AnnotationService.NewAnnotation(null, layout.stored(file.storagePath()), null,
-            file.filename(), wanted.flightId(), wanted.waypointId(), "AI", boxes, work.job().userId(),
-            work.job().jobId(), true))
-        .<Void>mapEmpty()
+    return annotations.create(new AnnotationSink.JobImage(layout.stored(file.storagePath()),
+            file.filename(), wanted.flightId(), wanted.waypointId(), boxes, work.job().userId(),
+            work.job().jobId()))
         .recover(e -> {
-          if (e instanceof ApiException api && api.error().code() == ErrorCode.ANNOTATION_EXISTS) {
+          if (e instanceof OspreyException x && x.code() == ErrorCode.ANNOTATION_EXISTS) {
             LOG.info("job {}: an annotation of {} exists already; kept", work.job().jobId(), file.filename());
             return Future.succeededFuture();
           }
@@ -706,7 +704,7 @@ public final class JobRunnerVerticle extends VerticleBase {
           .put("model", job.config().getString("model"));
       deviceSummary(rows, summary);
       Future<JsonObject> full = job.config().getBoolean("create_annotations", false) && annotations != null
-          ? annotations.repository().countForJob(job.jobId()).map(n -> summary.put("annotations_created", n))
+          ? annotations.countForJob(job.jobId()).map(n -> summary.put("annotations_created", n))
           : Future.succeededFuture(summary);
       return full.compose(s -> jobs.complete(job.jobId(), leasing.workerId(), s)).compose(row -> {
         if (row == null) {

@@ -1,5 +1,7 @@
 package io.osprey.jobs;
 
+import io.osprey.events.JobStatusReader;
+import io.osprey.health.Readiness;
 import io.osprey.inference.ModelRegistry;
 import io.osprey.inference.OrtRuntime;
 import io.osprey.module.OspreyModule;
@@ -31,6 +33,8 @@ public final class JobsModule implements OspreyModule {
   private final StorageLayout layout;
   private final Redis redis;
   private final OrtRuntime runtime;
+  private final Readiness readiness;
+  private final BrokerCheck brokerCheck;
   private JobQueue publisher;
   private JobMaintenanceVerticle maintenance;
   private JobsApi routes;
@@ -39,13 +43,16 @@ public final class JobsModule implements OspreyModule {
    * {@code runtime}: the inference runtime of a worker role, null where no model runs (the API then only lists
    * models). {@code api}: whether this process serves the API; {@code workersHere}: whether it runs workers.
    */
-  public JobsModule(JobsSettings settings, boolean api, boolean workersHere, Pool pool, Redis redis,
-                    StorageLayout layout, MeterRegistry registry, OrtRuntime runtime) {
+  public JobsModule(Vertx vertx, JobsSettings settings, boolean api, boolean workersHere, Pool pool, Redis redis,
+                    StorageLayout layout, MeterRegistry registry, OrtRuntime runtime, Readiness readiness) {
     this.settings = settings;
     this.api = api;
     this.workersHere = workersHere;
     this.redis = redis;
     this.runtime = runtime;
+    this.readiness = readiness;
+    // Every role has a job queue (the API publishes, workers consume), so every role checks the broker.
+    this.brokerCheck = new BrokerCheck(vertx, settings.broker(), settings.brokerCheckTimeoutMs());
     this.layout = layout;
     this.jobs = new JobRepository(pool);
     this.cache = new StatusCache(redis, settings.keyPrefix(), settings.statusCacheTtlSeconds());
@@ -57,6 +64,7 @@ public final class JobsModule implements OspreyModule {
 
   @Override
   public Future<Void> deploy(Vertx vertx) {
+    readiness.addCheck("rabbitmq", brokerCheck::probe, brokerCheck.target());
     if (!api) {
       return Future.succeededFuture();
     }
@@ -82,7 +90,14 @@ public final class JobsModule implements OspreyModule {
 
   @Override
   public Future<Void> stop() {
-    return publisher == null ? Future.succeededFuture() : publisher.close();
+    return Future.join(publisher == null ? Future.succeededFuture() : publisher.close(), brokerCheck.close())
+        .mapEmpty();
+  }
+
+  /** Job status for the events module's job streams, read from the job table. */
+  public JobStatusReader statusReader() {
+    return jobId -> jobs.find(jobId)
+        .map(j -> j == null ? null : new JobStatusReader.JobStatus(j.userId(), j.statusJson()));
   }
 
   public JobRepository repository() {

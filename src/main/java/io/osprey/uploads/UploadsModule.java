@@ -1,5 +1,6 @@
 package io.osprey.uploads;
 
+import io.osprey.imaging.ImageBudget;
 import io.osprey.module.OspreyModule;
 import io.osprey.storage.StorageLayout;
 import io.vertx.core.DeploymentOptions;

@@ -1,8 +1,9 @@
 package io.osprey.workers;
 
-import io.osprey.annotations.AnnotationService;
 import io.osprey.health.Readiness;
+import io.osprey.imaging.ImageBudget;
 import io.osprey.inference.DetectionEngine;
+import io.osprey.jobs.AnnotationSink;
 import io.osprey.inference.ModelRegistry;
 import io.osprey.jobs.JobConsumerVerticle;
 import io.osprey.jobs.JobQueue;
@@ -13,7 +14,6 @@ import io.osprey.jobs.ResultWriter;
 import io.osprey.module.OspreyModule;
 import io.osprey.rules.RulesStage;
 import io.osprey.storage.StorageLayout;
-import io.osprey.uploads.ImageBudget;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import java.util.UUID;
@@ -43,7 +43,7 @@ public final class WorkersModule implements OspreyModule {
 
   /** {@code api}: whether this process serves the API too (the worker then also samples live workers). */
   public WorkersModule(WorkersSettings settings, JobsSettings jobsSettings, JobsModule jobs, boolean api,
-                       StorageLayout layout, AnnotationService annotations, ImageBudget imageBudget,
+                       StorageLayout layout, AnnotationSink annotations, ImageBudget imageBudget,
                        Readiness readiness) {
     this.settings = settings;
     this.jobsSettings = jobsSettings;
