@@ -87,6 +87,33 @@ public final class JobRepository {
         });
   }
 
+  /**
+   * Runs {@code body} while holding this database's job-republisher advisory lock, on a connection of its own; null
+   * without running it when another process holds the lock. API and worker processes all republish (a deployment
+   * of only workers must hand on a dead worker's job too), and "select the jobs not enqueued, publish, mark them"
+   * is not one statement: the lock makes one republisher at a time, so two never publish the same job. A process
+   * that dies holding it loses its connection, and PostgreSQL releases the lock with it.
+   */
+  public <T> Future<T> underRepublishLock(java.util.function.Supplier<Future<T>> body) {
+    return pool.withConnection(conn -> conn.query("SELECT pg_try_advisory_lock(hashtext('osprey-job-republish'))")
+        .execute()
+        .compose(rows -> {
+          if (!rows.iterator().next().getBoolean(0)) {
+            return Future.succeededFuture(null);
+          }
+          Future<T> result;
+          try {
+            result = body.get();
+          } catch (RuntimeException e) {
+            result = Future.failedFuture(e);
+          }
+          // Unlocked on this same connection (session-level lock), whatever the body's outcome.
+          return result.transform(r -> conn.query("SELECT pg_advisory_unlock(hashtext('osprey-job-republish'))")
+              .execute().transform(x -> r.succeeded() ? Future.succeededFuture(r.result())
+                  : Future.<T>failedFuture(r.cause())));
+        }));
+  }
+
   /** Fails queued jobs older than the cutoff (spec: queued, timeout, failed). */
   public Future<List<JobRow>> failQueuedBefore(OffsetDateTime cutoff, JsonObject error) {
     return many(pool.preparedQuery("UPDATE jobs SET status = 'failed', failed_at = now(), updated_at = now(),"
