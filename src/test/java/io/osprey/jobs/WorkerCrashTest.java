@@ -76,6 +76,7 @@ class WorkerCrashTest {
     }
     assertTrue(processedBeforeKill >= 1 && processedBeforeKill < 4, "processed before kill: " + processedBeforeKill);
 
+    long killedAt = System.currentTimeMillis();
     OspreyApp replacement = api.startPeer(Role.WORKER, new JsonObject());
     try {
       JsonObject done = Jobs.waitFor(api.baseUrl(), jobId, 180_000, "completed", "failed");
@@ -102,6 +103,9 @@ class WorkerCrashTest {
       long total = done.getJsonObject("summary").getLong("total_detections");
       long fromResults = Jobs.status(api.baseUrl(), jobId).getJsonObject("summary").getLong("total_detections");
       assertEquals(total, fromResults);
+      System.out.printf("[fault] worker kill -9 mid-job: %d of 4 images stored before SIGKILL; job completed %.1f s"
+          + " after the kill (lease 8 s), attempts 2, 4 result rows, none duplicated; client saw processing, then"
+          + " completed%n", processedBeforeKill, (System.currentTimeMillis() - killedAt) / 1000.0);
     } finally {
       TestService.stop(replacement);
     }
