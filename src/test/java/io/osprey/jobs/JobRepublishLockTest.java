@@ -64,7 +64,7 @@ class JobRepublishLockTest {
       try {
         String queue = service.config().string("jobs.queue");
         Path dir = Files.createTempDirectory("osprey-republish-");
-        Path photo = Fixtures.write(dir, "field.png", Fixtures.image("png", 64, 48));
+        Path photo = Fixtures.write(dir, "field.png", Fixtures.image("png", 64, 64));
         JsonObject upload = Jobs.upload(service.baseUrl(), List.of(photo));
         for (int i = 0; i < JOBS; i++) {
           var r = Jobs.predict(service.baseUrl(), new JsonObject().put("upload_id", upload.getString("upload_id"))
@@ -86,7 +86,10 @@ class JobRepublishLockTest {
           app.maintenance().tick().toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
         }
         assertEquals(0, service.count("SELECT count(*) FROM jobs WHERE NOT enqueued"), "every job republished");
-        Thread.sleep(1000);
+        // The broker's queue figures lag (statistics are emitted every few seconds): wait for the expected count,
+        // then past another emission, so a surplus would show.
+        awaitMessages(queue, 2L * JOBS);
+        Thread.sleep(7000);
         assertEquals(2L * JOBS, messages(queue), "each job published once at predict and once by the sweepers");
         System.out.printf("[republish] 3 processes swept at once over %d jobs the broker lacked; the queue got"
             + " %d messages (one each)%n", JOBS, messages(queue) - JOBS);

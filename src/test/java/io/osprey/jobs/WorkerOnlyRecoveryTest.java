@@ -61,8 +61,15 @@ class WorkerOnlyRecoveryTest {
       // Small slices make each 2048x1365 image take a while, so the kill lands mid-job.
       jobId = Jobs.predict(url, new JsonObject().put("upload_id", upload.getString("upload_id"))
           .put("config", new JsonObject().put("model", "yolov8n_int8").put("visualization", false)
-              .put("sahi", new JsonObject().put("slice_width", 320).put("slice_height", 320))))
+              .put("sahi", new JsonObject().put("slice_width", 512).put("slice_height", 512))))
           .json().getJsonObject("data").getString("job_id");
+      // The API publishes after it answers: it is stopped only once the broker has the job (else this job would
+      // reach the survivor through its republisher, not through a dead worker's swept lease).
+      long deadline = System.currentTimeMillis() + 30_000;
+      while (worker.count("SELECT count(*) FROM jobs WHERE enqueued AND job_id = '" + jobId + "'") == 0) {
+        assertTrue(System.currentTimeMillis() < deadline, "the API never handed the job to the broker");
+        Thread.sleep(100);
+      }
     } finally {
       TestService.stop(api); // from here on, only worker processes run
     }
@@ -89,7 +96,7 @@ class WorkerOnlyRecoveryTest {
     assertEquals("processing", one("SELECT status" + where));
     assertTrue(processedBeforeKill >= 1 && processedBeforeKill < 4, "processed before kill: " + processedBeforeKill);
 
-    long deadline = System.currentTimeMillis() + 180_000;
+    long deadline = System.currentTimeMillis() + 600_000;
     while (!List.of("completed", "failed").contains(one("SELECT status" + where))) {
       assertTrue(System.currentTimeMillis() < deadline, "the job did not finish on the survivor");
       Thread.sleep(200);
