@@ -79,7 +79,8 @@ class WorkerCrashTest {
     long killedAt = System.currentTimeMillis();
     OspreyApp replacement = api.startPeer(Role.WORKER, new JsonObject());
     try {
-      JsonObject done = Jobs.waitFor(api.baseUrl(), jobId, 180_000, "completed", "failed");
+      // Generous: the remaining images take minutes on a loaded 2-core machine; a healthy run ends long before.
+      JsonObject done = Jobs.waitFor(api.baseUrl(), jobId, 600_000, "completed", "failed");
       assertEquals("completed", done.getString("status"), done.encode());
       assertEquals(4, done.getJsonObject("progress").getInteger("processed_images"));
       try (var c = api.jdbc(); var s = c.createStatement()) {
