@@ -117,14 +117,9 @@ public final class JobMaintenanceVerticle extends VerticleBase {
     if (!queue.connected()) {
       return Future.succeededFuture();
     }
-    return jobs.<Void>underRepublishLock(() -> jobs.notEnqueued(100).compose(ids -> {
-      Future<Void> chain = Future.succeededFuture();
-      for (String id : ids) {
-        chain = chain.compose(x -> queue.publish(id).compose(y -> jobs.markEnqueued(id))
-            .onSuccess(y -> LOG.info("job {} handed to the broker", id)));
-      }
-      return chain;
-    })).mapEmpty();
+    return jobs.republishUnderLock(100, id -> queue.publish(id)
+            .onSuccess(y -> LOG.info("job {} handed to the broker", id)))
+        .mapEmpty();
   }
 
   private Future<Void> sampleQueue() {

@@ -18,6 +18,13 @@ import java.util.UUID;
 public final class JobRepository {
   private final Pool pool;
 
+  /**
+   * Jobs to hand to the broker: queued ones it never got (it was down at predict time), and processing ones whose
+   * expired lease the sweep cleared; oldest first.
+   */
+  private static final String NOT_ENQUEUED = "SELECT job_id FROM jobs WHERE NOT enqueued AND (status = 'queued'"
+      + " OR (status = 'processing' AND lease_owner IS NULL)) ORDER BY created_at LIMIT $1";
+
   public JobRepository(Pool pool) {
     this.pool = pool;
   }
@@ -72,45 +79,39 @@ public final class JobRepository {
   }
 
   /**
-   * Jobs to hand to the broker: queued ones it never got (it was down at predict time), and processing ones whose
-   * expired lease the sweep cleared; oldest first.
+   * Hands the broker the jobs it lacks ({@link #NOT_ENQUEUED}), oldest first, at most {@code limit}: each is
+   * published, then marked enqueued; the ids handed over. API and worker processes all do this (a deployment of only
+   * workers must hand on a dead worker's job too), and "select, publish, mark" is not one statement, so it runs while
+   * holding this database's republisher advisory lock, on a connection of its own that also carries the select and
+   * the marks (so it needs one pool connection only). Another process holding the lock: nothing is done (an empty
+   * list). A process that dies holding it loses its connection, and PostgreSQL releases the lock with it.
    */
-  public Future<List<String>> notEnqueued(int limit) {
-    return pool.preparedQuery("SELECT job_id FROM jobs WHERE NOT enqueued AND (status = 'queued'"
-            + " OR (status = 'processing' AND lease_owner IS NULL))"
-            + " ORDER BY created_at LIMIT $1")
-        .execute(Tuple.of(limit))
-        .map(rows -> {
-          List<String> ids = new ArrayList<>();
-          rows.forEach(r -> ids.add(r.getUUID("job_id").toString()));
-          return ids;
-        });
-  }
-
-  /**
-   * Runs {@code body} while holding this database's job-republisher advisory lock, on a connection of its own; null
-   * without running it when another process holds the lock. API and worker processes all republish (a deployment
-   * of only workers must hand on a dead worker's job too), and "select the jobs not enqueued, publish, mark them"
-   * is not one statement: the lock makes one republisher at a time, so two never publish the same job. A process
-   * that dies holding it loses its connection, and PostgreSQL releases the lock with it.
-   */
-  public <T> Future<T> underRepublishLock(java.util.function.Supplier<Future<T>> body) {
+  public Future<List<String>> republishUnderLock(int limit, java.util.function.Function<String, Future<Void>> publish) {
     return pool.withConnection(conn -> conn.query("SELECT pg_try_advisory_lock(hashtext('osprey-job-republish'))")
         .execute()
-        .compose(rows -> {
-          if (!rows.iterator().next().getBoolean(0)) {
-            return Future.succeededFuture(null);
+        .compose(locked -> {
+          if (!locked.iterator().next().getBoolean(0)) {
+            return Future.succeededFuture(List.<String>of());
           }
-          Future<T> result;
-          try {
-            result = body.get();
-          } catch (RuntimeException e) {
-            result = Future.failedFuture(e);
-          }
-          // Unlocked on this same connection (session-level lock), whatever the body's outcome.
-          return result.transform(r -> conn.query("SELECT pg_advisory_unlock(hashtext('osprey-job-republish'))")
-              .execute().transform(x -> r.succeeded() ? Future.succeededFuture(r.result())
-                  : Future.<T>failedFuture(r.cause())));
+          List<String> handed = new ArrayList<>();
+          Future<Void> work = conn.preparedQuery(NOT_ENQUEUED).execute(Tuple.of(limit)).compose(rows -> {
+            Future<Void> chain = Future.succeededFuture();
+            for (Row r : rows) {
+              String id = r.getUUID("job_id").toString();
+              chain = chain.compose(x -> publish.apply(id))
+                  .compose(x -> conn.preparedQuery("UPDATE jobs SET enqueued = true WHERE job_id = $1")
+                      .execute(Tuple.of(UUID.fromString(id))))
+                  .map(x -> {
+                    handed.add(id);
+                    return null;
+                  });
+            }
+            return chain;
+          });
+          // Unlocked on this same connection (a session-level lock), whatever the outcome.
+          return work.transform(r -> conn.query("SELECT pg_advisory_unlock(hashtext('osprey-job-republish'))")
+              .execute().transform(x -> r.succeeded() ? Future.succeededFuture(handed)
+                  : Future.<List<String>>failedFuture(r.cause())));
         }));
   }
 
