@@ -20,9 +20,12 @@ public final class JobRepository {
 
   /**
    * Jobs to hand to the broker: queued ones it never got (it was down at predict time), and processing ones whose
-   * expired lease the sweep cleared; oldest first.
+   * expired lease the sweep cleared; oldest first. Only rows unchanged for 10 s: predict and a graceful hand-back
+   * publish the job themselves right after their write and mark it enqueued after the broker's confirm, so a
+   * younger row is most likely on its way already (taking it too would publish it twice).
    */
-  private static final String NOT_ENQUEUED = "SELECT job_id FROM jobs WHERE NOT enqueued AND (status = 'queued'"
+  private static final String NOT_ENQUEUED = "SELECT job_id FROM jobs WHERE NOT enqueued"
+      + " AND updated_at < now() - interval '10 seconds' AND (status = 'queued'"
       + " OR (status = 'processing' AND lease_owner IS NULL)) ORDER BY created_at LIMIT $1";
 
   public JobRepository(Pool pool) {
