@@ -265,6 +265,14 @@ public final class OspreyApp {
       JobQueue jobQueue = consumerQueue;
       // A job handed back by a draining worker is published again on this worker's queue (open until the end).
       runner.republishVia(jobQueue::publish);
+      if (!role.runsApi()) {
+        // A worker-only process sweeps and republishes too (issue 15): a deployment of only workers must still hand
+        // a dead worker's job on. It publishes through its consumer connection (the API role has its publisher).
+        maintenance = new JobMaintenanceVerticle(jobs, jobQueue, cache, jobMetrics,
+            Duration.ofSeconds(config.integer("jobs.queued_timeout_seconds")), 5000);
+        JobMaintenanceVerticle sweeps = maintenance;
+        chain = chain.compose(x -> vertx.deployVerticle(sweeps));
+      }
       chain = chain.compose(x -> vertx.deployVerticle(jobRunner))
           .compose(x -> vertx.deployVerticle(new JobConsumerVerticle(jobQueue, workers)))
           .onSuccess(x -> {
