@@ -255,8 +255,12 @@ public final class OspreyApp {
     return admin == null ? null : admin.diskGuard();
   }
 
+  /** The job sweep: the jobs module's where the API runs, else the workers module's. */
   public JobMaintenanceVerticle maintenance() {
-    return jobs == null ? null : jobs.maintenance();
+    if (jobs != null && jobs.maintenance() != null) {
+      return jobs.maintenance();
+    }
+    return workers == null ? null : workers.maintenance();
   }
 
   /**

@@ -17,7 +17,7 @@ import io.vertx.sqlclient.Pool;
 /**
  * Detection jobs as records: their table, status cache, metrics, the worker heartbeat, and the model and rule
  * catalogues, in every role. Where the API runs it also publishes jobs (its own queue connection), sweeps jobs
- * left queued too long, serves the job routes and samples the queue length for the metrics (a worker role samples
+ * left queued too long (a worker-only role sweeps in the workers module), serves the job routes and samples the queue length for the metrics (a worker role samples
  * through its consumer instead, see the workers module).
  */
 public final class JobsModule implements OspreyModule {

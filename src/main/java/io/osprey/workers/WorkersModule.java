@@ -6,6 +6,7 @@ import io.osprey.inference.DetectionEngine;
 import io.osprey.jobs.AnnotationSink;
 import io.osprey.inference.ModelRegistry;
 import io.osprey.jobs.JobConsumerVerticle;
+import io.osprey.jobs.JobMaintenanceVerticle;
 import io.osprey.jobs.JobQueue;
 import io.osprey.jobs.JobRunnerVerticle;
 import io.osprey.jobs.JobsModule;
@@ -38,6 +39,7 @@ public final class WorkersModule implements OspreyModule {
   private final String workerId = UUID.randomUUID().toString();
   private final JobRunnerVerticle runner;
   private JobQueue consumerQueue;
+  private JobMaintenanceVerticle maintenance;
   private Vertx vertx;
   private long heartbeatTimer = -1;
 
@@ -76,7 +78,15 @@ public final class WorkersModule implements OspreyModule {
         .mapEmpty();
     readiness.addCheck("model", () -> warm.isComplete() ? warm : Future.failedFuture("still loading"),
         models.defaultModel() + " in " + models.directory());
-    return vertx.deployVerticle(runner)
+    Future<?> sweeping = Future.succeededFuture();
+    if (!api) {
+      // A worker-only process sweeps and republishes too (issue 15): a deployment of only workers must still hand
+      // a dead worker's job on. It publishes through its consumer connection (the API role has its publisher).
+      maintenance = new JobMaintenanceVerticle(jobs.repository(), queue, jobs.cache(), jobs.metrics(),
+          jobsSettings.queuedTimeout(), 5000);
+      sweeping = vertx.deployVerticle(maintenance);
+    }
+    return sweeping.compose(x -> vertx.deployVerticle(runner))
         .compose(x -> vertx.deployVerticle(new JobConsumerVerticle(queue, settings.instances())))
         .onSuccess(x -> {
           jobs.heartbeat().beat(workerId);
@@ -114,6 +124,11 @@ public final class WorkersModule implements OspreyModule {
         // A job that reached no safe state even then: its lease lapses now, so the sweep hands it on promptly.
         .transform(x -> bounded.apply("release leases", runner.releaseLeases()).transform(y -> x.succeeded()
             ? Future.<Void>succeededFuture() : Future.<Void>failedFuture(x.cause())));
+  }
+
+  /** The sweep of a worker-only process (null where the API runs: the jobs module sweeps there). */
+  public JobMaintenanceVerticle maintenance() {
+    return maintenance;
   }
 
   /** After {@link #drain}: the heartbeat is withdrawn so the API stops counting this worker. */
