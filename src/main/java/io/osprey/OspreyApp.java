@@ -175,11 +175,14 @@ public final class OspreyApp {
   }
 
   private Future<Void> deploy() {
-    // Every module deploys from this (non Vert.x) thread, so the clients a module starts get contexts of their own
-    // rather than another module's; they start side by side and HTTP listens once all are up.
+    // Every module but the workers deploys from this (non Vert.x) thread, so the clients a module starts get
+    // contexts of their own rather than another module's; they start side by side and HTTP listens once all are
+    // up. Workers come last: a process takes jobs only once it is otherwise fully up.
     List<Future<Void>> started = new ArrayList<>();
     for (OspreyModule module : modules) {
-      started.add(module.deploy(vertx));
+      if (module != workers) {
+        started.add(module.deploy(vertx));
+      }
     }
     if (GpuUtilization.available()) {
       // GPU utilisation where nvidia-smi exists (absent on CPU machines), in every role.
@@ -195,10 +198,13 @@ public final class OspreyApp {
     return Future.all(started)
         .compose(x -> HttpVerticle.deploy(vertx, instances, () -> new HttpVerticle(host, port, metrics, readiness,
             router -> modules.forEach(m -> m.mount(router)), edge, cors)))
-        .onSuccess(first -> {
+        .compose(first -> {
           http = first;
+          return workers == null ? Future.succeededFuture() : workers.deploy(vertx);
+        })
+        .onSuccess(x -> {
           LOG.info("Osprey started: role {}, port {} ({} HTTP instances), storage {}, models {}",
-              role.name().toLowerCase(), first.actualPort(), instances, layout.root(), jobs.models().directory());
+              role.name().toLowerCase(), http.actualPort(), instances, layout.root(), jobs.models().directory());
         })
         .mapEmpty();
   }

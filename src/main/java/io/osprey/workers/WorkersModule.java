@@ -35,13 +35,14 @@ public final class WorkersModule implements OspreyModule {
   private final JobsSettings jobsSettings;
   private final JobsModule jobs;
   private final boolean api;
-  private final Readiness readiness;
   private final String workerId = UUID.randomUUID().toString();
   private final JobRunnerVerticle runner;
   private JobQueue consumerQueue;
   private JobMaintenanceVerticle maintenance;
   private Vertx vertx;
   private long heartbeatTimer = -1;
+  /** The default model's warm-up, started on deploy. */
+  private volatile Future<Void> warm;
 
   /** {@code api}: whether this process serves the API too (the worker then also samples live workers). */
   public WorkersModule(WorkersSettings settings, JobsSettings jobsSettings, JobsModule jobs, boolean api,
@@ -51,7 +52,6 @@ public final class WorkersModule implements OspreyModule {
     this.jobsSettings = jobsSettings;
     this.jobs = jobs;
     this.api = api;
-    this.readiness = readiness;
     ModelRegistry models = jobs.models();
     ResultWriter writer = new ResultWriter(layout, settings.thumbnailSize(), settings.jpegQuality());
     boolean overlap = DetectionEngine.overlapPays(jobs.runtime().intraOpThreads());
@@ -60,6 +60,11 @@ public final class WorkersModule implements OspreyModule {
         settings.instances(), settings.maxDeliveries(), settings.retryAttempts(), settings.retryBackoffMs(), overlap,
         annotations, imageBudget, new JobRunnerVerticle.Leasing(workerId, settings.leaseSeconds(),
             settings.leaseRenewSeconds(), settings.maxProcessingSeconds()));
+    // Registered now, before HTTP serves readiness; it reports the warm-up that deploy starts.
+    readiness.addCheck("model", () -> {
+      Future<Void> loading = warm;
+      return loading != null && loading.isComplete() ? loading : Future.failedFuture("still loading");
+    }, models.defaultModel() + " in " + models.directory());
   }
 
   @Override
@@ -73,11 +78,9 @@ public final class WorkersModule implements OspreyModule {
     jobs.metrics().poll(vertx, queue, api ? jobs.heartbeat() : null, 5000);
     ModelRegistry models = jobs.models();
     // Warm the default model now so the first job does not pay for loading it; readiness reports how it went.
-    Future<Void> warm = vertx.executeBlocking(() -> models.get(null), false)
+    warm = vertx.executeBlocking(() -> models.get(null), false)
         .onFailure(e -> LOG.warn("default model not loaded: {}", e.getMessage()))
         .mapEmpty();
-    readiness.addCheck("model", () -> warm.isComplete() ? warm : Future.failedFuture("still loading"),
-        models.defaultModel() + " in " + models.directory());
     Future<?> sweeping = Future.succeededFuture();
     if (!api) {
       // A worker-only process sweeps and republishes too (issue 15): a deployment of only workers must still hand
