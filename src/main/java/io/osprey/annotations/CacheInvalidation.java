@@ -1,8 +1,6 @@
 package io.osprey.annotations;
 
-import io.osprey.config.Config;
 import io.vertx.pgclient.PgConnectOptions;
-import io.osprey.storage.Database;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.pgclient.pubsub.PgSubscriber;
@@ -23,10 +21,6 @@ public final class CacheInvalidation {
 
   private final PgSubscriber subscriber;
   private final Map<String, Runnable> resets;
-
-  public CacheInvalidation(Vertx vertx, Config config, Map<String, Runnable> resets) {
-    this(vertx, Database.connectOptions(config), resets);
-  }
 
   /** {@code database}: where to LISTEN (the service's own database). */
   public CacheInvalidation(Vertx vertx, PgConnectOptions database, Map<String, Runnable> resets) {

@@ -1,6 +1,5 @@
 package io.osprey.jobs;
 
-import io.osprey.config.Config;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.rabbitmq.RabbitMQClient;
@@ -17,10 +16,6 @@ public final class BrokerCheck {
   private final int timeoutMs;
   private RabbitMQClient rabbit;
   private Future<Void> connecting;
-
-  public BrokerCheck(Vertx vertx, Config config) {
-    this(vertx, JobQueue.brokerOptions(config, "osprey-readiness"), config.integer("health.check_timeout_ms"));
-  }
 
   /** {@code broker}: where and as whom to connect (copied); {@code timeoutMs}: how long a probe may try. */
   public BrokerCheck(Vertx vertx, RabbitMQOptions broker, int timeoutMs) {
