@@ -128,7 +128,8 @@ public final class OspreyApp {
     try {
       app.compose(sessions);
       deployed = app.deploy();
-    } catch (InferenceException e) {
+    } catch (InferenceException | RuntimeException e) {
+      // Vert.x and the clients already made are closed below, as after a failed deployment.
       deployed = Future.failedFuture(e);
     }
     return deployed.map(app).recover(e -> app.close().transform(x -> Future.failedFuture(e)));
