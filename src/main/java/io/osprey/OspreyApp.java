@@ -34,11 +34,13 @@ import io.osprey.jobs.JobQueue;
 import io.osprey.jobs.JobRepository;
 import io.osprey.jobs.JobRunnerVerticle;
 import io.osprey.jobs.JobsApi;
+import io.osprey.jobs.PipelineWorkerVerticle;
 import io.osprey.jobs.RateLimiter;
-import io.osprey.jobs.ResultWriter;
 import io.osprey.jobs.StatusCache;
 import io.osprey.jobs.WorkerHeartbeat;
 import io.osprey.metrics.Metrics;
+import io.osprey.pipeline.ImagePipeline;
+import io.osprey.pipeline.ResultWriter;
 import io.osprey.rules.RuleSets;
 import io.osprey.rules.RulesStage;
 import io.osprey.storage.Database;
@@ -152,6 +154,7 @@ public final class OspreyApp {
 
   private Future<Void> deploy() {
     String prefix = config.string("redis.key_prefix");
+    io.osprey.bus.Bus.registerLocalCodecs(vertx.eventBus());
     UploadRepository uploads = new UploadRepository(pool);
     JobRepository jobs = new JobRepository(pool);
     StatusCache cache = new StatusCache(redis, prefix, config.integer("jobs.status_cache_ttl_seconds"));
@@ -237,12 +240,24 @@ public final class OspreyApp {
       ResultWriter writer = new ResultWriter(layout, config.integer("jobs.thumbnail_size"),
           config.integer("jobs.jpeg_quality"));
       boolean overlap = DetectionEngine.overlapPays(runtime.intraOpThreads());
-      runner = new JobRunnerVerticle(jobs, models,
-          new RulesStage(ruleSets, config.integer("rules.time_budget_ms")), layout, writer, cache, jobMetrics, workers,
-          config.integer("jobs.max_deliveries"), config.integer("jobs.retry_attempts"),
-          config.integer("jobs.retry_backoff_ms"), overlap, annotations, imageBudget,
+      RulesStage rulesStage = new RulesStage(ruleSets, config.integer("rules.time_budget_ms"));
+      runner = new JobRunnerVerticle(jobs, models, layout, cache, jobMetrics, workers,
+          new JobRunnerVerticle.Retries(config.integer("jobs.max_deliveries"), config.integer("jobs.retry_attempts"),
+              config.integer("jobs.retry_backoff_ms")), annotations,
           new JobRunnerVerticle.Leasing(workerId, config.integer("jobs.lease_seconds"),
               config.integer("jobs.lease_renew_seconds"), config.integer("jobs.max_processing_seconds")));
+      // The per-image work (decode, inference, rules, result files): jobs.worker_instances worker verticles, each
+      // with its own pipeline, on a pool of their own (an image may take minutes: no blocked-thread warnings).
+      java.util.concurrent.atomic.AtomicInteger instance = new java.util.concurrent.atomic.AtomicInteger();
+      DeploymentOptions pipelineWorkers = new DeploymentOptions()
+          .setThreadingModel(ThreadingModel.WORKER)
+          .setInstances(workers)
+          .setWorkerPoolName("osprey-inference")
+          .setWorkerPoolSize(workers)
+          .setMaxWorkerExecuteTime(24)
+          .setMaxWorkerExecuteTimeUnit(TimeUnit.HOURS);
+      chain = chain.compose(x -> vertx.deployVerticle(() -> new PipelineWorkerVerticle(instance.getAndIncrement(),
+          models, new ImagePipeline(rulesStage, writer, imageBudget, overlap)), pipelineWorkers));
       consumerQueue = new JobQueue(vertx, config, "osprey-worker-" + workerId.substring(0, 8));
       consumerQueueOrNull = consumerQueue;
       JobRunnerVerticle jobRunner = runner;

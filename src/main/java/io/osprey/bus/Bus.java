@@ -1,5 +1,8 @@
 package io.osprey.bus;
 
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.eventbus.EventBus;
+import io.vertx.core.eventbus.MessageCodec;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.util.List;
@@ -32,6 +35,96 @@ public final class Bus {
 
     public static RunJob fromJson(JsonObject json) {
       return new RunJob(json.getString("job_id"), json.getLong("deliveries", 1L));
+    }
+  }
+
+  /**
+   * Run one job image through the pipeline (decode, detect, rules, result files) on one of the process's pipeline
+   * worker verticles. Each of the {@code jobs.worker_instances} instances consumes its own address,
+   * {@link #pipelineWorker(int)}, so the runner gives an image to a worker that is free rather than queueing it
+   * behind a busy one. Local only: request {@link ProcessImage}, reply {@link ImageProcessed} or
+   * {@link ImageFailed}, both passed by reference ({@link #registerLocalCodecs}).
+   */
+  public static final String PIPELINE_IMAGE = "osprey.pipeline.image";
+
+  /** The address of pipeline worker {@code instance} (0 to jobs.worker_instances - 1). */
+  public static String pipelineWorker(int instance) {
+    return PIPELINE_IMAGE + "." + instance;
+  }
+
+  /**
+   * One image of a job: ids, the stored file's absolute path, its uploaded name, and the job's stored config (as
+   * validated at predict time; read-only, passed by reference).
+   */
+  public record ProcessImage(String jobId, String fileId, String imagePath, String fileName, JsonObject config) {
+  }
+
+  /** A reply on {@link #PIPELINE_IMAGE}. */
+  public sealed interface ImageReply permits ImageProcessed, ImageFailed {
+  }
+
+  /**
+   * The image's results are stored. {@code device}: where inference ran ("cuda" or "cpu"); {@code boxes}: the kept
+   * boxes as an annotation stores them, only when the job makes annotations.
+   */
+  public record ImageProcessed(int detections, Double meanConfidence, boolean annotated, int width, int height,
+                               String device, List<Box> boxes) implements ImageReply {
+  }
+
+  /** Class, centre and size as fractions of the image, confidence (4 places). */
+  public record Box(int classId, String className, double centerX, double centerY, double width, double height,
+                    double confidence) {
+  }
+
+  /**
+   * The image failed. {@code code}: the job error code when retrying cannot help or the cause is known
+   * (FILE_NOT_FOUND, CORRUPTED_FILE, INVALID_DIMENSIONS, INVALID_CONFIG, RULES_ERROR, MODEL_LOAD_ERROR,
+   * INFERENCE_ERROR); null for anything else (storage, a closing model), which may pass on a retry.
+   */
+  public record ImageFailed(String code, String message) implements ImageReply {
+  }
+
+  /**
+   * Registers the by-reference codecs of the local-only message records (once per Vert.x instance): the body is
+   * handed over as the same immutable object, never encoded.
+   */
+  public static void registerLocalCodecs(EventBus bus) {
+    bus.registerDefaultCodec(ProcessImage.class, new LocalCodec<>(ProcessImage.class));
+    bus.registerDefaultCodec(ImageProcessed.class, new LocalCodec<>(ImageProcessed.class));
+    bus.registerDefaultCodec(ImageFailed.class, new LocalCodec<>(ImageFailed.class));
+  }
+
+  /** Passes a record between verticles of one process as it is; it never goes on a wire. */
+  private static final class LocalCodec<T> implements MessageCodec<T, T> {
+    private final String name;
+
+    LocalCodec(Class<T> type) {
+      this.name = "osprey.local." + type.getSimpleName();
+    }
+
+    @Override
+    public void encodeToWire(Buffer buffer, T body) {
+      throw new UnsupportedOperationException(name + " is local only");
+    }
+
+    @Override
+    public T decodeFromWire(int pos, Buffer buffer) {
+      throw new UnsupportedOperationException(name + " is local only");
+    }
+
+    @Override
+    public T transform(T body) {
+      return body;
+    }
+
+    @Override
+    public String name() {
+      return name;
+    }
+
+    @Override
+    public byte systemCodecID() {
+      return -1;
     }
   }
 
