@@ -235,6 +235,7 @@ public final class OspreyApp {
           jobMetrics, heartbeat);
     }
     JobQueue consumerQueueOrNull = null;
+    java.util.function.Supplier<Future<Void>> startConsuming = null;
     if (role.runsWorkers()) {
       int workers = config.integer("jobs.worker_instances");
       ResultWriter writer = new ResultWriter(layout, config.integer("jobs.thumbnail_size"),
@@ -247,29 +248,25 @@ public final class OspreyApp {
           new JobRunnerVerticle.Leasing(workerId, config.integer("jobs.lease_seconds"),
               config.integer("jobs.lease_renew_seconds"), config.integer("jobs.max_processing_seconds")));
       // The per-image work (decode, inference, rules, result files): jobs.worker_instances worker verticles, each
-      // with its own pipeline, on a pool of their own (an image may take minutes: no blocked-thread warnings).
-      java.util.concurrent.atomic.AtomicInteger instance = new java.util.concurrent.atomic.AtomicInteger();
-      DeploymentOptions pipelineWorkers = new DeploymentOptions()
-          .setThreadingModel(ThreadingModel.WORKER)
-          .setInstances(workers)
-          .setWorkerPoolName("osprey-inference")
-          .setWorkerPoolSize(workers)
-          .setMaxWorkerExecuteTime(24)
-          .setMaxWorkerExecuteTimeUnit(TimeUnit.HOURS);
-      chain = chain.compose(x -> vertx.deployVerticle(() -> new PipelineWorkerVerticle(instance.getAndIncrement(),
-          models, new ImagePipeline(rulesStage, writer, imageBudget, overlap)), pipelineWorkers));
+      // with its own pipeline.
+      int maxBatch = config.integer("inference.batch_size");
+      chain = chain.compose(x -> PipelineWorkerVerticle.deploy(vertx, workers, models,
+          () -> new ImagePipeline(rulesStage, writer, imageBudget, maxBatch, overlap)));
       consumerQueue = new JobQueue(vertx, config, "osprey-worker-" + workerId.substring(0, 8));
       consumerQueueOrNull = consumerQueue;
       JobRunnerVerticle jobRunner = runner;
       JobQueue jobQueue = consumerQueue;
       // A job handed back by a draining worker is published again on this worker's queue (open until the end).
       runner.republishVia(jobQueue::publish);
-      chain = chain.compose(x -> vertx.deployVerticle(jobRunner))
-          .compose(x -> vertx.deployVerticle(new JobConsumerVerticle(jobQueue, workers)))
+      chain = chain.compose(x -> vertx.deployVerticle(jobRunner));
+      // Jobs are taken last, once everything else is up: a worker stopped while still starting (SIGTERM before the
+      // launcher's shutdown hook exists) then holds no job it could not hand back.
+      startConsuming = () -> vertx.deployVerticle(new JobConsumerVerticle(jobQueue, workers))
           .onSuccess(x -> {
             heartbeat.beat(workerId);
             heartbeatTimer = vertx.setPeriodic(5000, t -> heartbeat.beat(workerId));
-          });
+          })
+          .mapEmpty();
       // Warm the default model now so the first job does not pay for loading it; readiness reports how it went.
       Future<Void> warm = vertx.executeBlocking(() -> models.get(null), false)
           .onFailure(e -> LOG.warn("default model not loaded: {}", e.getMessage()))
@@ -322,7 +319,9 @@ public final class OspreyApp {
         new AdminApi(annotations, classes, verifier).mount(router);
       }
     }, io.osprey.http.HttpEdge.from(config), io.osprey.http.Cors.of(config.string("http.cors_origins")));
+    java.util.function.Supplier<Future<Void>> consuming = startConsuming;
     return chain.compose(x -> vertx.deployVerticle(http))
+        .compose(id -> consuming == null ? Future.succeededFuture(id) : consuming.get().map(id))
         .onSuccess(id -> LOG.info("Osprey started: role {}, port {}, storage {}, models {}",
             role.name().toLowerCase(), http.actualPort(), layout.root(), models.directory()))
         .mapEmpty();
