@@ -4,13 +4,19 @@ import io.osprey.bus.Bus;
 import io.osprey.inference.InferenceException;
 import io.osprey.inference.ModelRegistry;
 import io.osprey.pipeline.ImagePipeline;
+import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
+import io.vertx.core.ThreadingModel;
 import io.vertx.core.VerticleBase;
+import io.vertx.core.Vertx;
 import io.vertx.core.eventbus.Message;
 import io.vertx.core.json.JsonObject;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -39,6 +45,25 @@ public final class PipelineWorkerVerticle extends VerticleBase {
     this.instance = instance;
     this.models = models;
     this.pipeline = pipeline;
+  }
+
+  /**
+   * Deploys {@code instances} pipeline workers (instance n on {@link Bus#pipelineWorker(int) osprey.pipeline.image.n}),
+   * each with a pipeline of its own, as worker verticles on a pool of their own, "osprey-inference", with one thread
+   * per instance: an image may take minutes (no blocked-thread warnings for it), and other blocking work never waits
+   * behind inference.
+   */
+  public static Future<String> deploy(Vertx vertx, int instances, ModelRegistry models,
+                                      Supplier<ImagePipeline> pipelines) {
+    AtomicInteger next = new AtomicInteger();
+    return vertx.deployVerticle(() -> new PipelineWorkerVerticle(next.getAndIncrement(), models, pipelines.get()),
+        new DeploymentOptions()
+            .setThreadingModel(ThreadingModel.WORKER)
+            .setInstances(instances)
+            .setWorkerPoolName("osprey-inference")
+            .setWorkerPoolSize(instances)
+            .setMaxWorkerExecuteTime(24)
+            .setMaxWorkerExecuteTimeUnit(TimeUnit.HOURS));
   }
 
   @Override

@@ -36,22 +36,22 @@ import org.bytedeco.opencv.opencv_core.Mat;
  * sessions underneath are shared.
  */
 public final class ImagePipeline implements AutoCloseable {
-  /** Most tiles per model call for dynamic-batch models. */
-  private static final int MAX_BATCH = 8;
-
   private final RulesStage rules;
   private final ResultWriter writer;
   private final ImageBudget budget;
+  private final int maxBatch;
   private final boolean overlap;
   private final Map<String, DetectionEngine> engines = new HashMap<>();
 
   /**
-   * @param overlap prepare and decode tiles while inference runs (see {@link DetectionEngine#overlapPays})
+   * @param maxBatch most tiles per model call for dynamic-batch models (inference.batch_size)
+   * @param overlap  prepare and decode tiles while inference runs (see {@link DetectionEngine#overlapPays})
    */
-  public ImagePipeline(RulesStage rules, ResultWriter writer, ImageBudget budget, boolean overlap) {
+  public ImagePipeline(RulesStage rules, ResultWriter writer, ImageBudget budget, int maxBatch, boolean overlap) {
     this.rules = rules;
     this.writer = writer;
     this.budget = budget;
+    this.maxBatch = maxBatch;
     this.overlap = overlap;
   }
 
@@ -179,7 +179,7 @@ public final class ImagePipeline implements AutoCloseable {
       if (engine != null) {
         engine.close(Duration.ZERO);
       }
-      engine = new DetectionEngine(model, MAX_BATCH, overlap);
+      engine = new DetectionEngine(model, maxBatch, overlap);
       engines.put(model.name(), engine);
     }
     return engine;

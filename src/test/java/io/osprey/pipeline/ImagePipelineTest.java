@@ -57,7 +57,7 @@ class ImagePipelineTest {
 
   private ImagePipeline pipeline(ImageBudget budget) {
     return new ImagePipeline(new RulesStage(new RuleSets(Path.of("conf", "rules")), 2000),
-        new ResultWriter(layout, 128, 85), budget, false);
+        new ResultWriter(layout, 128, 85), budget, 8, false);
   }
 
   private static ImagePipeline.Request request(String jobId, Path image, ImagePipeline.Rules rules,

@@ -56,8 +56,8 @@ class ResultWriterTest {
 
     String json = Files.readString(layout.detections("job", "f1"));
     assertEquals(new JsonArray().add(expected(CAR, 640, 480)).add(expected(BUS, 640, 480)).encode(), json);
-    assertEquals(List.of("2 0.093984 0.095052 0.155906 0.104687 0.876540", "5 0.500000 0.500000 1.000000 1.000000 0.500000"),
-        Files.readAllLines(layout.predictions("job", "f1")));
+    assertEquals(List.of("2 0.093984 0.095052 0.155906 0.104687 0.876540",
+        "5 0.500000 0.500000 1.000000 1.000000 0.500000"), Files.readAllLines(layout.predictions("job", "f1")));
     assertFalse(Files.exists(layout.suppressed("job", "f1")));
     assertFalse(Files.exists(layout.annotated("job", "f1")), "no images unless asked");
   }
