@@ -4,8 +4,10 @@ import io.osprey.annotations.AdminApi;
 import io.osprey.annotations.AnnotationFiles;
 import io.osprey.annotations.AnnotationRepository;
 import io.osprey.annotations.AnnotationService;
+import io.osprey.annotations.AnnotationStatus;
 import io.osprey.annotations.AnnotationsApi;
 import io.osprey.annotations.CacheInvalidation;
+import io.osprey.annotations.JobAnnotations;
 import io.osprey.annotations.ClassCatalog;
 import io.osprey.annotations.MediaApi;
 import io.osprey.annotations.PathResolver;
@@ -14,9 +16,12 @@ import io.osprey.auth.AuthHandler;
 import io.osprey.auth.JwksSource;
 import io.osprey.auth.TokenVerifier;
 import io.osprey.config.Config;
+import io.osprey.events.AnnotationStatuses;
 import io.osprey.events.EventHub;
 import io.osprey.events.EventLog;
+import io.osprey.events.EventLogWriter;
 import io.osprey.events.EventStreams;
+import io.osprey.events.JobStatusReader;
 import io.osprey.outbox.OutboxRepository;
 import io.osprey.outbox.OutboxVerticle;
 import io.osprey.health.Readiness;
@@ -27,6 +32,7 @@ import io.osprey.inference.ModelRegistry;
 import io.osprey.inference.NativeLibraries;
 import io.osprey.inference.OrtRuntime;
 import io.osprey.inference.SessionBackend;
+import io.osprey.jobs.BrokerCheck;
 import io.osprey.jobs.JobConsumerVerticle;
 import io.osprey.jobs.JobMaintenanceVerticle;
 import io.osprey.jobs.JobMetrics;
@@ -44,13 +50,14 @@ import io.osprey.pipeline.ResultWriter;
 import io.osprey.rules.RuleSets;
 import io.osprey.rules.RulesStage;
 import io.osprey.storage.Database;
+import io.osprey.storage.RedisClients;
 import io.osprey.storage.StorageLayout;
 import io.osprey.retention.DeleteApi;
 import io.osprey.retention.DiskGuard;
 import io.osprey.retention.Retention;
 import io.osprey.retention.RetentionVerticle;
 import io.osprey.uploads.StorageJanitorVerticle;
-import io.osprey.uploads.ImageBudget;
+import io.osprey.imaging.ImageBudget;
 import io.osprey.uploads.UploadFilesVerticle;
 import io.osprey.uploads.UploadHandler;
 import io.osprey.uploads.UploadLimits;
@@ -102,6 +109,7 @@ public final class OspreyApp {
   private WorkerHeartbeat heartbeat;
   private long heartbeatTimer = -1;
   private JobQueue publisher;
+  private BrokerCheck brokerCheck;
   private CacheInvalidation invalidation;
   private AnnotationService annotations;
   private Reconciler reconciler;
@@ -118,7 +126,7 @@ public final class OspreyApp {
     this.metrics = metrics;
     this.layout = new StorageLayout(config.path("storage.root"));
     this.pool = Database.pool(vertx, config);
-    this.redis = Readiness.redisClient(vertx, config);
+    this.redis = RedisClients.create(vertx, config);
     this.readiness = new Readiness(vertx, config, pool, redis);
   }
 
@@ -154,12 +162,14 @@ public final class OspreyApp {
 
   private Future<Void> deploy() {
     String prefix = config.string("redis.key_prefix");
-    io.osprey.bus.Bus.registerLocalCodecs(vertx.eventBus());
     UploadRepository uploads = new UploadRepository(pool);
     JobRepository jobs = new JobRepository(pool);
     StatusCache cache = new StatusCache(redis, prefix, config.integer("jobs.status_cache_ttl_seconds"));
     JobMetrics jobMetrics = new JobMetrics(metrics.registry(), config.string("jobs.queue"));
     heartbeat = new WorkerHeartbeat(redis, prefix);
+    // Every role has a job queue (the API publishes, workers consume), so the broker check is registered in each.
+    brokerCheck = new BrokerCheck(vertx, config);
+    readiness.addCheck("rabbitmq", brokerCheck::probe, brokerCheck.target());
     OrtRuntime runtime = null;
     if (role.runsWorkers()) {
       try {
@@ -177,16 +187,19 @@ public final class OspreyApp {
             config.integer("auth.max_token_lifetime_seconds")));
     PathResolver paths = new PathResolver(pool, layout.root().resolve(config.string("annotations.roots_base")));
     ClassCatalog classes = new ClassCatalog(pool);
-    EventLog eventLog = new EventLog(vertx, redis, prefix, config.integer("events.retention_count"),
+    EventLog eventLog = new EventLog(redis, prefix);
+    // Every role: workers create annotations too, and their events reach the log through the bus.
+    EventLogWriter eventLogWriter = new EventLogWriter(redis, prefix, config.integer("events.retention_count"),
         config.integer("events.outage_buffer"));
     // One pixel budget per process: every route and the job runner check images against it before decoding.
     ImageBudget imageBudget = ImageBudget.from(config);
     annotations = new AnnotationService(vertx, new AnnotationRepository(pool), paths,
-        new AnnotationFiles(config.integer("annotations.thumbnail_size"), imageBudget), eventLog);
+        new AnnotationFiles(config.integer("annotations.thumbnail_size"), imageBudget));
     invalidation = new CacheInvalidation(vertx, config, Map.of(PathResolver.CHANNEL_PAYLOAD, paths::reset,
         ClassCatalog.CHANNEL_PAYLOAD, classes::reset));
 
     Future<?> chain = invalidation.start()
+        .compose(x -> vertx.deployVerticle(eventLogWriter))
         .compose(x -> verifier.load().otherwise(e -> null));
     JobsApi jobsApi = null;
     DeleteApi deleteApi = null;
@@ -227,8 +240,10 @@ public final class OspreyApp {
       hub = new EventHub(redis, eventLog, prefix);
       EventHub eventHub = hub;
       chain = chain.compose(x -> vertx.deployVerticle(eventHub));
-      streams = new EventStreams(vertx, hub, eventLog, verifier, jobs, config.integer("events.heartbeat_seconds"),
-          config.integer("events.max_buffer_bytes"), config.integer("events.retry_ms"));
+      streams = new EventStreams(vertx, eventLog, verifier, jobId -> jobs.find(jobId)
+          .map(j -> j == null ? null : new JobStatusReader.JobStatus(j.userId(), j.statusJson())),
+          annotationStatuses(), config.integer("events.heartbeat_seconds"), config.integer("events.max_buffer_bytes"),
+          config.integer("events.retry_ms"));
       jobsApi = new JobsApi(vertx, jobs, publisher, cache,
           new RateLimiter(redis, prefix, config.integer("jobs.rate_limit_per_minute"),
               config.bool("jobs.rate_limit_trust_forwarded_for")), models, ruleSets, layout,
@@ -244,7 +259,7 @@ public final class OspreyApp {
       RulesStage rulesStage = new RulesStage(ruleSets, config.integer("rules.time_budget_ms"));
       runner = new JobRunnerVerticle(jobs, models, layout, cache, jobMetrics, workers,
           new JobRunnerVerticle.Retries(config.integer("jobs.max_deliveries"), config.integer("jobs.retry_attempts"),
-              config.integer("jobs.retry_backoff_ms")), annotations,
+              config.integer("jobs.retry_backoff_ms")), new JobAnnotations(annotations),
           new JobRunnerVerticle.Leasing(workerId, config.integer("jobs.lease_seconds"),
               config.integer("jobs.lease_renew_seconds"), config.integer("jobs.max_processing_seconds")));
       // The per-image work (decode, inference, rules, result files): jobs.worker_instances worker verticles, each
@@ -258,6 +273,14 @@ public final class OspreyApp {
       JobQueue jobQueue = consumerQueue;
       // A job handed back by a draining worker is published again on this worker's queue (open until the end).
       runner.republishVia(jobQueue::publish);
+      if (!role.runsApi()) {
+        // A worker-only process sweeps and republishes too (issue 15): a deployment of only workers must still hand
+        // a dead worker's job on. It publishes through its consumer connection (the API role has its publisher).
+        maintenance = new JobMaintenanceVerticle(jobs, jobQueue, cache, jobMetrics,
+            Duration.ofSeconds(config.integer("jobs.queued_timeout_seconds")), 5000);
+        JobMaintenanceVerticle sweeps = maintenance;
+        chain = chain.compose(x -> vertx.deployVerticle(sweeps));
+      }
       chain = chain.compose(x -> vertx.deployVerticle(jobRunner));
       // Jobs are taken last, once everything else is up: a worker stopped while still starting (SIGTERM before the
       // launcher's shutdown hook exists) then holds no job it could not hand back.
@@ -354,6 +377,27 @@ public final class OspreyApp {
     return hub;
   }
 
+  /** The event streams of this instance (null when the role serves no API). */
+  public EventStreams eventStreams() {
+    return streams;
+  }
+
+  /** The annotations module's status vocabulary, for the events module's status filter. */
+  private static AnnotationStatuses annotationStatuses() {
+    return new AnnotationStatuses() {
+      @Override
+      public String wireName(String value) {
+        AnnotationStatus status = AnnotationStatus.parse(value);
+        return status == null ? null : status.wire();
+      }
+
+      @Override
+      public String names() {
+        return AnnotationStatus.names();
+      }
+    };
+  }
+
   public Reconciler reconciler() {
     return reconciler;
   }
@@ -406,7 +450,8 @@ public final class OspreyApp {
         .transform(x -> bounded("heartbeat", role.runsWorkers() && heartbeat != null ? heartbeat.leave(workerId)
             : Future.succeededFuture()))
         .transform(x -> bounded("job publisher", publisher == null ? Future.succeededFuture() : publisher.close()))
-        .transform(x -> bounded("readiness", readiness.close()))
+        .transform(x -> bounded("readiness", Future.join(readiness.close(), brokerCheck == null
+            ? Future.succeededFuture() : brokerCheck.close()).mapEmpty()))
         .transform(x -> bounded("cache invalidation", invalidation == null ? Future.succeededFuture()
             : invalidation.close()))
         .transform(x -> bounded("verticles", undeployAll()))

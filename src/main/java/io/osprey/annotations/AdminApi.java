@@ -4,7 +4,7 @@ import io.osprey.auth.AuthHandler;
 import io.osprey.auth.Permission;
 import io.osprey.auth.TokenVerifier;
 import io.osprey.http.ApiError;
-import io.osprey.http.ErrorCode;
+import io.osprey.errors.ErrorCode;
 import io.osprey.http.Responses;
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonArray;

@@ -2,19 +2,20 @@ package io.osprey.annotations;
 
 import io.osprey.bus.Bus;
 import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.time.Instant;
 import java.util.List;
 
-/** Builds AnnotationEventDto bodies and publishes them on the event bus once their change has committed. */
+/**
+ * Builds AnnotationEventDto bodies and publishes them on the local event bus ({@link Bus#ANNOTATION_EVENTS}) once
+ * their change has committed; the events module logs them to the shared event log every instance's streams read.
+ */
 public final class AnnotationEvents {
   private final Vertx vertx;
-  private final io.osprey.events.EventLog log;
 
-  /** {@code log}: the shared log event streams of every instance read (null: local event bus only). */
-  public AnnotationEvents(Vertx vertx, io.osprey.events.EventLog log) {
+  public AnnotationEvents(Vertx vertx) {
     this.vertx = vertx;
-    this.log = log;
   }
 
   public static JsonObject event(String annotationId, String operation, AnnotationStatus status, String mediaId,
@@ -26,10 +27,10 @@ public final class AnnotationEvents {
         .put("time", Instant.now().toString());
   }
 
+  /** One message per committed change, so the log appends its events together (a bulk change is one batch). */
   public void publish(List<JsonObject> events) {
-    events.forEach(e -> vertx.eventBus().publish(Bus.ANNOTATION_EVENTS, e));
-    if (log != null && !events.isEmpty()) {
-      log.append(events);
+    if (!events.isEmpty()) {
+      vertx.eventBus().publish(Bus.ANNOTATION_EVENTS, new JsonArray(List.copyOf(events)), Bus.local());
     }
   }
 }

@@ -11,8 +11,8 @@ import static org.bytedeco.opencv.global.opencv_imgcodecs.imwrite;
 import static org.bytedeco.opencv.global.opencv_imgproc.INTER_AREA;
 import static org.bytedeco.opencv.global.opencv_imgproc.resize;
 
-import io.osprey.uploads.ImageBudget;
-import io.osprey.uploads.ImageInspector;
+import io.osprey.imaging.ImageBudget;
+import io.osprey.imaging.ImageInspector;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;

@@ -4,9 +4,8 @@ import io.osprey.annotations.AnnotationFiles.Staged;
 import io.osprey.annotations.AnnotationRepository.Annotation;
 import io.osprey.annotations.AnnotationRepository.Media;
 import io.osprey.annotations.AnnotationStatus.Operation;
-import io.osprey.http.ApiError;
-import io.osprey.http.ApiException;
-import io.osprey.http.ErrorCode;
+import io.osprey.errors.ErrorCode;
+import io.osprey.errors.OspreyException;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.WorkerExecutor;
@@ -39,13 +38,12 @@ public final class AnnotationService {
   private final AnnotationEvents events;
   private final WorkerExecutor executor;
 
-  public AnnotationService(Vertx vertx, AnnotationRepository repo, PathResolver paths, AnnotationFiles files,
-                           io.osprey.events.EventLog log) {
+  public AnnotationService(Vertx vertx, AnnotationRepository repo, PathResolver paths, AnnotationFiles files) {
     this.vertx = vertx;
     this.repo = repo;
     this.paths = paths;
     this.files = files;
-    this.events = new AnnotationEvents(vertx, log);
+    this.events = new AnnotationEvents(vertx);
     this.executor = vertx.createSharedWorkerExecutor("osprey-annotation-files", 4);
   }
 
@@ -78,8 +76,8 @@ public final class AnnotationService {
 
   public Future<Annotation> create(NewAnnotation r) {
     if (!r.hasImage() && r.mediaId() == null) {
-      return Future.failedFuture(new ApiException(ApiError.of(ErrorCode.INVALID_REQUEST,
-          "Send the image (base64 'image' or an 'image' file part) or the 'mediaId' of uploaded media")));
+      return Future.failedFuture(new OspreyException(ErrorCode.INVALID_REQUEST,
+          "Send the image (base64 'image' or an 'image' file part) or the 'mediaId' of uploaded media"));
     }
     return paths.get().compose(dirs -> {
       // Everything that can reject the image (header, pixel budget, the decode that makes the thumbnail) happens
@@ -146,8 +144,8 @@ public final class AnnotationService {
           return Future.failedFuture(mediaNotFound(r.mediaId()));
         }
         if (staged == null && !m.mediaType().equals("Image")) {
-          return Future.failedFuture(new ApiException(ApiError.of(ErrorCode.INVALID_REQUEST, "Media " + m.id()
-              + " is a video: send the annotated frame as 'image' together with its mediaId")));
+          return Future.failedFuture(new OspreyException(ErrorCode.INVALID_REQUEST, "Media " + m.id()
+              + " is a video: send the annotated frame as 'image' together with its mediaId"));
         }
         return Future.succeededFuture(m);
       });
@@ -169,8 +167,8 @@ public final class AnnotationService {
           height, r.jobId(), "pending", 1, r.user(), null, null, r.detections());
       return repo.insertAnnotation(tx, a).compose(createdAt -> {
         if (createdAt == null) {
-          return Future.failedFuture(new ApiException(ApiError.of(ErrorCode.ANNOTATION_EXISTS,
-              "An annotation of this image already exists: " + id).withDetails(new JsonObject().put("id", id))));
+          return Future.failedFuture(OspreyException.of(ErrorCode.ANNOTATION_EXISTS,
+              "An annotation of this image already exists: " + id, "id", id));
         }
         Annotation stored = new Annotation(a.id(), a.mediaId(), a.name(), a.flightId(), a.waypointId(), a.source(),
             a.status(), a.imageExtension(), a.width(), a.height(), a.jobId(), a.filesState(), a.version(),
@@ -189,12 +187,12 @@ public final class AnnotationService {
 
   private static <T> Future<T> stagingFailure(Throwable e) {
     if (e instanceof AnnotationFiles.Rejected rejected) {
-      return Future.failedFuture(new ApiException(ApiError.of(ErrorCode.valueOf(rejected.code()),
-          rejected.getMessage())));
+      return Future.failedFuture(new OspreyException(ErrorCode.valueOf(rejected.code()),
+          rejected.getMessage()));
     }
     LOG.error("staging an annotation image failed", e);
-    return Future.failedFuture(new ApiException(ApiError.of(ErrorCode.STORAGE_ERROR,
-        "Server storage unavailable: " + e.getMessage()), e));
+    return Future.failedFuture(new OspreyException(ErrorCode.STORAGE_ERROR,
+        "Server storage unavailable: " + e.getMessage(), e));
   }
 
   static String extension(String path) {
@@ -318,19 +316,17 @@ public final class AnnotationService {
     return repo.findMedia(repo.pool(), a.mediaId()).map(m -> m == null ? null : Path.of(m.path()));
   }
 
-  static ApiException mediaNotFound(String id) {
-    return new ApiException(ApiError.of(ErrorCode.MEDIA_NOT_FOUND, "Media not found: " + id)
-        .withDetails(new JsonObject().put("mediaId", id)));
+  static OspreyException mediaNotFound(String id) {
+    return OspreyException.of(ErrorCode.MEDIA_NOT_FOUND, "Media not found: " + id, "mediaId", id);
   }
 
-  static ApiException notFound(String id) {
+  static OspreyException notFound(String id) {
     return notFound(id, null);
   }
 
-  private static ApiException notFound(String id, Annotation current) {
+  private static OspreyException notFound(String id, Annotation current) {
     String why = current == null ? "Annotation not found: " + id : "Annotation " + id + " is deleted";
-    return new ApiException(ApiError.of(ErrorCode.ANNOTATION_NOT_FOUND, why)
-        .withDetails(new JsonObject().put("id", id)));
+    return OspreyException.of(ErrorCode.ANNOTATION_NOT_FOUND, why, "id", id);
   }
 
   /**

@@ -8,7 +8,8 @@ import io.osprey.auth.TokenVerifier;
 import io.osprey.http.ApiError;
 import io.osprey.http.ApiException;
 import io.osprey.http.CurrentUser;
-import io.osprey.http.ErrorCode;
+import io.osprey.errors.ErrorCode;
+import io.osprey.errors.OspreyException;
 import io.osprey.http.JsonBodies;
 import io.osprey.http.MultipartBody;
 import io.osprey.http.Text;
@@ -481,12 +482,19 @@ public final class AnnotationsApi {
         errors.subList(0, Math.min(3, errors.size()))) + (errors.size() > 3 ? "; …" : "")).withErrors(list));
   }
 
-  /** Answers an ApiException as itself and anything else as a database error (with the cause logged). */
+  /**
+   * Answers a service's failure (mapped by the HTTP layer) and an ApiException as themselves, and anything else as
+   * a database error (with the cause logged).
+   */
   static void fail(RoutingContext ctx, Throwable e) {
-    if (e instanceof ApiException api) {
-      if (api.error().code() == ErrorCode.ANNOTATION_EXISTS && api.error().details() != null) {
-        ctx.response().putHeader("Location", "/annotations/" + api.error().details().getString("id"));
+    if (e instanceof OspreyException domain) {
+      if (domain.code() == ErrorCode.ANNOTATION_EXISTS && domain.details().get("id") != null) {
+        ctx.response().putHeader("Location", "/annotations/" + domain.details().get("id"));
       }
+      Responses.error(ctx, ApiError.of(domain));
+      return;
+    }
+    if (e instanceof ApiException api) {
       Responses.error(ctx, api.error());
       return;
     }

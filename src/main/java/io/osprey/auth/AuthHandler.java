@@ -1,8 +1,8 @@
 package io.osprey.auth;
 
 import io.osprey.http.ApiError;
+import io.osprey.errors.ErrorCode;
 import io.osprey.http.CurrentUser;
-import io.osprey.http.ErrorCode;
 import io.osprey.http.Responses;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.ext.auth.User;

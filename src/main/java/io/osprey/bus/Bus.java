@@ -1,6 +1,7 @@
 package io.osprey.bus;
 
 import io.vertx.core.buffer.Buffer;
+import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.eventbus.EventBus;
 import io.vertx.core.eventbus.MessageCodec;
 import io.vertx.core.json.JsonArray;
@@ -43,7 +44,7 @@ public final class Bus {
    * worker verticles. Each of the {@code jobs.worker_instances} instances consumes its own address,
    * {@link #pipelineWorker(int)}, so the runner gives an image to a worker that is free rather than queueing it
    * behind a busy one. Local only: request {@link ProcessImage}, reply {@link ImageProcessed} or
-   * {@link ImageFailed}, both passed by reference ({@link #registerLocalCodecs}).
+   * {@link ImageFailed}, passed by reference ({@link #registerPipelineCodecs}); send with {@link #local()}.
    */
   public static final String PIPELINE_IMAGE = "osprey.pipeline.image";
 
@@ -57,6 +58,17 @@ public final class Bus {
    * validated at predict time; read-only, passed by reference).
    */
   public record ProcessImage(String jobId, String fileId, String imagePath, String fileName, JsonObject config) {
+  }
+
+  /**
+   * Registers the by-reference codecs of the pipeline records, once per Vert.x instance, by whoever deploys the
+   * pipeline workers (kept apart from {@link #registerLocalCodecs}, which the events hub registers and removes with
+   * its own deployment).
+   */
+  public static void registerPipelineCodecs(EventBus bus) {
+    bus.registerDefaultCodec(ProcessImage.class, new LocalCodec<>(ProcessImage.class));
+    bus.registerDefaultCodec(ImageProcessed.class, new LocalCodec<>(ImageProcessed.class));
+    bus.registerDefaultCodec(ImageFailed.class, new LocalCodec<>(ImageFailed.class));
   }
 
   /** A reply on {@link #PIPELINE_IMAGE}. */
@@ -85,41 +97,85 @@ public final class Bus {
   }
 
   /**
-   * Registers the by-reference codecs of the local-only message records (once per Vert.x instance): the body is
-   * handed over as the same immutable object, never encoded.
+   * Live annotation events, published (local delivery, {@link #local()}) once their change has committed: one message
+   * per committed change, its events in order. Body: a JsonArray of AnnotationEventDto JSON
+   * {@code {annotationId, operation, status, mediaId, flightId, waypointId, detections, time}} built by
+   * {@code io.osprey.annotations.AnnotationEvents}; {@code detections} is present on Created and Edited only. The
+   * events module's log writer appends each message to the shared Redis event log as one batch.
    */
-  public static void registerLocalCodecs(EventBus bus) {
-    bus.registerDefaultCodec(ProcessImage.class, new LocalCodec<>(ProcessImage.class));
-    bus.registerDefaultCodec(ImageProcessed.class, new LocalCodec<>(ImageProcessed.class));
-    bus.registerDefaultCodec(ImageFailed.class, new LocalCodec<>(ImageFailed.class));
+  public static final String ANNOTATION_EVENTS = "osprey.annotations.events";
+
+  /**
+   * Annotation events as the event hub reads them back from the shared log (produced by any instance), published
+   * locally to this instance's event streams; each stream consumes them on its own connection's context. Body
+   * {@link LoggedEvent}, passed by reference ({@link #registerLocalCodecs}).
+   */
+  public static final String EVENTS_ANNOTATIONS = "osprey.events.annotations";
+
+  /**
+   * Job status changes (from any instance, through Redis pub/sub), published locally by the event hub to this
+   * instance's job event streams. Body {@link JobStatusChanged}, passed by reference. One address for every job,
+   * not one per job: addresses are metric labels, and a label per job id would grow without bound.
+   */
+  public static final String EVENTS_JOB_STATUS = "osprey.events.jobs.status";
+
+  /**
+   * Published locally (no body) when the hub's job-status subscription is back after Redis was away: changes
+   * published meanwhile were missed (pub/sub keeps nothing), so each job stream re-reads its job's status.
+   */
+  public static final String EVENTS_JOB_RESYNC = "osprey.events.jobs.resync";
+
+  /**
+   * One entry of the shared annotation event log: its id (the SSE event id), the event (or control) JSON, and its
+   * SSE frame, encoded once for every subscriber. {@code control}: a reset entry every subscriber gets whatever its
+   * filter. Shared between contexts: nobody modifies {@code event}.
+   */
+  public record LoggedEvent(String id, JsonObject event, String frame, boolean control) {
   }
 
-  /** Passes a record between verticles of one process as it is; it never goes on a wire. */
-  private static final class LocalCodec<T> implements MessageCodec<T, T> {
-    private final String name;
+  /** A job's new status JSON (the job status DTO, with {@code job_id}). Shared between contexts: read only. */
+  public record JobStatusChanged(String jobId, JsonObject status) {
+  }
 
-    LocalCodec(Class<T> type) {
-      this.name = "osprey.local." + type.getSimpleName();
-    }
+  /** Delivery options of the events addresses: this process only. */
+  public static DeliveryOptions local() {
+    return new DeliveryOptions().setLocalOnly(true);
+  }
 
+  /**
+   * Lets the local-only records above travel on {@code bus} by reference (no copy per subscriber: thousands of
+   * subscribers share one encoded frame). Once per Vert.x instance; {@link #unregisterLocalCodecs} undoes it.
+   */
+  public static void registerLocalCodecs(EventBus bus) {
+    bus.registerDefaultCodec(LoggedEvent.class, new LocalCodec<>(LoggedEvent.class));
+    bus.registerDefaultCodec(JobStatusChanged.class, new LocalCodec<>(JobStatusChanged.class));
+  }
+
+  public static void unregisterLocalCodecs(EventBus bus) {
+    bus.unregisterDefaultCodec(LoggedEvent.class);
+    bus.unregisterDefaultCodec(JobStatusChanged.class);
+  }
+
+  /** Hands an immutable value to local consumers as is; it never crosses the wire. */
+  private record LocalCodec<T>(Class<T> type) implements MessageCodec<T, T> {
     @Override
-    public void encodeToWire(Buffer buffer, T body) {
-      throw new UnsupportedOperationException(name + " is local only");
+    public void encodeToWire(Buffer buffer, T t) {
+      throw new UnsupportedOperationException(type.getSimpleName() + " is local only");
     }
 
     @Override
     public T decodeFromWire(int pos, Buffer buffer) {
-      throw new UnsupportedOperationException(name + " is local only");
+      throw new UnsupportedOperationException(type.getSimpleName() + " is local only");
     }
 
     @Override
-    public T transform(T body) {
-      return body;
+    public T transform(T t) {
+      return t;
     }
 
     @Override
     public String name() {
-      return name;
+      return "osprey.local." + type.getSimpleName();
     }
 
     @Override
@@ -127,13 +183,6 @@ public final class Bus {
       return -1;
     }
   }
-
-  /**
-   * Live annotation events, published (not sent) after each mutation commits. Body: the AnnotationEventDto JSON
-   * {@code {annotationId, operation, status, mediaId, flightId, waypointId, detections, time}} built by
-   * {@code io.osprey.annotations.AnnotationEvents}; {@code detections} is present on Created and Edited only.
-   */
-  public static final String ANNOTATION_EVENTS = "osprey.annotations.events";
 
   /** Failure codes carried by {@code ReplyException.failureCode()} on these addresses. */
   public static final int FAILURE_STORAGE = 507;

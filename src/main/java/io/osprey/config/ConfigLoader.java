@@ -154,7 +154,7 @@ public final class ConfigLoader {
       }
     }
     try {
-      io.osprey.http.Cors.origins((String) lookup(merged, "http.cors_origins"));
+      CorsOrigins.parse((String) lookup(merged, "http.cors_origins"));
     } catch (IllegalArgumentException e) {
       throw invalid(ConfigKeys.all().stream().filter(k -> k.name().equals("http.cors_origins")).findFirst()
           .orElseThrow(), lookup(merged, "http.cors_origins"), e.getMessage());

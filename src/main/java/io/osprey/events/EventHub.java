@@ -1,44 +1,37 @@
 package io.osprey.events;
 
+import io.osprey.bus.Bus;
+import io.osprey.bus.Bus.JobStatusChanged;
+import io.osprey.bus.Bus.LoggedEvent;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
+import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.json.JsonObject;
 import io.vertx.redis.client.Command;
 import io.vertx.redis.client.Redis;
 import io.vertx.redis.client.RedisConnection;
 import io.vertx.redis.client.Request;
 import io.vertx.redis.client.Response;
-import java.util.List;
-import java.util.Map;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.CopyOnWriteArraySet;
-import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * One per API instance: follows the shared annotation event log (a blocking XREAD on a connection of its own) and
- * job status changes (PSUBSCRIBE), and hands each to this instance's event-stream subscribers. Reading the shared
- * log rather than the local event bus is what makes an event produced by any instance reach the subscribers of
- * every instance.
+ * job status changes (PSUBSCRIBE), and publishes each on this instance's local event bus
+ * ({@link Bus#EVENTS_ANNOTATIONS}, {@link Bus#EVENTS_JOB_STATUS}), where every event stream consumes it on its own
+ * connection's context. Reading the shared log rather than {@link Bus#ANNOTATION_EVENTS} is what makes an event
+ * produced by any instance reach the subscribers of every instance.
  */
 public final class EventHub extends VerticleBase {
   private static final Logger LOG = LoggerFactory.getLogger(EventHub.class);
-
-  /** A subscriber of annotation events. */
-  public interface AnnotationSubscriber {
-    void offer(EventLog.Entry entry);
-  }
+  private static final DeliveryOptions LOCAL = Bus.local();
 
   private final Redis redis;
   private final EventLog log;
   private final String jobChannelPrefix;
-  private final Set<AnnotationSubscriber> subscribers = new CopyOnWriteArraySet<>();
-  private final Map<String, Set<Consumer<JsonObject>>> jobSubscribers = new ConcurrentHashMap<>();
-  private final Set<Runnable> jobResyncs = new CopyOnWriteArraySet<>();
+  // All state below is touched on this verticle's context only (Redis replies and timers run there).
   private boolean jobsListenedBefore;
-  private volatile boolean stopped;
+  private boolean stopped;
   private RedisConnection reader;
   private RedisConnection pubsub;
   private String cursor;
@@ -55,6 +48,7 @@ public final class EventHub extends VerticleBase {
 
   @Override
   public Future<?> start() {
+    Bus.registerLocalCodecs(vertx.eventBus());
     follow();
     listenJobs();
     return Future.succeededFuture();
@@ -69,43 +63,8 @@ public final class EventHub extends VerticleBase {
     if (pubsub != null) {
       pubsub.close();
     }
+    Bus.unregisterLocalCodecs(vertx.eventBus());
     return Future.succeededFuture();
-  }
-
-  public void subscribe(AnnotationSubscriber s) {
-    subscribers.add(s);
-  }
-
-  public void unsubscribe(AnnotationSubscriber s) {
-    subscribers.remove(s);
-  }
-
-  public int subscriberCount() {
-    return subscribers.size();
-  }
-
-  public void subscribeJob(String jobId, Consumer<JsonObject> s) {
-    jobSubscribers.computeIfAbsent(jobId, k -> new CopyOnWriteArraySet<>()).add(s);
-  }
-
-  /**
-   * {@code resync} runs each time the job-status subscription is re-established after it was lost (Redis away):
-   * changes published meanwhile were missed (pub/sub keeps nothing), so a job stream re-reads its job's status
-   * rather than wait for a terminal status that already went by.
-   */
-  public void onJobResync(Runnable resync) {
-    jobResyncs.add(resync);
-  }
-
-  public void removeJobResync(Runnable resync) {
-    jobResyncs.remove(resync);
-  }
-
-  public void unsubscribeJob(String jobId, Consumer<JsonObject> s) {
-    jobSubscribers.computeIfPresent(jobId, (k, set) -> {
-      set.remove(s);
-      return set.isEmpty() ? null : set;
-    });
   }
 
   /** Reads the log from its newest entry on, forever; reconnects after errors. */
@@ -140,12 +99,9 @@ public final class EventHub extends VerticleBase {
         .arg(log.key()).arg(cursor)).onSuccess(r -> {
           if (r != null) {
             for (Response stream : r) {
-              List<EventLog.Entry> entries = EventLog.entries(stream.get(1));
-              for (EventLog.Entry entry : entries) {
+              for (LoggedEvent entry : EventLog.entries(stream.get(1))) {
                 cursor = entry.id();
-                for (AnnotationSubscriber s : subscribers) {
-                  s.offer(entry);
-                }
+                vertx.eventBus().publish(Bus.EVENTS_ANNOTATIONS, entry, LOCAL);
               }
             }
           }
@@ -165,12 +121,9 @@ public final class EventHub extends VerticleBase {
       conn.handler(message -> {
         // RESP2 pub/sub push: ["pmessage", pattern, channel, payload]
         if (message.size() == 4 && "pmessage".equals(message.get(0).toString())) {
-          String channel = message.get(2).toString();
-          Set<Consumer<JsonObject>> set = jobSubscribers.get(channel.substring(jobChannelPrefix.length()));
-          if (set != null) {
-            JsonObject status = new JsonObject(message.get(3).toString());
-            set.forEach(s -> s.accept(status));
-          }
+          String jobId = message.get(2).toString().substring(jobChannelPrefix.length());
+          vertx.eventBus().publish(Bus.EVENTS_JOB_STATUS,
+              new JobStatusChanged(jobId, new JsonObject(message.get(3).toString())), LOCAL);
         }
       });
       conn.exceptionHandler(e -> LOG.debug("job events: {}", e.toString()));
@@ -181,7 +134,7 @@ public final class EventHub extends VerticleBase {
       });
       conn.send(Request.cmd(Command.PSUBSCRIBE).arg(jobChannelPrefix + "*")).onSuccess(r -> {
         if (jobsListenedBefore) {
-          jobResyncs.forEach(Runnable::run);
+          vertx.eventBus().publish(Bus.EVENTS_JOB_RESYNC, null, LOCAL);
         }
         jobsListenedBefore = true;
       });

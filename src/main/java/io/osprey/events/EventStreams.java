@@ -1,16 +1,18 @@
 package io.osprey.events;
 
-import io.osprey.annotations.AnnotationStatus;
 import io.osprey.auth.AuthHandler;
 import io.osprey.auth.Permission;
 import io.osprey.auth.TokenVerifier;
+import io.osprey.bus.Bus;
+import io.osprey.bus.Bus.JobStatusChanged;
+import io.osprey.bus.Bus.LoggedEvent;
 import io.osprey.http.ApiError;
 import io.osprey.http.CurrentUser;
-import io.osprey.http.ErrorCode;
+import io.osprey.errors.ErrorCode;
 import io.osprey.http.Responses;
-import io.osprey.jobs.JobRepository;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.vertx.core.eventbus.MessageConsumer;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -20,7 +22,7 @@ import java.util.ArrayDeque;
 import java.util.List;
 import java.util.Set;
 import java.util.UUID;
-import java.util.function.Consumer;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Server-Sent Event streams (F3 and the job progress of the inference spec). Every frame is a default-type frame
@@ -47,21 +49,22 @@ public final class EventStreams {
   private static final String RELOAD = "Reload the annotations, then follow this stream";
 
   private final Vertx vertx;
-  private final EventHub hub;
   private final EventLog log;
   private final TokenVerifier verifier;
-  private final JobRepository jobs;
+  private final JobStatusReader jobs;
+  private final AnnotationStatuses statuses;
   private final long heartbeatMs;
   private final int maxBuffer;
   private final int retryMs;
+  private final AtomicInteger open = new AtomicInteger();
 
-  public EventStreams(Vertx vertx, EventHub hub, EventLog log, TokenVerifier verifier, JobRepository jobs,
-                      int heartbeatSeconds, int maxBuffer, int retryMs) {
+  public EventStreams(Vertx vertx, EventLog log, TokenVerifier verifier, JobStatusReader jobs,
+                      AnnotationStatuses statuses, int heartbeatSeconds, int maxBuffer, int retryMs) {
     this.vertx = vertx;
-    this.hub = hub;
     this.log = log;
     this.verifier = verifier;
     this.jobs = jobs;
+    this.statuses = statuses;
     this.heartbeatMs = heartbeatSeconds * 1000L;
     this.maxBuffer = maxBuffer;
     this.retryMs = retryMs;
@@ -74,15 +77,24 @@ public final class EventStreams {
     router.get("/api/v1/jobs/:job_id/events").handler(this::job);
   }
 
+  /** Event streams (annotation and job) open on this instance now. */
+  public int openStreams() {
+    return open.get();
+  }
+
   // ------------------------------------------------------------------ common
 
-  /** One open event stream. */
+  /**
+   * One open event stream. Created, fed and ended on its request's context only (see the class comment): its bus
+   * consumers, timers and Redis/database callbacks all run there.
+   */
   private abstract class Stream {
     final RoutingContext ctx;
     final HttpServerResponse res;
+    private final List<MessageConsumer<?>> consumers = new java.util.ArrayList<>(2);
     private long heartbeat = -1;
     private long expiry = -1;
-    volatile boolean closed;
+    boolean closed;
 
     Stream(RoutingContext ctx) {
       this.ctx = ctx;
@@ -90,6 +102,7 @@ public final class EventStreams {
     }
 
     void open() {
+      open.incrementAndGet();
       res.setChunked(true)
           .putHeader("Content-Type", "text/event-stream; charset=utf-8")
           .putHeader("Cache-Control", "no-cache, no-transform")
@@ -111,6 +124,17 @@ public final class EventStreams {
       }
       ctx.request().connection().closeHandler(v -> cleanup());
       res.closeHandler(v -> cleanup());
+      if (res.closed()) {
+        cleanup(); // the client left before the stream opened (e.g. during the job lookup): no close event follows
+      }
+    }
+
+    /** Consumes {@code address} on this request's context (the caller's) until the stream ends. */
+    <T> void consume(String address, io.vertx.core.Handler<T> handler) {
+      if (closed) {
+        return;
+      }
+      consumers.add(vertx.eventBus().<T>localConsumer(address, m -> handler.handle(m.body())));
     }
 
     /** Writes unless the client is too slow, which ends its stream instead. */
@@ -119,11 +143,10 @@ public final class EventStreams {
         return;
       }
       if (res.writeQueueFull()) {
-        closed = true;
+        cleanup(); // first: nothing more is sent, whatever the writes below do
         res.write(frame(null, control("disconnect", "slow consumer", "More than " + maxBuffer
             + " bytes were waiting for this client; reconnect with Last-Event-ID to resume")));
         ctx.request().connection().close();
-        cleanup();
         return;
       }
       res.write(text);
@@ -133,19 +156,21 @@ public final class EventStreams {
       if (closed) {
         return;
       }
-      closed = true;
-      res.end(frame(null, data));
       cleanup();
+      res.end(frame(null, data));
     }
 
     void cleanup() {
+      if (closed) {
+        return;
+      }
       closed = true;
+      open.decrementAndGet();
       vertx.cancelTimer(heartbeat);
       vertx.cancelTimer(expiry);
-      detach();
+      consumers.forEach(MessageConsumer::unregister);
+      consumers.clear();
     }
-
-    abstract void detach();
   }
 
   /** A default-type frame: {@code id:} when given, then the JSON on one {@code data:} line. */
@@ -189,9 +214,9 @@ public final class EventStreams {
     }
   }
 
-  private final class AnnotationStream extends Stream implements EventHub.AnnotationSubscriber {
+  private final class AnnotationStream extends Stream {
     private final Filter filter;
-    private final ArrayDeque<EventLog.Entry> pending = new ArrayDeque<>();
+    private final ArrayDeque<LoggedEvent> pending = new ArrayDeque<>();
     private boolean replaying = true;
     private String lastSeen;
 
@@ -200,8 +225,8 @@ public final class EventStreams {
       this.filter = filter;
     }
 
-    @Override
-    public synchronized void offer(EventLog.Entry entry) {
+    /** A live event from the hub; held while the replay of what was missed is still running. */
+    void offer(LoggedEvent entry) {
       if (closed) {
         return;
       }
@@ -217,7 +242,7 @@ public final class EventStreams {
       deliver(entry);
     }
 
-    synchronized void deliver(EventLog.Entry entry) {
+    void deliver(LoggedEvent entry) {
       if (lastSeen != null && EventLog.compare(entry.id(), lastSeen) <= 0) {
         return; // seen during the replay already
       }
@@ -227,20 +252,12 @@ public final class EventStreams {
       }
     }
 
-    synchronized String lastSeen() {
-      return lastSeen;
-    }
-
-    synchronized void live() {
+    void live() {
       replaying = false;
       while (!pending.isEmpty() && !closed) {
         deliver(pending.poll());
       }
-    }
-
-    @Override
-    void detach() {
-      hub.unsubscribe(this);
+      pending.clear();
     }
   }
 
@@ -256,17 +273,17 @@ public final class EventStreams {
         return;
       }
     }
-    Set<String> statuses = null;
+    Set<String> wanted = null;
     if (p.get("status") != null) {
-      statuses = new java.util.HashSet<>();
+      wanted = new java.util.HashSet<>();
       for (String s : p.get("status").split(",")) {
-        AnnotationStatus st = AnnotationStatus.parse(s);
-        if (st == null) {
+        String wire = statuses.wireName(s);
+        if (wire == null) {
           Responses.error(ctx, ApiError.of(ErrorCode.INVALID_REQUEST, "status: '" + s + "' is not one of "
-              + AnnotationStatus.names()));
+              + statuses.names()));
           return;
         }
-        statuses.add(st.wire());
+        wanted.add(wire);
       }
     }
     String last = ctx.request().getHeader("Last-Event-ID");
@@ -274,9 +291,10 @@ public final class EventStreams {
       last = p.get("lastEventId");
     }
     AnnotationStream stream = new AnnotationStream(ctx, new Filter(p.get("flightId"), p.get("waypointId"),
-        p.get("mediaId"), classNum, statuses));
+        p.get("mediaId"), classNum, wanted));
     stream.open();
-    hub.subscribe(stream);
+    // Before the replay starts: what goes live meanwhile waits in pending, and nothing falls in between.
+    stream.<LoggedEvent>consume(Bus.EVENTS_ANNOTATIONS, stream::offer);
     String from = last == null ? null : last.strip();
     if (from == null) {
       stream.live();
@@ -293,7 +311,7 @@ public final class EventStreams {
   /**
    * Replays what followed {@code from}, then goes live. When the log cannot be read (Redis away) it tries again
    * every second, from the last event delivered, with live events held meanwhile: going live at once would skip what
-   * was missed without a word.
+   * was missed without a word. Runs on the stream's context (called from it; Redis replies and timers return there).
    */
   private void resume(AnnotationStream stream, String from) {
     log.oldest().compose(oldest -> {
@@ -306,7 +324,7 @@ public final class EventStreams {
       if (!stream.closed) {
         vertx.setTimer(RESUME_RETRY_MS, t -> {
           if (!stream.closed) {
-            resume(stream, stream.lastSeen() == null ? from : stream.lastSeen());
+            resume(stream, stream.lastSeen == null ? from : stream.lastSeen);
           }
         });
       }
@@ -315,7 +333,7 @@ public final class EventStreams {
 
   private Future<Void> replay(AnnotationStream stream, String after) {
     return log.after(after, REPLAY_PAGE).compose(entries -> {
-      for (EventLog.Entry e : entries) {
+      for (LoggedEvent e : entries) {
         stream.deliver(e);
       }
       if (entries.size() < REPLAY_PAGE || stream.closed) {
@@ -329,15 +347,13 @@ public final class EventStreams {
 
   private final class JobStream extends Stream {
     private final String jobId;
-    private final Consumer<JsonObject> listener = this::status;
-    private final Runnable resync = this::resync;
 
     JobStream(RoutingContext ctx, String jobId) {
       super(ctx);
       this.jobId = jobId;
     }
 
-    synchronized void status(JsonObject status) {
+    void status(JsonObject status) {
       String state = status.getString("status", "status");
       JsonObject data = new JsonObject().put("type", "status").mergeIn(status);
       if (List.of("completed", "failed", "cancelled").contains(state)) {
@@ -347,21 +363,21 @@ public final class EventStreams {
       }
     }
 
-    /** Re-reads the status after job events were missed (Redis was away); a terminal one ends the stream. */
-    void resync() {
-      if (!closed) {
-        jobs.find(jobId).onSuccess(now -> {
-          if (now != null) {
-            status(now.statusJson());
-          }
-        });
+    void changed(JobStatusChanged change) {
+      if (jobId.equals(change.jobId())) {
+        status(change.status());
       }
     }
 
-    @Override
-    void detach() {
-      hub.unsubscribeJob(jobId, listener);
-      hub.removeJobResync(resync);
+    /** Re-reads the status, after job events were missed (Redis was away); a terminal one ends the stream. */
+    void reread() {
+      if (!closed) {
+        jobs.read(jobId).onSuccess(now -> {
+          if (now != null && !closed) {
+            status(now.status());
+          }
+        });
+      }
     }
   }
 
@@ -373,7 +389,7 @@ public final class EventStreams {
       Responses.error(ctx, ApiError.of(ErrorCode.JOB_NOT_FOUND, "Job not found: " + jobId));
       return;
     }
-    jobs.find(jobId).onFailure(e -> Responses.error(ctx,
+    jobs.read(jobId).onFailure(e -> Responses.error(ctx,
             io.osprey.http.DatabaseErrors.map(e, ApiError.of(ErrorCode.DATABASE_ERROR))))
         .onSuccess(job -> {
           if (job == null || !CurrentUser.mayAccess(ctx, job.userId())) {
@@ -383,11 +399,10 @@ public final class EventStreams {
           }
           JobStream stream = new JobStream(ctx, jobId);
           stream.open();
-          hub.subscribeJob(jobId, stream.listener);
-          hub.onJobResync(stream.resync);
+          stream.<JobStatusChanged>consume(Bus.EVENTS_JOB_STATUS, stream::changed);
+          stream.<Object>consume(Bus.EVENTS_JOB_RESYNC, x -> stream.reread());
           // The snapshot after subscribing: a change in between arrives as an event (maybe twice, never lost).
-          jobs.find(jobId).onSuccess(now -> stream.status(now.statusJson()));
+          stream.reread();
         });
   }
-
 }

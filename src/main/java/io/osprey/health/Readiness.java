@@ -1,7 +1,6 @@
 package io.osprey.health;
 
 import io.osprey.config.Config;
-import io.osprey.jobs.JobQueue;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
@@ -10,17 +9,16 @@ import io.vertx.core.net.NetClient;
 import io.vertx.core.net.NetClientOptions;
 import io.vertx.ext.healthchecks.Status;
 import io.vertx.ext.web.healthchecks.HealthCheckHandler;
-import io.vertx.rabbitmq.RabbitMQClient;
-import io.vertx.rabbitmq.RabbitMQOptions;
 import io.vertx.redis.client.Command;
 import io.vertx.redis.client.Redis;
-import io.vertx.redis.client.RedisOptions;
 import io.vertx.redis.client.Request;
 import io.vertx.sqlclient.Pool;
 
 /**
  * {@code GET /health/ready}: one check per real dependency, each answering with what it reached or why not, so an
- * operator sees at once which server is down. The handler answers 503 when any check is down.
+ * operator sees at once which server is down. The handler answers 503 when any check is down. Health knows checks,
+ * not modules: the servers every role uses are checked here, and each module registers its own checks with
+ * {@link #addCheck} (the job queue's broker, the outbox, the default model, the disk guard).
  */
 public final class Readiness {
   private final Vertx vertx;
@@ -28,21 +26,7 @@ public final class Readiness {
   private final Pool pool;
   private final Redis redis;
 
-  /** The service's Redis client (shared by readiness, the status cache and the rate limiter). */
-  public static Redis redisClient(Vertx vertx, Config config) {
-    RedisOptions options = new RedisOptions()
-        .setConnectionString("redis://" + config.string("redis.host") + ":" + config.integer("redis.port"))
-        .setMaxPoolSize(16)
-        .setMaxPoolWaiting(256)
-        .setPoolRecycleTimeout(15_000);
-    if (!config.string("redis.password").isEmpty()) {
-      options.setPassword(config.string("redis.password"));
-    }
-    return Redis.createClient(vertx, options);
-  }
   private final NetClient net;
-  private RabbitMQClient rabbit;
-  private Future<Void> rabbitConnecting;
 
   public Readiness(Vertx vertx, Config config, Pool pool, Redis redis) {
     this.vertx = vertx;
@@ -81,40 +65,10 @@ public final class Readiness {
                 + config.string("postgres.database")))
         .register("redis", timeout, p -> complete(p, redis.send(Request.cmd(Command.PING)).mapEmpty(),
             config.string("redis.host") + ":" + config.integer("redis.port")))
-        .register("rabbitmq", timeout, p -> complete(p, rabbitConnected(),
-            config.string("rabbitmq.host") + ":" + config.integer("rabbitmq.port")))
         .register("rabbitmq_stream", timeout, p -> complete(p,
             net.connect(config.integer("rabbitmq.stream_port"), config.string("rabbitmq.stream_host"))
                 .compose(socket -> socket.close()),
             config.string("rabbitmq.stream_host") + ":" + config.integer("rabbitmq.stream_port")));
-  }
-
-  /** Reuses one AMQP connection; after the broker drops it, the next probe opens a fresh client. */
-  private synchronized Future<Void> rabbitConnected() {
-    if (rabbit != null && rabbit.isConnected()) {
-      return Future.succeededFuture();
-    }
-    if (rabbitConnecting != null) {
-      return rabbitConnecting;
-    }
-    RabbitMQClient previous = rabbit;
-    if (previous != null) {
-      previous.stop();
-    }
-    RabbitMQOptions options = JobQueue.brokerOptions(config, "osprey-readiness")
-        .setConnectionTimeout(config.integer("health.check_timeout_ms"))
-        .setAutomaticRecoveryEnabled(false)
-        .setReconnectAttempts(0);
-    RabbitMQClient client = RabbitMQClient.create(vertx, options);
-    rabbit = client;
-    Future<Void> attempt = client.start();
-    rabbitConnecting = attempt;
-    attempt.onComplete(done -> {
-      synchronized (this) {
-        rabbitConnecting = null;
-      }
-    });
-    return attempt;
   }
 
   private static void complete(Promise<Status> promise, Future<Void> probe, String target) {
@@ -135,7 +89,6 @@ public final class Readiness {
   }
 
   public Future<Void> close() {
-    Future<Void> r = rabbit == null ? Future.succeededFuture() : rabbit.stop().otherwiseEmpty();
-    return Future.join(r, net.close().otherwiseEmpty()).mapEmpty();
+    return net.close().otherwiseEmpty();
   }
 }

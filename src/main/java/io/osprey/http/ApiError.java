@@ -1,7 +1,10 @@
 package io.osprey.http;
 
+import io.osprey.errors.ErrorCode;
+import io.osprey.errors.OspreyException;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+import java.util.LinkedHashMap;
 
 /**
  * The one error body of the service:
@@ -22,6 +25,22 @@ public record ApiError(ErrorCode code, String message, JsonObject details, JsonA
 
   public static ApiError of(ErrorCode code, String message) {
     return new ApiError(code, message, null, null);
+  }
+
+  /**
+   * The answer to a service's failure: the one place where a domain exception becomes the error shape (used by
+   * {@link HttpVerticle}'s failure handler and by the routes that answer their services' failures themselves).
+   */
+  public static ApiError of(OspreyException failure) {
+    JsonObject details = failure.details().isEmpty() ? null : new JsonObject(new LinkedHashMap<>(failure.details()));
+    JsonArray errors = null;
+    if (!failure.errors().isEmpty()) {
+      errors = new JsonArray();
+      for (OspreyException.FieldError e : failure.errors()) {
+        errors.add(new JsonObject().put("field", e.field()).put("message", e.message()));
+      }
+    }
+    return new ApiError(failure.code(), failure.reason(), details, errors);
   }
 
   public ApiError withDetails(JsonObject details) {

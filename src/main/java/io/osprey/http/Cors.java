@@ -1,10 +1,11 @@
 package io.osprey.http;
 
+import io.osprey.config.CorsOrigins;
+import io.osprey.errors.ErrorCode;
 import io.vertx.core.Handler;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.CorsHandler;
-import java.net.URI;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -54,42 +55,8 @@ public final class Cors implements Handler<RoutingContext> {
 
   /** The handler for the configured value, or null when the value lists no origin (same origin only). */
   public static Cors of(String configured) {
-    List<String> list = origins(configured);
+    List<String> list = CorsOrigins.parse(configured);
     return list.isEmpty() ? null : new Cors(list);
-  }
-
-  /**
-   * Parses http.cors_origins: comma-separated exact origins ({@code scheme://host[:port]}, no path) or {@code *}.
-   *
-   * @throws IllegalArgumentException naming the first entry that is not an origin
-   */
-  public static List<String> origins(String configured) {
-    List<String> out = new ArrayList<>();
-    if (configured == null) {
-      return out;
-    }
-    for (String raw : configured.split(",")) {
-      String o = raw.strip();
-      if (o.isEmpty()) {
-        continue;
-      }
-      if (!o.equals("*")) {
-        URI u;
-        try {
-          u = new URI(o);
-        } catch (java.net.URISyntaxException e) {
-          throw new IllegalArgumentException("'" + o + "' is not an origin (scheme://host[:port])");
-        }
-        if (u.getScheme() == null || u.getHost() == null || u.getRawPath() != null && !u.getRawPath().isEmpty()
-            || u.getRawQuery() != null || u.getRawFragment() != null || u.getRawUserInfo() != null) {
-          throw new IllegalArgumentException("'" + o + "' is not an origin (scheme://host[:port], no path, no"
-              + " trailing slash)");
-        }
-        o = o.toLowerCase(Locale.ROOT);
-      }
-      out.add(o);
-    }
-    return out;
   }
 
   @Override

@@ -1,5 +1,6 @@
 package io.osprey.http;
 
+import io.osprey.errors.ErrorCode;
 import io.netty.handler.codec.http.TooLongHttpHeaderException;
 import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.osprey.config.Config;

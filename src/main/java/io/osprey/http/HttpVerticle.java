@@ -1,5 +1,7 @@
 package io.osprey.http;
 
+import io.osprey.errors.ErrorCode;
+import io.osprey.errors.OspreyException;
 import io.osprey.health.Readiness;
 import io.osprey.metrics.ApiMetrics;
 import io.osprey.metrics.Metrics;
@@ -121,6 +123,10 @@ public final class HttpVerticle extends VerticleBase {
       Throwable failure = ctx.failure();
       if (failure instanceof ApiException api) {
         Responses.error(ctx, api.error());
+        return;
+      }
+      if (failure instanceof OspreyException domain) {
+        Responses.error(ctx, ApiError.of(domain));
         return;
       }
       if (io.osprey.storage.DatabaseFailures.unavailable(failure)) {

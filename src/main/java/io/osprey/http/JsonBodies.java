@@ -1,5 +1,6 @@
 package io.osprey.http;
 
+import io.osprey.errors.ErrorCode;
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.StreamReadConstraints;

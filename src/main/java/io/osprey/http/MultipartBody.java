@@ -1,5 +1,6 @@
 package io.osprey.http;
 
+import io.osprey.errors.ErrorCode;
 import io.netty.handler.codec.http.multipart.HttpPostRequestDecoder;
 import io.vertx.core.Future;
 import io.vertx.core.MultiMap;

@@ -1,5 +1,6 @@
 package io.osprey.http;
 
+import io.osprey.errors.ErrorCode;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.RoutingContext;
 

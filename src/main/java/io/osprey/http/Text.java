@@ -1,5 +1,6 @@
 package io.osprey.http;
 
+import io.osprey.errors.ErrorCode;
 import io.vertx.core.MultiMap;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;

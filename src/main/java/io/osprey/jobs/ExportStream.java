@@ -1,7 +1,7 @@
 package io.osprey.jobs;
 
 import io.osprey.http.ApiError;
-import io.osprey.http.ErrorCode;
+import io.osprey.errors.ErrorCode;
 import io.osprey.http.RequestIds;
 import io.osprey.http.Responses;
 import io.vertx.core.Vertx;

@@ -7,7 +7,7 @@ import static io.osprey.jobs.JobRoutes.withCompletedJob;
 
 import io.osprey.http.ApiError;
 import io.osprey.http.CurrentUser;
-import io.osprey.http.ErrorCode;
+import io.osprey.errors.ErrorCode;
 import io.osprey.http.Responses;
 import io.osprey.storage.StorageLayout;
 import io.vertx.core.Vertx;

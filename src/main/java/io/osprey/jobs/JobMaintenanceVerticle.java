@@ -9,11 +9,13 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Periodic duties of an API process: hands the broker the jobs it missed while it was down (they stay queued in
- * PostgreSQL meanwhile), fails jobs queued longer than the timeout (spec: queued, 5 min, failed), sweeps expired
- * job leases (their worker died: the job is handed to the broker again, the next take counting toward
- * {@code jobs.max_deliveries}), and samples the queue length for the metrics and the dashboard. Every step is one
- * conditional UPDATE, so several API instances sweeping at once hand each job on once.
+ * Periodic duties of every process (API or worker role; one per process): hands the broker the jobs it missed while
+ * it was down (they stay queued in PostgreSQL meanwhile), fails jobs queued longer than the timeout (spec: queued,
+ * 5 min, failed), sweeps expired job leases (their worker died: the job is handed to the broker again, the next
+ * take counting toward {@code jobs.max_deliveries}), and samples the queue length for the metrics and the
+ * dashboard. Workers run it too, so a deployment of only worker processes recovers a dead worker's job. Expiry and
+ * sweep are each one conditional UPDATE (a row changes once, whichever process gets there first); the republisher
+ * runs under a PostgreSQL advisory lock, so several processes sweeping at once hand each job to the broker once.
  */
 public final class JobMaintenanceVerticle extends VerticleBase {
   private static final Logger LOG = LoggerFactory.getLogger(JobMaintenanceVerticle.class);
@@ -115,14 +117,9 @@ public final class JobMaintenanceVerticle extends VerticleBase {
     if (!queue.connected()) {
       return Future.succeededFuture();
     }
-    return jobs.notEnqueued(100).compose(ids -> {
-      Future<Void> chain = Future.succeededFuture();
-      for (String id : ids) {
-        chain = chain.compose(x -> queue.publish(id).compose(y -> jobs.markEnqueued(id))
-            .onSuccess(y -> LOG.info("job {} handed to the broker", id)));
-      }
-      return chain;
-    });
+    return jobs.republishUnderLock(100, id -> queue.publish(id)
+            .onSuccess(y -> LOG.info("job {} handed to the broker", id)))
+        .mapEmpty();
   }
 
   private Future<Void> sampleQueue() {

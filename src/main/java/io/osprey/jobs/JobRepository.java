@@ -18,6 +18,16 @@ import java.util.UUID;
 public final class JobRepository {
   private final Pool pool;
 
+  /**
+   * Jobs to hand to the broker: queued ones it never got (it was down at predict time), and processing ones whose
+   * expired lease the sweep cleared; oldest first. Only rows unchanged for 10 s: predict and a graceful hand-back
+   * publish the job themselves right after their write and mark it enqueued after the broker's confirm, so a
+   * younger row is most likely on its way already (taking it too would publish it twice).
+   */
+  private static final String NOT_ENQUEUED = "SELECT job_id FROM jobs WHERE NOT enqueued"
+      + " AND updated_at < now() - interval '10 seconds' AND (status = 'queued'"
+      + " OR (status = 'processing' AND lease_owner IS NULL)) ORDER BY created_at LIMIT $1";
+
   public JobRepository(Pool pool) {
     this.pool = pool;
   }
@@ -76,19 +86,40 @@ public final class JobRepository {
   }
 
   /**
-   * Jobs to hand to the broker: queued ones it never got (it was down at predict time), and processing ones whose
-   * expired lease the sweep cleared; oldest first.
+   * Hands the broker the jobs it lacks ({@link #NOT_ENQUEUED}), oldest first, at most {@code limit}: each is
+   * published, then marked enqueued; the ids handed over. API and worker processes all do this (a deployment of only
+   * workers must hand on a dead worker's job too), and "select, publish, mark" is not one statement, so it runs while
+   * holding this database's republisher advisory lock, on a connection of its own that also carries the select and
+   * the marks (so it needs one pool connection only). Another process holding the lock: nothing is done (an empty
+   * list). A process that dies holding it loses its connection, and PostgreSQL releases the lock with it.
    */
-  public Future<List<String>> notEnqueued(int limit) {
-    return pool.preparedQuery("SELECT job_id FROM jobs WHERE NOT enqueued AND (status = 'queued'"
-            + " OR (status = 'processing' AND lease_owner IS NULL))"
-            + " ORDER BY created_at LIMIT $1")
-        .execute(Tuple.of(limit))
-        .map(rows -> {
-          List<String> ids = new ArrayList<>();
-          rows.forEach(r -> ids.add(r.getUUID("job_id").toString()));
-          return ids;
-        });
+  public Future<List<String>> republishUnderLock(int limit, java.util.function.Function<String, Future<Void>> publish) {
+    return pool.withConnection(conn -> conn.query("SELECT pg_try_advisory_lock(hashtext('osprey-job-republish'))")
+        .execute()
+        .compose(locked -> {
+          if (!locked.iterator().next().getBoolean(0)) {
+            return Future.succeededFuture(List.<String>of());
+          }
+          List<String> handed = new ArrayList<>();
+          Future<Void> work = conn.preparedQuery(NOT_ENQUEUED).execute(Tuple.of(limit)).compose(rows -> {
+            Future<Void> chain = Future.succeededFuture();
+            for (Row r : rows) {
+              String id = r.getUUID("job_id").toString();
+              chain = chain.compose(x -> publish.apply(id))
+                  .compose(x -> conn.preparedQuery("UPDATE jobs SET enqueued = true WHERE job_id = $1")
+                      .execute(Tuple.of(UUID.fromString(id))))
+                  .map(x -> {
+                    handed.add(id);
+                    return null;
+                  });
+            }
+            return chain;
+          });
+          // Unlocked on this same connection (a session-level lock), whatever the outcome.
+          return work.transform(r -> conn.query("SELECT pg_advisory_unlock(hashtext('osprey-job-republish'))")
+              .execute().transform(x -> r.succeeded() ? Future.succeededFuture(handed)
+                  : Future.<List<String>>failedFuture(r.cause())));
+        }));
   }
 
   /** Fails queued jobs older than the cutoff (spec: queued, timeout, failed). */

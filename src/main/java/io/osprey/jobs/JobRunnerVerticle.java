@@ -1,9 +1,8 @@
 package io.osprey.jobs;
 
 import io.osprey.bus.Bus;
-import io.osprey.annotations.AnnotationService;
-import io.osprey.http.ApiException;
-import io.osprey.http.ErrorCode;
+import io.osprey.errors.ErrorCode;
+import io.osprey.errors.OspreyException;
 import io.osprey.inference.InferenceException;
 import io.osprey.inference.ModelRegistry;
 import io.osprey.storage.StorageLayout;
@@ -68,7 +67,7 @@ public final class JobRunnerVerticle extends VerticleBase {
   private final int maxDeliveries;
   private final int retryAttempts;
   private final long retryBackoffMs;
-  private final AnnotationService annotations;
+  private final AnnotationSink annotations;
   private final Leasing leasing;
   /** Jobs this worker runs now (event-loop state). */
   private final Set<Held> holding = new HashSet<>();
@@ -107,7 +106,7 @@ public final class JobRunnerVerticle extends VerticleBase {
    * @param annotations     null where the process makes no annotations
    */
   public JobRunnerVerticle(JobRepository jobs, ModelRegistry models, StorageLayout layout, StatusCache cache,
-                           JobMetrics metrics, int pipelineWorkers, Retries retries, AnnotationService annotations,
+                           JobMetrics metrics, int pipelineWorkers, Retries retries, AnnotationSink annotations,
                            Leasing leasing) {
     this.jobs = jobs;
     this.models = models;
@@ -524,16 +523,15 @@ public final class JobRunnerVerticle extends VerticleBase {
     if (!wanted.create() || annotations == null) {
       return Future.succeededFuture();
     }
-    List<io.osprey.annotations.Detection> boxes = image.boxes().stream()
-        .map(b -> new io.osprey.annotations.Detection(b.classId(), b.className(), b.centerX(), b.centerY(),
-            b.width(), b.height(), b.confidence()))
+    List<AnnotationSink.Box> boxes = image.boxes().stream()
+        .map(b -> new AnnotationSink.Box(b.classId(), b.className(), b.centerX(), b.centerY(), b.width(),
+            b.height(), b.confidence()))
         .toList();
-    return annotations.create(new AnnotationService.NewAnnotation(null, layout.stored(file.storagePath()), null,
-            file.filename(), wanted.flightId(), wanted.waypointId(), "AI", boxes, work.job().userId(),
-            work.job().jobId(), true))
-        .<Void>mapEmpty()
+    return annotations.create(new AnnotationSink.JobImage(layout.stored(file.storagePath()),
+            file.filename(), wanted.flightId(), wanted.waypointId(), boxes, work.job().userId(),
+            work.job().jobId()))
         .recover(e -> {
-          if (e instanceof ApiException api && api.error().code() == ErrorCode.ANNOTATION_EXISTS) {
+          if (e instanceof OspreyException x && x.code() == ErrorCode.ANNOTATION_EXISTS) {
             LOG.info("job {}: an annotation of {} exists already; kept", work.job().jobId(), file.filename());
             return Future.succeededFuture();
           }
@@ -643,7 +641,7 @@ public final class JobRunnerVerticle extends VerticleBase {
           .put("model", job.config().getString("model"));
       deviceSummary(rows, summary);
       Future<JsonObject> full = job.config().getBoolean("create_annotations", false) && annotations != null
-          ? annotations.repository().countForJob(job.jobId()).map(n -> summary.put("annotations_created", n))
+          ? annotations.countForJob(job.jobId()).map(n -> summary.put("annotations_created", n))
           : Future.succeededFuture(summary);
       return full.compose(s -> jobs.complete(job.jobId(), leasing.workerId(), s)).compose(row -> {
         if (row == null) {

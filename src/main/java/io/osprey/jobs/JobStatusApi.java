@@ -6,7 +6,7 @@ import static io.osprey.jobs.JobRoutes.jobNotFound;
 
 import io.osprey.http.ApiError;
 import io.osprey.http.CurrentUser;
-import io.osprey.http.ErrorCode;
+import io.osprey.errors.ErrorCode;
 import io.osprey.http.Responses;
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonArray;

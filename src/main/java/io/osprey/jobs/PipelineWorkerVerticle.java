@@ -49,12 +49,13 @@ public final class PipelineWorkerVerticle extends VerticleBase {
 
   /**
    * Deploys {@code instances} pipeline workers (instance n on {@link Bus#pipelineWorker(int) osprey.pipeline.image.n}),
-   * each with a pipeline of its own, as worker verticles on a pool of their own, "osprey-inference", with one thread
+   * each with a pipeline of its own (and registers the codecs of the pipeline records), as worker verticles on a pool of their own, "osprey-inference", with one thread
    * per instance: an image may take minutes (no blocked-thread warnings for it), and other blocking work never waits
    * behind inference.
    */
   public static Future<String> deploy(Vertx vertx, int instances, ModelRegistry models,
                                       Supplier<ImagePipeline> pipelines) {
+    Bus.registerPipelineCodecs(vertx.eventBus());
     AtomicInteger next = new AtomicInteger();
     return vertx.deployVerticle(() -> new PipelineWorkerVerticle(next.getAndIncrement(), models, pipelines.get()),
         new DeploymentOptions()

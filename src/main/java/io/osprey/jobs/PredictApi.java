@@ -5,7 +5,7 @@ import static io.osprey.jobs.JobRoutes.isUuid;
 
 import io.osprey.http.ApiError;
 import io.osprey.http.CurrentUser;
-import io.osprey.http.ErrorCode;
+import io.osprey.errors.ErrorCode;
 import io.osprey.http.RequestContract;
 import io.osprey.http.RequestIds;
 import io.osprey.http.Responses;

@@ -3,7 +3,7 @@ package io.osprey.jobs;
 import static io.osprey.jobs.JobRoutes.withCompletedJob;
 
 import io.osprey.http.ApiError;
-import io.osprey.http.ErrorCode;
+import io.osprey.errors.ErrorCode;
 import io.osprey.http.Responses;
 import io.osprey.storage.StorageLayout;
 import io.vertx.core.Vertx;

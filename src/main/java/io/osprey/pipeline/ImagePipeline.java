@@ -3,6 +3,8 @@ package io.osprey.pipeline;
 import static org.bytedeco.opencv.global.opencv_imgcodecs.IMREAD_COLOR;
 import static org.bytedeco.opencv.global.opencv_imgcodecs.imread;
 
+import io.osprey.imaging.ImageBudget;
+import io.osprey.imaging.ImageInspector;
 import io.osprey.inference.Detection;
 import io.osprey.inference.DetectionEngine;
 import io.osprey.inference.DetectionParams;
@@ -11,8 +13,6 @@ import io.osprey.inference.InferenceException;
 import io.osprey.inference.OnnxModel;
 import io.osprey.rules.RulesException;
 import io.osprey.rules.RulesStage;
-import io.osprey.uploads.ImageBudget;
-import io.osprey.uploads.ImageInspector;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -3,7 +3,7 @@ package io.osprey.retention;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.osprey.http.ApiError;
-import io.osprey.http.ErrorCode;
+import io.osprey.errors.ErrorCode;
 import io.osprey.http.Responses;
 import io.vertx.core.Future;
 import io.vertx.core.Handler;

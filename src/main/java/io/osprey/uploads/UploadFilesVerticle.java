@@ -1,6 +1,8 @@
 package io.osprey.uploads;
 
 import io.osprey.bus.Bus;
+import io.osprey.imaging.ImageBudget;
+import io.osprey.imaging.ImageInspector;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.eventbus.Message;

@@ -44,7 +44,8 @@ class AnnotationsApiTest {
   static void start() throws Exception {
     service = TestService.start(AnnotationsApiTest.class);
     base = service.baseUrl();
-    service.app().vertx().eventBus().<JsonObject>consumer(Bus.ANNOTATION_EVENTS, m -> EVENTS.add(m.body()));
+    service.app().vertx().eventBus().<JsonArray>consumer(Bus.ANNOTATION_EVENTS,
+        m -> m.body().forEach(e -> EVENTS.add((JsonObject) e)));
   }
 
   @AfterAll

@@ -219,12 +219,12 @@ class CliTest {
     assertEquals(1L, detect.json().getLong("ok"));
 
     String token = TestAuth.annotator();
-    int subscribers = service.app().eventHub().subscriberCount();
+    int subscribers = service.app().eventStreams().openStreams();
     Thread producer = new Thread(() -> {
       try {
         // The events go out once the load's 3 subscribers are connected, so each must receive all 3.
         Await.until("the load's 3 SSE subscribers connected", Duration.ofSeconds(20),
-            () -> service.app().eventHub().subscriberCount() >= subscribers + 3);
+            () -> service.app().eventStreams().openStreams() >= subscribers + 3);
         for (int i = 0; i < 3; i++) {
           io.osprey.testing.Http.json("POST", url + "/annotations", token, new JsonObject()
               .put("image", java.util.Base64.getEncoder().encodeToString(Fixtures.uniqueJpeg(5000 + i)))

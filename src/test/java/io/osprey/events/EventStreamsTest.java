@@ -187,7 +187,7 @@ class EventStreamsTest {
 
   @Test
   void aSlowSubscriberIsCutOffWhileAFastOneKeepsReceiving() throws Exception {
-    EventHub hub = service.app().eventHub();
+    EventStreams streams = service.app().eventStreams();
     try (SseClient fast = SseClient.open(base + "/annotations/events?flightId=slow", ANN, null);
          Socket slow = new Socket("127.0.0.1", service.app().port())) {
       slow.setReceiveBufferSize(4096);
@@ -196,10 +196,10 @@ class EventStreamsTest {
           + "\r\nAccept: text/event-stream\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
       out.flush();
       long until = System.currentTimeMillis() + 5000;
-      while (hub.subscriberCount() < 2 && System.currentTimeMillis() < until) {
+      while (streams.openStreams() < 2 && System.currentTimeMillis() < until) {
         Thread.sleep(20);
       }
-      int before = hub.subscriberCount();
+      int before = streams.openStreams();
       // Large events (many detections) fill the unread socket and the 16 KB allowance quickly.
       String id = create(base, "slow");
       JsonArray many = new JsonArray();
@@ -208,12 +208,12 @@ class EventStreamsTest {
       }
       int edits = 0;
       long end = System.currentTimeMillis() + 60_000;
-      while (hub.subscriberCount() >= before && System.currentTimeMillis() < end) {
+      while (streams.openStreams() >= before && System.currentTimeMillis() < end) {
         assertEquals(200, Http.json("PUT", base + "/annotations/" + id, ANN, new JsonObject()
             .put("detections", many)).status());
         edits++;
       }
-      assertEquals(before - 1, hub.subscriberCount(), "the slow subscriber was disconnected");
+      assertEquals(before - 1, streams.openStreams(), "the slow subscriber was disconnected");
       int received = 0;
       long stop = System.currentTimeMillis() + 20_000;
       while (received < edits + 1 && System.currentTimeMillis() < stop) {
@@ -224,5 +224,87 @@ class EventStreamsTest {
       }
       assertEquals(edits + 1, received, "the fast subscriber got every event");
     }
+  }
+
+  @Test
+  void theStatusFilterTakesNamesOrNumbersAndRejectsOtherValues() throws Exception {
+    Http.Response bad = Http.get(base + "/annotations/events?status=Validated,bogus", ANN);
+    assertEquals(400, bad.status());
+    assertEquals("INVALID_REQUEST", bad.json().getString("code"));
+    assertTrue(bad.json().getString("message").contains("'bogus' is not one of Created (10)"),
+        bad.json().getString("message"));
+    String curator = TestAuth.token("c", Permission.DATASET);
+    try (SseClient sse = SseClient.open(base + "/annotations/events?flightId=st&status=30,edited", ANN, null)) {
+      assertEquals(200, sse.status());
+      String id = create(base, "st"); // Created: filtered out
+      assertEquals(200, Http.json("PATCH", base + "/dataset/" + id + "/status", curator,
+          new JsonObject().put("status", "Validated")).status());
+      assertEquals(200, Http.json("PATCH", base + "/dataset/" + id + "/status", curator,
+          new JsonObject().put("status", "Edited")).status());
+      assertEquals(204, Http.json("DELETE", base + "/annotations/" + id, ANN, null).status()); // filtered out
+      String marker = create(base, "st");
+      assertEquals(200, Http.json("PATCH", base + "/dataset/" + marker + "/status", curator,
+          new JsonObject().put("status", "Validated")).status());
+      List<String> seen = new ArrayList<>();
+      long end = System.currentTimeMillis() + 10_000;
+      while (System.currentTimeMillis() < end) {
+        Frame f = sse.next(end - System.currentTimeMillis());
+        if (f != null && "annotation".equals(f.type())) {
+          JsonObject e = new JsonObject(f.data());
+          seen.add(e.getString("status"));
+          if (marker.equals(e.getString("annotationId"))) {
+            break;
+          }
+        }
+      }
+      assertEquals(List.of("Validated", "Edited", "Validated"), seen);
+    }
+  }
+
+  /**
+   * Every event-bus handler of the service, from /metrics (the gauge has no address label: it is not among the
+   * service's metric labels). Nothing else registers or removes handlers while a test of this class runs.
+   */
+  private static double busHandlers() throws Exception {
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?m)^vertx_eventbus_handlers(\\{[^}]*})? (\\S+)$")
+        .matcher(Http.get(base + "/metrics").body());
+    double sum = 0;
+    boolean found = false;
+    while (m.find()) {
+      sum += Double.parseDouble(m.group(2));
+      found = true;
+    }
+    assertTrue(found, "/metrics has vertx_eventbus_handlers");
+    return sum;
+  }
+
+  private static double awaitBusHandlers(double expected) throws Exception {
+    long end = System.currentTimeMillis() + 10_000;
+    double now = busHandlers();
+    while (now != expected && System.currentTimeMillis() < end) {
+      Thread.sleep(50);
+      now = busHandlers();
+    }
+    return now;
+  }
+
+  @Test
+  void eachStreamConsumesTheLocalBusWhileItIsOpenAndStopsWhenItsConnectionEnds() throws Exception {
+    long end = System.currentTimeMillis() + 10_000;
+    while (service.app().eventStreams().openStreams() > 0 && System.currentTimeMillis() < end) {
+      Thread.sleep(50); // streams of earlier tests may still be closing
+    }
+    double before = busHandlers();
+    try (SseClient a = SseClient.open(base + "/annotations/events?flightId=own", ANN, null);
+         SseClient b = SseClient.open(base + "/annotations/events?flightId=own", ANN, null)) {
+      assertEquals(200, a.status());
+      assertEquals(200, b.status());
+      assertEquals(before + 2, awaitBusHandlers(before + 2), "one consumer per open stream");
+      String id = create(base, "own");
+      assertNotNull(annotationFrame(a, id));
+      assertNotNull(annotationFrame(b, id));
+    }
+    assertEquals(before, awaitBusHandlers(before), "a closed connection leaves no consumer behind");
+    assertEquals(0, service.app().eventStreams().openStreams());
   }
 }

@@ -3,6 +3,7 @@ package io.osprey.http;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 
+import io.osprey.errors.ErrorCode;
 import io.osprey.testing.UnitTest;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;

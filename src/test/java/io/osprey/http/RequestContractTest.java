@@ -1,5 +1,6 @@
 package io.osprey.http;
 
+import io.osprey.testing.UnitTest;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -16,6 +17,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /** Request bodies are checked against openapi.yaml, with problems named in the service's field notation. */
+@UnitTest
 class RequestContractTest {
   private static final String UPLOAD = "3fa85f64-5717-4562-b3fc-2c963f66afa6";
   private static Vertx vertx;

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.osprey.errors.ErrorCode;
 import io.osprey.testing.UnitTest;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.JsonArray;

@@ -1,5 +1,6 @@
 package io.osprey.inference;
 
+import io.osprey.testing.IntegrationTest;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -23,6 +24,7 @@ import org.junit.jupiter.api.Test;
  * memory for halves the batch and runs the image once more; out of memory again (or nothing to halve) and the image
  * runs on CPU. The detections are always those of a plain CPU run.
  */
+@IntegrationTest
 class RecoveryLadderTest {
   /** 320 px slices: small-vehicles1.jpeg gives more tiles than one batch of 8. */
   private static final DetectionParams SLICED = DetectionParams.defaults().withSlices(320, 320, 0.2, 0.2);

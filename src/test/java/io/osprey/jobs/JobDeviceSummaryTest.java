@@ -1,5 +1,6 @@
 package io.osprey.jobs;
 
+import io.osprey.testing.IntegrationTest;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -22,6 +23,7 @@ import org.junit.jupiter.api.Test;
  * CPU machine as it is, and on a "GPU" that fails on purpose ({@link FailingGpu}: ONNX Runtime's CPU provider
  * computes, the failures of CUDA are injected), for each rung of the recovery ladder.
  */
+@IntegrationTest
 class JobDeviceSummaryTest {
   /** One tile per image (no slicing), so the n-th CUDA run is the n-th image's. */
   private static final JsonObject WHOLE_IMAGES = new JsonObject().put("enabled", false);

@@ -146,7 +146,8 @@ class JobLeaseTest {
       assertEquals("processing", Jobs.status(base, jobId).getString("status"));
       assertEquals(owner, one("SELECT lease_owner FROM jobs WHERE job_id = '" + jobId + "'"), "lease kept");
 
-      JsonObject done = Jobs.waitFor(base, jobId, 120_000, "completed", "failed");
+      // Generous: ten photos of small slices take minutes on a loaded 2-core machine.
+      JsonObject done = Jobs.waitFor(base, jobId, 600_000, "completed", "failed");
       assertEquals("completed", done.getString("status"), done.encode());
       assertEquals("1", one("SELECT attempts FROM jobs WHERE job_id = '" + jobId + "'"), "taken once");
       assertEquals("10", one("SELECT count(*) FROM job_results WHERE job_id = '" + jobId + "'"));

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.osprey.bus.Bus;
+import io.osprey.imaging.ImageBudget;
 import io.osprey.inference.ModelRegistry;
 import io.osprey.pipeline.ImagePipeline;
 import io.osprey.pipeline.ResultWriter;
@@ -16,7 +17,6 @@ import io.osprey.storage.StorageLayout;
 import io.osprey.testing.Fixtures;
 import io.osprey.testing.IntegrationTest;
 import io.osprey.testing.Models;
-import io.osprey.uploads.ImageBudget;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.eventbus.Message;
@@ -47,7 +47,6 @@ class PipelineWorkerVerticleTest {
     models.get("yolov8n_int8");
     layout = new StorageLayout(storage);
     vertx = Vertx.vertx();
-    Bus.registerLocalCodecs(vertx.eventBus());
     RulesStage rules = new RulesStage(new RuleSets(Path.of("conf", "rules")), 2000);
     ResultWriter writer = new ResultWriter(layout, 128, 85);
     PipelineWorkerVerticle.deploy(vertx, 2, models, () -> new ImagePipeline(rules, writer,

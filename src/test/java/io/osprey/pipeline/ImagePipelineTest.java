@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.osprey.imaging.ImageBudget;
+import io.osprey.imaging.ImageInspector;
 import io.osprey.inference.DetectionParams;
 import io.osprey.inference.InferenceException;
 import io.osprey.inference.OnnxModel;
@@ -15,8 +17,6 @@ import io.osprey.storage.StorageLayout;
 import io.osprey.testing.Fixtures;
 import io.osprey.testing.IntegrationTest;
 import io.osprey.testing.Models;
-import io.osprey.uploads.ImageBudget;
-import io.osprey.uploads.ImageInspector;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.nio.file.Files;

@@ -305,6 +305,7 @@ class RetentionAndDeleteTest {
 
       Http.Response ready = Http.get(peer + "/health/ready");
       assertEquals(503, ready.status(), ready.body());
+      long guardOn = System.currentTimeMillis();
       JsonArray checks = ready.json().getJsonArray("checks");
       JsonObject disk = checks.stream().map(o -> (JsonObject) o).filter(c -> c.getString("id").equals("disk"))
           .findFirst().orElseThrow(() -> new AssertionError(ready.body()));
@@ -322,6 +323,10 @@ class RetentionAndDeleteTest {
       assertEquals(0, service.count("SELECT count(*) FROM uploads WHERE upload_id IN ('" + oldUpload + "', '"
           + oldJobUpload + "')"));
       assertEquals(1, service.count("SELECT count(*) FROM uploads WHERE upload_id = '" + freshUpload + "'"));
+      System.out.printf("[fault] disk below the guard: upload, annotation create, media, media batch each answered"
+          + " 507 INSUFFICIENT_STORAGE before any byte was stored; reads kept answering; readiness 503 (disk DOWN);"
+          + " the early retention sweep removed the old job within %d ms of readiness reporting it%n",
+          System.currentTimeMillis() - guardOn);
     } finally {
       TestService.stop(low);
     }

@@ -1,4 +1,4 @@
-package io.osprey.http;
+package io.osprey.errors;
 
 /**
  * The stable error codes clients switch on, with their HTTP status and default human message. Codes and messages of

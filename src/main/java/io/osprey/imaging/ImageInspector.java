@@ -1,4 +1,4 @@
-package io.osprey.uploads;
+package io.osprey.imaging;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;

@@ -1,4 +1,4 @@
-package io.osprey.uploads;
+package io.osprey.imaging;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;

@@ -1,4 +1,4 @@
-package io.osprey.uploads;
+package io.osprey.imaging;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -10,8 +10,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.osprey.testing.Assets;
 import io.osprey.testing.UnitTest;
-import io.osprey.uploads.ImageInspector.Format;
-import io.osprey.uploads.ImageInspector.Result;
+import io.osprey.imaging.ImageInspector.Format;
+import io.osprey.imaging.ImageInspector.Result;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;

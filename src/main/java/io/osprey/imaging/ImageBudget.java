@@ -1,4 +1,4 @@
-package io.osprey.uploads;
+package io.osprey.imaging;
 
 import io.osprey.config.Config;
 import java.util.Locale;

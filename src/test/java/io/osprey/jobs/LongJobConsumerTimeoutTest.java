@@ -1,0 +1,280 @@
+package io.osprey.jobs;
+
+import io.osprey.testing.IntegrationTest;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
+import io.osprey.OspreyApp;
+import io.osprey.Role;
+import io.osprey.testing.Fixtures;
+import io.osprey.testing.Http;
+import io.osprey.testing.Jobs;
+import io.osprey.testing.Models;
+import io.osprey.testing.TestService;
+import io.vertx.core.json.JsonObject;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Issue 15, item 1: a job that runs longer than a minute while the broker's consumer timeout is 5 s. The broker
+ * checks unacknowledged deliveries about once a minute and closes the channel of one held past the timeout; before
+ * leases that sent the job to a second worker while the first still ran it. Two worker instances (each its own
+ * Vert.x, broker connection and channel) consume the queue; the job completes once, one result per image, the
+ * workers' {@code detection_count_total} grows by exactly the job's total, nothing touches the job in the minute
+ * after it completed, and the workers' channels are the same ones at the end (the broker closed none). A control
+ * consumer opened in the same window that never acknowledges has its channel closed by the broker: the timeout
+ * was in effect on channels opened then.
+ *
+ * <p>The broker-wide setting is lowered only until both workers consume (a channel reads it when it opens), then
+ * restored to exactly what it was, so other tests sharing the broker meet the lowered value for seconds.
+ */
+@IntegrationTest
+class LongJobConsumerTimeoutTest {
+  /** The run time aimed at: past the 5 s timeout plus one broker check (about a minute), with a margin. */
+  private static final long TARGET_MS = 80_000;
+
+  private static String savedTimeout;
+  private static boolean lowered;
+
+  private static String rabbitmqctl(String... args) throws IOException, InterruptedException {
+    List<String> command = new ArrayList<>(List.of("rabbitmqctl", "-q"));
+    command.addAll(List.of(args));
+    Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
+    assertTrue(p.waitFor(60, TimeUnit.SECONDS), "rabbitmqctl " + command);
+    assertEquals(0, p.exitValue(), "rabbitmqctl " + command + ": " + out);
+    return out;
+  }
+
+  private static boolean rabbitmqctlWorks() {
+    try {
+      rabbitmqctl("status");
+      return true;
+    } catch (Throwable e) {
+      return false;
+    }
+  }
+
+  /** Puts the broker's consumer_timeout back exactly as it was read ({@code undefined}: no value set). */
+  private static synchronized void restoreTimeout() throws Exception {
+    if (!lowered) {
+      return;
+    }
+    if (savedTimeout.equals("undefined")) {
+      rabbitmqctl("eval", "application:unset_env(rabbit, consumer_timeout).");
+    } else {
+      String value = savedTimeout.replaceAll("^\\{ok,\\s*(.*)}$", "$1");
+      rabbitmqctl("eval", "application:set_env(rabbit, consumer_timeout, " + value + ").");
+    }
+    lowered = false;
+    assertEquals(savedTimeout, rabbitmqctl("eval", "application:get_env(rabbit, consumer_timeout)."),
+        "broker consumer_timeout restored");
+  }
+
+  @AfterAll
+  static void restoreBroker() throws Exception {
+    restoreTimeout();
+  }
+
+  private static long queueColumn(String queue, String column) throws Exception {
+    for (String line : rabbitmqctl("list_queues", "name", column).split("\n")) {
+      String[] f = line.trim().split("\t");
+      if (f.length == 2 && f[0].equals(queue)) {
+        return Long.parseLong(f[1]);
+      }
+    }
+    return -1;
+  }
+
+  /** The broker's channel pids of the consumers on {@code queue}. */
+  private static Set<String> consumerChannels(String queue) throws Exception {
+    Set<String> channels = new TreeSet<>();
+    for (String line : rabbitmqctl("list_consumers", "queue_name", "channel_pid").split("\n")) {
+      String[] f = line.trim().split("\t");
+      if (f.length == 2 && f[0].equals(queue)) {
+        channels.add(f[1]);
+      }
+    }
+    return channels;
+  }
+
+  private static double detections(OspreyApp app) throws Exception {
+    String body = Http.get("http://127.0.0.1:" + app.port() + "/metrics").body();
+    double sum = 0;
+    for (String line : body.split("\n")) {
+      if (line.startsWith("detection_count_total")) {
+        sum += Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+      }
+    }
+    return sum;
+  }
+
+  private static String predict(String base, int images, JsonObject config) throws Exception {
+    Path bus = Fixtures.imagesDir().resolve("bus.jpg");
+    JsonObject upload = Jobs.upload(base, Collections.nCopies(images, bus));
+    var r = Jobs.predict(base, new JsonObject().put("upload_id", upload.getString("upload_id")).put("config", config));
+    assertEquals(202, r.status(), r.body());
+    return r.json().getJsonObject("data").getString("job_id");
+  }
+
+  @Test
+  void aJobLongerThanTheBrokersConsumerTimeoutCompletesOnceAndIsNotTouchedAfterwards() throws Exception {
+    Models.assumePresent();
+    Assumptions.assumeTrue(rabbitmqctlWorks(), "rabbitmqctl cannot control the local broker; skipping");
+    Fixtures.realImages();
+    savedTimeout = rabbitmqctl("eval", "application:get_env(rabbit, consumer_timeout).");
+    Logger jobsLog = (Logger) LoggerFactory.getLogger("io.osprey.jobs");
+    ListAppender<ILoggingEvent> log = new ListAppender<>();
+    log.start();
+    jobsLog.addAppender(log);
+    TestService api = null;
+    OspreyApp w1 = null;
+    OspreyApp w2 = null;
+    com.rabbitmq.client.Connection control = null;
+    long loweredAt = System.currentTimeMillis();
+    try {
+      synchronized (LongJobConsumerTimeoutTest.class) {
+        rabbitmqctl("eval", "application:set_env(rabbit, consumer_timeout, 5000).");
+        lowered = true;
+      }
+      api = TestService.start(LongJobConsumerTimeoutTest.class, Role.API, new JsonObject());
+      String base = api.baseUrl();
+      String queue = api.config().string("jobs.queue");
+      w1 = api.startPeer(Role.WORKER, new JsonObject());
+      w2 = api.startPeer(Role.WORKER, new JsonObject());
+      long end = System.currentTimeMillis() + 60_000;
+      while (queueColumn(queue, "consumers") != 2) {
+        assertTrue(System.currentTimeMillis() < end, "both workers consuming");
+        Thread.sleep(200);
+      }
+      Set<String> channels = consumerChannels(queue);
+      assertEquals(2, channels.size(), channels.toString());
+
+      // The control: a consumer that never acknowledges, on a channel opened under the lowered timeout too.
+      com.rabbitmq.client.ConnectionFactory factory = new com.rabbitmq.client.ConnectionFactory();
+      factory.setHost(api.config().string("rabbitmq.host"));
+      factory.setPort(api.config().integer("rabbitmq.port"));
+      factory.setUsername(api.config().string("rabbitmq.user"));
+      factory.setPassword(api.config().string("rabbitmq.password"));
+      factory.setVirtualHost(api.config().string("rabbitmq.vhost"));
+      control = factory.newConnection("osprey-test-consumer-timeout-control");
+      com.rabbitmq.client.Channel held = control.createChannel();
+      AtomicReference<String> controlClosed = new AtomicReference<>();
+      held.addShutdownListener(e -> controlClosed.set(e.getMessage()));
+      String controlQueue = held.queueDeclare("osprey.test.ctl." + UUID.randomUUID(), false, true, true, null)
+          .getQueue();
+      held.basicPublish("", controlQueue, null, "never acknowledged".getBytes(StandardCharsets.UTF_8));
+      held.basicConsume(controlQueue, false, (tag, delivery) -> { }, tag -> { });
+      restoreTimeout();
+      long windowClosed = System.currentTimeMillis();
+
+      // Size the job on this machine: seconds per image, measured on a short job first.
+      JsonObject config = new JsonObject().put("model", "yolov8n_int8").put("visualization", false)
+          .put("sahi", new JsonObject().put("slice_width", 320).put("slice_height", 320));
+      long t0 = System.currentTimeMillis();
+      String probe = predict(base, 2, config);
+      assertEquals("completed", Jobs.waitFor(base, probe, 120_000, "completed", "failed").getString("status"));
+      long perImage = Math.max(1, (System.currentTimeMillis() - t0) / 2);
+      // Half as many again: on a shared machine the job may run faster than the probe did (less load, a warm JIT).
+      int images = (int) Math.min(300, Math.max(3, (TARGET_MS * 3 / 2 + perImage - 1) / perImage));
+
+      double before = detections(w1) + detections(w2);
+      long started = System.currentTimeMillis();
+      String jobId = predict(base, images, config);
+      // The delivery is acknowledged once the lease is taken: nothing of the job stays unacknowledged.
+      end = System.currentTimeMillis() + 30_000;
+      while (!"processing".equals(Jobs.status(base, jobId).getString("status"))
+          || queueColumn(queue, "messages") != 0) {
+        assertTrue(System.currentTimeMillis() < end, "job taken and its delivery acknowledged");
+        Thread.sleep(200);
+      }
+      JsonObject done = Jobs.waitFor(base, jobId, 600_000, "completed", "failed");
+      long ranMs = System.currentTimeMillis() - started;
+      assertEquals("completed", done.getString("status"), done.encode());
+      assertTrue(ranMs > 65_000, "the job must outlast the timeout plus one broker check; ran " + ranMs + " ms");
+      // Read at once: the job's whole run is what must not have cost a channel.
+      assertEquals(channels, consumerChannels(queue), "the broker closed no worker channel while the job ran");
+      long total = done.getJsonObject("summary").getLong("total_detections");
+      assertTrue(total > 0, "the photos have objects: " + done.encode());
+
+      String where = " FROM jobs WHERE job_id = '" + jobId + "'";
+      String rowBefore = one(api, "SELECT concat_ws('|', status, attempts, lease_expiries, completed_at, updated_at,"
+          + " processed_images, lease_owner)" + where);
+      long doneAt = System.currentTimeMillis();
+      // A minute after completion: every counter has been scraped-stable, any second delivery would have run.
+      Thread.sleep(60_000);
+      assertEquals(rowBefore, one(api, "SELECT concat_ws('|', status, attempts, lease_expiries, completed_at,"
+          + " updated_at, processed_images, lease_owner)" + where), "the job row unchanged after completion");
+      assertEquals("1", one(api, "SELECT attempts" + where), "taken once");
+      assertEquals(String.valueOf(images), one(api, "SELECT count(*) FROM job_results WHERE job_id = '" + jobId
+          + "'"));
+      assertEquals(String.valueOf(images), one(api, "SELECT count(DISTINCT file_id) FROM job_results WHERE job_id = '"
+          + jobId + "'"), "one result per image");
+      assertEquals(total, Long.parseLong(one(api, "SELECT sum(detection_count) FROM job_results WHERE job_id = '"
+          + jobId + "'")));
+      double grown = detections(w1) + detections(w2) - before;
+      assertEquals((double) total, grown, 0.0, "detection_count_total over both workers grew by the job's total");
+
+      List<ILoggingEvent> events;
+      synchronized (log) {
+        events = new ArrayList<>(log.list);
+      }
+      List<String> late = events.stream().filter(e -> e.getTimeStamp() > doneAt)
+          .map(ILoggingEvent::getFormattedMessage).filter(m -> m.contains(jobId)).toList();
+      assertEquals(List.of(), late, "no worker logs about the job after it completed");
+      long drops = events.stream().map(ILoggingEvent::getFormattedMessage)
+          .filter(m -> m.contains(jobId) && m.contains("delivery dropped")).count();
+      assertEquals(0, drops, "no second delivery of the job reached a worker");
+
+      end = System.currentTimeMillis() + 90_000;
+      while (controlClosed.get() == null && System.currentTimeMillis() < end) {
+        Thread.sleep(500);
+      }
+      assertNotNull(controlClosed.get(), "the control channel (never acknowledging) was closed by the broker");
+      assertTrue(controlClosed.get().contains("timed out"), controlClosed.get());
+      System.out.printf("[fault] long job past the consumer timeout: %d images in %.1f s (%d ms/image) under consumer_timeout 5000 ms (lowered for"
+              + " %.1f s); completed once, attempts 1, %d results, %d detections = detection_count_total growth %.0f;"
+              + " worker channels kept %s; control channel closed by the broker: %s%n", images, ranMs / 1000.0,
+          perImage, (windowClosed - loweredAt) / 1000.0, images, total, grown, channels,
+          controlClosed.get());
+    } finally {
+      restoreTimeout();
+      jobsLog.detachAppender(log);
+      if (control != null && control.isOpen()) {
+        control.close();
+      }
+      if (w1 != null) {
+        TestService.stop(w1);
+      }
+      if (w2 != null) {
+        TestService.stop(w2);
+      }
+      if (api != null) {
+        api.close();
+      }
+    }
+  }
+
+  private static String one(TestService service, String sql) throws Exception {
+    try (var c = service.jdbc(); var s = c.createStatement(); var rs = s.executeQuery(sql)) {
+      return rs.next() ? rs.getString(1) : null;
+    }
+  }
+}
