@@ -339,6 +339,11 @@ public final class JobRunnerVerticle extends VerticleBase {
     boolean lost;
     /** Failed with PROCESSING_TIMEOUT (by this worker): stop. */
     boolean timedOut;
+    /**
+     * An image's result row and progress are being written: the timeout waits for the next image boundary, so
+     * its report ("n of N images") counts exactly the rows kept.
+     */
+    boolean recording;
 
     Held(JobRow job) {
       this.job = job;
@@ -361,7 +366,9 @@ public final class JobRunnerVerticle extends VerticleBase {
       return;
     }
     if (overTime(held)) {
-      timeOut(held);
+      if (!held.recording) {
+        timeOut(held); // else step() times the job out once the image is recorded
+      }
       return;
     }
     jobs.renewLease(held.job.jobId(), leasing.workerId(), leasing.leaseSeconds())
@@ -475,9 +482,13 @@ public final class JobRunnerVerticle extends VerticleBase {
             : attempt(work, file, 1))
         .compose(image -> held.stopped() ? Future.failedFuture(new NotHeld())
             : annotate(work, file, image).map(image))
-        .compose(image -> jobs.saveResult(jobId, owner, fileId, index, image.detections(), image.meanConfidence(),
-            image.annotated(), image.device()).map(image))
-        .compose(image -> jobs.progress(jobId, owner, processed + 1, "Finished " + file.filename()))
+        .compose(image -> {
+          held.recording = true;
+          return jobs.saveResult(jobId, owner, fileId, index, image.detections(), image.meanConfidence(),
+              image.annotated(), image.device());
+        })
+        .compose(saved -> jobs.progress(jobId, owner, processed + 1, "Finished " + file.filename()))
+        .onComplete(x -> held.recording = false)
         .onFailure(e -> {
           if (e instanceof NotHeld) {
             result.complete(notHeld(jobId));
