@@ -55,16 +55,28 @@ base_sha=$(git rev-parse --verify "$base_ref^{commit}")
 tag="bencharch$(date +%s)$$"
 tags=("$tag")
 work=$(mktemp -d /tmp/osprey-bench-arch.XXXXXX)
+# Every JVM of the run keeps its temporary files (a benchmark's storage folder, say) in here, removed at the end.
+mkdir -p "$work/tmp"
+jtmp="-Djava.io.tmpdir=$work/tmp"
 service_pid=""
 child_pid=""
 databases=()
-# The in-process benchmarks drop their own database (osprey_t_<class>_<id>), queue, stream and Redis keys when they
-# end; ended by a signal they cannot, so the databases of that class that appeared since it started are removed here.
-bench_class=""
-bench_before=""
-bench_dbs() {
-  psql -X -At -h 127.0.0.1 -U osprey -d postgres -c \
-    "SELECT datname FROM pg_database WHERE datname LIKE 'osprey\_t\_$1\_%'" 2>/dev/null | sort || true
+# An in-process benchmark (TestService) drops its own database, queue and stream when it ends, but not its Redis
+# keys (prefix "<database>:"); ended by a signal it drops nothing. Its log names the database it created.
+bench_out=""
+bench_db() { sed -n 's/.*created database \(osprey_t_[a-z0-9_]*\).*/\1/p' "$1" 2>/dev/null | head -n 1; }
+del_keys() { redis-cli -h 127.0.0.1 --scan --pattern "$1*" 2>/dev/null | xargs -r -n 500 redis-cli -h 127.0.0.1 del >/dev/null; }
+# A benchmark that failed or was killed may have left its database, queue and stream: removed at exit.
+bench_abandoned() {
+  local db
+  db=$(bench_db "$bench_out")
+  if [ -n "$db" ]; then databases+=("$db"); tags+=("$db"); fi
+}
+bench_end() {
+  local db
+  db=$(bench_db "$bench_out")
+  [ -z "$db" ] || del_keys "$db:"
+  bench_out=""
 }
 
 cleanup() {
@@ -78,18 +90,15 @@ cleanup() {
       kill -9 "$pid" 2>/dev/null
     fi
   done
-  if [ -n "$bench_class" ]; then
-    for db in $(comm -13 <(echo "$bench_before") <(bench_dbs "$bench_class")); do
-      databases+=("$db")
-      redis-cli -h 127.0.0.1 --scan --pattern "$db:*" 2>/dev/null | xargs -r -n 500 redis-cli -h 127.0.0.1 del >/dev/null
-      tags+=("$db")
-    done
+  if [ -n "$bench_out" ]; then
+    bench_abandoned
+    bench_end
   fi
   for db in "${databases[@]}"; do
     psql -X -q -h 127.0.0.1 -U osprey -d postgres -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 \
       || echo "bench-architecture: could not drop database $db" >&2
   done
-  redis-cli -h 127.0.0.1 --scan --pattern "$tag:*" 2>/dev/null | xargs -r -n 500 redis-cli -h 127.0.0.1 del >/dev/null
+  del_keys "$tag:"
   # Queues and streams (a stream is a queue to rabbitmqctl) named with this run's tag.
   if command -v rabbitmqctl >/dev/null 2>&1; then
     rabbitmqctl -q list_queues name 2>/dev/null | grep -F "${tags[@]/#/-e}" | while read -r q; do
@@ -156,7 +165,6 @@ run_child() {
   local rc=0
   wait "$child_pid" || rc=$?
   child_pid=""
-  bench_class=""
   return "$rc"
 }
 
@@ -181,7 +189,7 @@ start_service() {
     OSPREY_MODELS_DIR="$models" OSPREY_AUTH_JWKS_FILE="$auth/jwks.json" OSPREY_AUTH_JWKS_URL=
     OSPREY_SHUTDOWN_GRACE_SECONDS=5)
   [ -n "$inst" ] && envs+=(OSPREY_HTTP_INSTANCES="$inst")
-  (cd "$tree" && exec env -u JWT_JWKS_URL -u OSPREY_CONFIG "${envs[@]}" java ${JAVA_OPTS:-} -jar target/osprey.jar) \
+  (cd "$tree" && exec env -u JWT_JWKS_URL -u OSPREY_CONFIG "${envs[@]}" java ${JAVA_OPTS:-} "$jtmp" -jar target/osprey.jar) \
     >> "$work/service-$v.log" 2>&1 &
   service_pid=$!
   url="http://127.0.0.1:$port"
@@ -207,7 +215,7 @@ stop_service() {
 }
 
 # Only through run_child (it execs, so the background job's id is the JVM's).
-osprey_cli() { exec java -cp "$cli_jar" io.osprey.cli.OspreyCli --url "$url" --token "$token" "$@"; }
+osprey_cli() { exec java "$jtmp" -cp "$cli_jar" io.osprey.cli.OspreyCli --url "$url" --token "$token" "$@"; }
 
 status_run() {
   local v=$1 out="$work/status-$v-$2.txt"
@@ -247,15 +255,13 @@ bench_main() {
   local envs=(OSPREY_TEST_MODELS="$models" OSPREY_TEST_IMAGES="$images")
   [ -n "$inst" ] && envs+=(OSPREY_HTTP_INSTANCES="$inst")
   cd "$tree"
-  exec env "${envs[@]}" timeout "$bench_timeout" java -Xmx2g \
+  exec env "${envs[@]}" timeout "$bench_timeout" java -Xmx2g "$jtmp" \
     -cp "target/test-classes:target/classes:$(cat target/bench.classpath)" "io.osprey.bench.$main" "$@"
 }
 
-bench_start() { bench_before=$(bench_dbs "$1"); bench_class=$1; }
-
 events_run() {
   local v=$1 out="$work/events-$v-$2.txt" line
-  bench_start eventsbenchmark
+  bench_out=$out
   if run_child bench_main "$v" EventsBenchmark --subscribers "$subscribers" --events "$events" > "$out" 2>&1 \
       && line=$(grep '^subscribers' "$out"); then
     record sse_p50 "$v" "$(sed -n 's/.* p50 \([0-9.]*\) ms.*/\1/p' <<< "$line")"
@@ -265,12 +271,14 @@ events_run() {
   else
     failed "EventsBenchmark failed ($v):"
     tail -n 30 "$out" >&2
+    bench_abandoned
   fi
+  bench_end
 }
 
 annotations_run() {
   local v=$1 out="$work/annotations-$v-$2.txt" line
-  bench_start annotationsbenchmark
+  bench_out=$out
   if run_child bench_main "$v" AnnotationsBenchmark --clients 4 --seconds "$ann_s" > "$out" 2>&1 \
       && line=$(grep '^clients' "$out"); then
     record ann_rps "$v" "$(sed -n 's/^clients *[0-9]*: *\([0-9.]*\) creates\/s.*/\1/p' <<< "$line")"
@@ -279,11 +287,12 @@ annotations_run() {
   else
     failed "AnnotationsBenchmark failed ($v):"
     tail -n 30 "$out" >&2
+    bench_abandoned
   fi
+  bench_end
 }
 
 # ---------------------------------------------------------------- rounds
-variants=(before after1 afterN)
 for r in $(seq 1 "$rounds"); do
   if [ $((r % 2)) -eq 1 ]; then order=(before after1 afterN); else order=(afterN after1 before); fi
   log "round $r of $rounds: ${order[*]}"
