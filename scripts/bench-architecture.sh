@@ -25,12 +25,13 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1 ;;
     --rounds) rounds="$2"; shift ;;
-    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "bench-architecture: unknown option $1" >&2; exit 2 ;;
     *) base_ref="$1" ;;
   esac
   shift
 done
+case "${rounds:-1}" in ''|*[!0-9]*|0) echo "bench-architecture: --rounds takes a number >= 1" >&2; exit 2 ;; esac
 cores=$(nproc)
 if [ "$quick" -eq 1 ]; then
   rounds=${rounds:-1}; status_s=3; warm_s=1; subscribers=200; events=10; ann_s=3; bench_timeout=300
@@ -105,10 +106,10 @@ cleanup() {
       rabbitmqctl -q delete_queue "$q" </dev/null >/dev/null 2>&1 || echo "bench-architecture: could not delete queue $q" >&2
     done
   fi
-  if [ -d "$work/base" ]; then
-    git -C "$root" worktree remove --force "$work/base" 2>/dev/null
+  if [ -d "$work/base" ] && ! git -C "$root" worktree remove --force "$work/base" 2>/dev/null; then
+    rm -rf "$work/base"
+    git -C "$root" worktree prune 2>/dev/null
   fi
-  git -C "$root" worktree prune 2>/dev/null
   rm -rf "$work"
   exit "$rc"
 }
