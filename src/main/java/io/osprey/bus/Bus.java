@@ -40,6 +40,63 @@ public final class Bus {
   }
 
   /**
+   * Run one job image through the pipeline (decode, detect, rules, result files) on one of the process's pipeline
+   * worker verticles. Each of the {@code jobs.worker_instances} instances consumes its own address,
+   * {@link #pipelineWorker(int)}, so the runner gives an image to a worker that is free rather than queueing it
+   * behind a busy one. Local only: request {@link ProcessImage}, reply {@link ImageProcessed} or
+   * {@link ImageFailed}, passed by reference ({@link #registerPipelineCodecs}); send with {@link #local()}.
+   */
+  public static final String PIPELINE_IMAGE = "osprey.pipeline.image";
+
+  /** The address of pipeline worker {@code instance} (0 to jobs.worker_instances - 1). */
+  public static String pipelineWorker(int instance) {
+    return PIPELINE_IMAGE + "." + instance;
+  }
+
+  /**
+   * One image of a job: ids, the stored file's absolute path, its uploaded name, and the job's stored config (as
+   * validated at predict time; read-only, passed by reference).
+   */
+  public record ProcessImage(String jobId, String fileId, String imagePath, String fileName, JsonObject config) {
+  }
+
+  /**
+   * Registers the by-reference codecs of the pipeline records, once per Vert.x instance, by whoever deploys the
+   * pipeline workers (kept apart from {@link #registerLocalCodecs}, which the events hub registers and removes with
+   * its own deployment).
+   */
+  public static void registerPipelineCodecs(EventBus bus) {
+    bus.registerDefaultCodec(ProcessImage.class, new LocalCodec<>(ProcessImage.class));
+    bus.registerDefaultCodec(ImageProcessed.class, new LocalCodec<>(ImageProcessed.class));
+    bus.registerDefaultCodec(ImageFailed.class, new LocalCodec<>(ImageFailed.class));
+  }
+
+  /** A reply on {@link #PIPELINE_IMAGE}. */
+  public sealed interface ImageReply permits ImageProcessed, ImageFailed {
+  }
+
+  /**
+   * The image's results are stored. {@code device}: where inference ran ("cuda" or "cpu"); {@code boxes}: the kept
+   * boxes as an annotation stores them, only when the job makes annotations.
+   */
+  public record ImageProcessed(int detections, Double meanConfidence, boolean annotated, int width, int height,
+                               String device, List<Box> boxes) implements ImageReply {
+  }
+
+  /** Class, centre and size as fractions of the image, confidence (4 places). */
+  public record Box(int classId, String className, double centerX, double centerY, double width, double height,
+                    double confidence) {
+  }
+
+  /**
+   * The image failed. {@code code}: the job error code when retrying cannot help or the cause is known
+   * (FILE_NOT_FOUND, CORRUPTED_FILE, INVALID_DIMENSIONS, INVALID_CONFIG, RULES_ERROR, MODEL_LOAD_ERROR,
+   * INFERENCE_ERROR); null for anything else (storage, a closing model), which may pass on a retry.
+   */
+  public record ImageFailed(String code, String message) implements ImageReply {
+  }
+
+  /**
    * Live annotation events, published (local delivery, {@link #local()}) once their change has committed: one message
    * per committed change, its events in order. Body: a JsonArray of AnnotationEventDto JSON
    * {@code {annotationId, operation, status, mediaId, flightId, waypointId, detections, time}} built by

@@ -113,7 +113,7 @@ public final class ConfigKeys {
         "Most tiles per ONNX Runtime call for models with a dynamic batch dimension (fixed-batch models take one).");
     str("jobs.queue", false, "Durable quorum queue that carries detection jobs to workers.");
     num("jobs.worker_instances", Type.INT, 1, 64,
-        "Detection workers in a process running the worker role (each runs one image at a time).");
+        "Detection worker verticles in a process running the worker role (each runs one image at a time).");
     num("jobs.queued_timeout_seconds", Type.INT, 1, 7 * 86400,
         "A job still queued after this long fails with QUEUE_TIMEOUT (spec: 5 minutes).");
     num("jobs.max_deliveries", Type.INT, 1, 100,

@@ -1,54 +1,41 @@
 package io.osprey.jobs;
 
-import static org.bytedeco.opencv.global.opencv_imgcodecs.IMREAD_COLOR;
-import static org.bytedeco.opencv.global.opencv_imgcodecs.imread;
-
 import io.osprey.bus.Bus;
-import io.osprey.inference.Detection;
 import io.osprey.errors.ErrorCode;
 import io.osprey.errors.OspreyException;
-import io.osprey.inference.DetectionEngine;
-import io.osprey.inference.ImageDetections;
 import io.osprey.inference.InferenceException;
 import io.osprey.inference.ModelRegistry;
-import io.osprey.inference.OnnxModel;
-import io.osprey.rules.RulesException;
-import io.osprey.rules.RulesStage;
 import io.osprey.storage.StorageLayout;
-import io.osprey.imaging.ImageBudget;
-import io.osprey.imaging.ImageInspector;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.VerticleBase;
-import io.vertx.core.WorkerExecutor;
+import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.eventbus.Message;
 import io.vertx.core.json.JsonObject;
 import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.time.OffsetDateTime;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Deque;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.function.Function;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.TimeUnit;
-import org.bytedeco.opencv.opencv_core.Mat;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Runs detection jobs handed over the event bus by the queue consumer. The job's bookkeeping (state changes,
- * progress, results rows, status cache) is asynchronous on this verticle's event loop; each image's blocking work
- * (decode, sliced inference, result files) runs on the shared "osprey-inference" worker pool, one image per worker
- * thread, each thread with its own engines over the shared model sessions.
+ * Runs detection jobs handed over the event bus by the queue consumer. The job's bookkeeping (leases, state
+ * changes, progress, results rows, status cache, retries, cancellation, annotations) is asynchronous on this
+ * verticle's event loop; each image's blocking work (the {@link io.osprey.pipeline.ImagePipeline}: decode, sliced
+ * inference, the rules stage when the job enables it, result files) is sent over the local event bus
+ * ({@link Bus#PIPELINE_IMAGE}) to a free one of the {@code jobs.worker_instances} {@link PipelineWorkerVerticle}s,
+ * each with its own engines over the shared model sessions.
  *
- * <p>Between detection and storage, the rules stage (when the job enables it) adjusts, suppresses and relabels
- * boxes. Errors follow the spec's worker table: a missing or unreadable model, a missing or undecodable image, an
+ * <p>Errors follow the spec's worker table: a missing or unreadable model, a missing or undecodable image, an
  * impossible configuration and a failing rule set fail the job at once; inference and storage errors are retried with exponential
  * backoff and fail the job with MAX_RETRIES when attempts run out; a message delivered more than
  * {@code jobs.max_deliveries} times (workers died on it) fails with MAX_RETRIES. Results of images finished before
@@ -69,25 +56,24 @@ public final class JobRunnerVerticle extends VerticleBase {
       InferenceException.Code.INVALID_DIMENSIONS,
       InferenceException.Code.INVALID_CONFIG, InferenceException.Code.RULES_ERROR);
 
+  /** An image can take minutes on a CPU; the runner's own bookkeeping, not this bound, decides when to stop. */
+  private static final DeliveryOptions IMAGE = new DeliveryOptions().setSendTimeout(24L * 3600 * 1000);
+
   private final JobRepository jobs;
   private final ModelRegistry models;
-  private final RulesStage rules;
   private final StorageLayout layout;
-  private final ResultWriter writer;
   private final StatusCache cache;
   private final JobMetrics metrics;
-  private final int workers;
   private final int maxDeliveries;
   private final int retryAttempts;
   private final long retryBackoffMs;
-  private final boolean overlap;
-  private final Map<Thread, Map<String, DetectionEngine>> engines = new ConcurrentHashMap<>();
   private final AnnotationSink annotations;
-  private final ImageBudget budget;
   private final Leasing leasing;
   /** Jobs this worker runs now (event-loop state). */
   private final Set<Held> holding = new HashSet<>();
-  private WorkerExecutor inference;
+  /** Pipeline worker instances with no image now, and images waiting for one (event-loop state). */
+  private final Deque<Integer> idleWorkers = new ArrayDeque<>();
+  private final Deque<Runnable> waitingImages = new ArrayDeque<>();
   /** Publishes a handed-back job again (see {@link #republishVia}); null: the maintenance republisher does. */
   private volatile Function<String, Future<Void>> republisher;
   private io.vertx.core.Context context;
@@ -108,32 +94,37 @@ public final class JobRunnerVerticle extends VerticleBase {
     }
   }
 
-  public JobRunnerVerticle(JobRepository jobs, ModelRegistry models, RulesStage rules,
-                           StorageLayout layout,
-                           ResultWriter writer,
-                           StatusCache cache, JobMetrics metrics, int workers, int maxDeliveries, int retryAttempts,
-                           long retryBackoffMs, boolean overlap, AnnotationSink annotations,
-                           ImageBudget budget, Leasing leasing) {
-    this.leasing = leasing;
-    this.annotations = annotations;
-    this.budget = budget;
+  /**
+   * When a job gives up: more than {@code maxDeliveries} takes (workers died on it), or an image failing
+   * {@code attempts} times, retried after {@code backoffMs}, doubled each time.
+   */
+  public record Retries(int maxDeliveries, int attempts, long backoffMs) {
+  }
+
+  /**
+   * @param pipelineWorkers how many {@link PipelineWorkerVerticle} instances are deployed (jobs.worker_instances)
+   * @param annotations     null where the process makes no annotations
+   */
+  public JobRunnerVerticle(JobRepository jobs, ModelRegistry models, StorageLayout layout, StatusCache cache,
+                           JobMetrics metrics, int pipelineWorkers, Retries retries, AnnotationSink annotations,
+                           Leasing leasing) {
     this.jobs = jobs;
     this.models = models;
-    this.rules = rules;
     this.layout = layout;
-    this.writer = writer;
     this.cache = cache;
     this.metrics = metrics;
-    this.workers = workers;
-    this.maxDeliveries = maxDeliveries;
-    this.retryAttempts = retryAttempts;
-    this.retryBackoffMs = retryBackoffMs;
-    this.overlap = overlap;
+    this.maxDeliveries = retries.maxDeliveries();
+    this.retryAttempts = retries.attempts();
+    this.retryBackoffMs = retries.backoffMs();
+    this.annotations = annotations;
+    this.leasing = leasing;
+    for (int i = 0; i < pipelineWorkers; i++) {
+      idleWorkers.add(i);
+    }
   }
 
   @Override
   public Future<?> start() {
-    inference = vertx.createSharedWorkerExecutor("osprey-inference", workers, 24, TimeUnit.HOURS);
     context = vertx.getOrCreateContext();
     return vertx.eventBus().<JsonObject>localConsumer(Bus.JOBS_RUN, this::onRun).completion();
   }
@@ -165,13 +156,7 @@ public final class JobRunnerVerticle extends VerticleBase {
   @Override
   public Future<?> stop() {
     draining = true;
-    Future<Void> closed = inference == null ? Future.succeededFuture() : inference.close();
-    // Engines hold tensors and Mats: each is freed only once no image runs on it (bounded; leaked past the bound,
-    // never freed under a running inference). Off the event loop, as the wait may block.
-    return closed.transform(x -> vertx.executeBlocking(() -> {
-      engines.values().forEach(m -> m.values().forEach(e -> e.close(Duration.ofSeconds(10))));
-      return null;
-    }, false));
+    return Future.succeededFuture();
   }
 
   /**
@@ -233,7 +218,7 @@ public final class JobRunnerVerticle extends VerticleBase {
       JobConfig config = JobConfig.parse(job.config(), new ArrayList<>());
       return jobs.uploadFiles(job.uploadId())
           .compose(files -> jobs.results(job.jobId()).map(done -> new Work(job, config, files, done, held)))
-          .compose(work -> loadModel(config.model()).compose(model -> processFrom(work, model, 0)))
+          .compose(work -> loadModel(config.model()).compose(x -> processFrom(work, 0)))
           .compose(outcome -> finish(job, outcome, startNanos, held))
           .recover(e -> {
             if (e instanceof HandedBack || draining && !finalFailure(e)) {
@@ -354,6 +339,11 @@ public final class JobRunnerVerticle extends VerticleBase {
     boolean lost;
     /** Failed with PROCESSING_TIMEOUT (by this worker): stop. */
     boolean timedOut;
+    /**
+     * An image's result row and progress are being written: the timeout waits for the next image boundary, so
+     * its report ("n of N images") counts exactly the rows kept.
+     */
+    boolean recording;
 
     Held(JobRow job) {
       this.job = job;
@@ -376,7 +366,9 @@ public final class JobRunnerVerticle extends VerticleBase {
       return;
     }
     if (overTime(held)) {
-      timeOut(held);
+      if (!held.recording) {
+        timeOut(held); // else step() times the job out once the image is recorded
+      }
       return;
     }
     jobs.renewLease(held.job.jobId(), leasing.workerId(), leasing.leaseSeconds())
@@ -425,11 +417,15 @@ public final class JobRunnerVerticle extends VerticleBase {
    */
   private enum Outcome { COMPLETED, CANCELLED, STOPPED }
 
-  private Future<OnnxModel> loadModel(String name) {
-    return inference.executeBlocking(() -> models.get(name), false);
+  /**
+   * Loads the job's model before its first image (blocking, on the shared worker pool), so a missing or broken
+   * model fails the job at once; the pipeline workers then find it loaded.
+   */
+  private Future<Void> loadModel(String name) {
+    return vertx.executeBlocking(() -> models.get(name), false).mapEmpty();
   }
 
-  private Future<Outcome> processFrom(Work work, OnnxModel model, int index) {
+  private Future<Outcome> processFrom(Work work, int index) {
     Set<String> finished = new HashSet<>();
     work.done().forEach(r -> finished.add(r.fileId()));
     Map<String, JobRepository.UploadedFile> byId = new HashMap<>();
@@ -437,11 +433,11 @@ public final class JobRunnerVerticle extends VerticleBase {
     List<String> order = work.job().fileIds();
     Promise<Outcome> result = Promise.promise();
     work.held().processed = finished.size();
-    step(work, model, order, byId, finished, index, finished.size(), result);
+    step(work, order, byId, finished, index, finished.size(), result);
     return result.future();
   }
 
-  private void step(Work work, OnnxModel model, List<String> order, Map<String, JobRepository.UploadedFile> byId,
+  private void step(Work work, List<String> order, Map<String, JobRepository.UploadedFile> byId,
                     Set<String> finished, int index, int processed, Promise<Outcome> result) {
     Held held = work.held();
     if (!held.stopped() && overTime(held)) {
@@ -464,7 +460,7 @@ public final class JobRunnerVerticle extends VerticleBase {
     }
     String fileId = order.get(index);
     if (finished.contains(fileId)) {
-      step(work, model, order, byId, finished, index + 1, processed, result);
+      step(work, order, byId, finished, index + 1, processed, result);
       return;
     }
     JobRepository.UploadedFile file = byId.get(fileId);
@@ -483,12 +479,16 @@ public final class JobRunnerVerticle extends VerticleBase {
           }
         })
         .compose(row -> row == null ? Future.failedFuture(new NotHeld())
-            : attempt(work, model, file, index, 1))
+            : attempt(work, file, 1))
         .compose(image -> held.stopped() ? Future.failedFuture(new NotHeld())
             : annotate(work, file, image).map(image))
-        .compose(image -> jobs.saveResult(jobId, owner, fileId, index, image.count(), image.meanConfidence(),
-            image.annotated(), image.device()).map(image))
-        .compose(image -> jobs.progress(jobId, owner, processed + 1, "Finished " + file.filename()))
+        .compose(image -> {
+          held.recording = true;
+          return jobs.saveResult(jobId, owner, fileId, index, image.detections(), image.meanConfidence(),
+              image.annotated(), image.device());
+        })
+        .compose(saved -> jobs.progress(jobId, owner, processed + 1, "Finished " + file.filename()))
+        .onComplete(x -> held.recording = false)
         .onFailure(e -> {
           if (e instanceof NotHeld) {
             result.complete(notHeld(jobId));
@@ -507,7 +507,7 @@ public final class JobRunnerVerticle extends VerticleBase {
             result.complete(Outcome.CANCELLED);
             return;
           }
-          step(work, model, order, byId, finished, index + 1, processed + 1, result);
+          step(work, order, byId, finished, index + 1, processed + 1, result);
         });
   }
 
@@ -524,34 +524,20 @@ public final class JobRunnerVerticle extends VerticleBase {
     return Outcome.STOPPED;
   }
 
-  /** @param device where the image's inference ran ("cuda" or "cpu"), for the job summary */
-  private record ImageOutcome(int count, Double meanConfidence, boolean annotated,
-                              List<Detection> detections, int width, int height, String device) {
-  }
-
   /**
    * create_annotations: the image and its detections become an annotation through the annotations service's own
    * create path (rows, outbox, live event, files). An annotation of the same image already there (a redelivered
    * job, or the same photo in another upload) is kept as it is.
    */
-  private Future<Void> annotate(Work work, JobRepository.UploadedFile file, ImageOutcome image) {
+  private Future<Void> annotate(Work work, JobRepository.UploadedFile file, Bus.ImageProcessed image) {
     JobConfig.Annotations wanted = work.config().annotations();
     if (!wanted.create() || annotations == null) {
       return Future.succeededFuture();
     }
-    List<AnnotationSink.Box> boxes = new java.util.ArrayList<>();
-    for (Detection d : image.detections()) {
-      double w = image.width();
-      double h = image.height();
-      double x1 = clamp(d.x1() / w);
-      double y1 = clamp(d.y1() / h);
-      double x2 = clamp(d.x2() / w);
-      double y2 = clamp(d.y2() / h);
-      if (x2 > x1 && y2 > y1) {
-        boxes.add(new AnnotationSink.Box(d.classId(), d.className(), (x1 + x2) / 2, (y1 + y2) / 2,
-            x2 - x1, y2 - y1, Math.round(d.score() * 10000) / 10000.0));
-      }
-    }
+    List<AnnotationSink.Box> boxes = image.boxes().stream()
+        .map(b -> new AnnotationSink.Box(b.classId(), b.className(), b.centerX(), b.centerY(), b.width(),
+            b.height(), b.confidence()))
+        .toList();
     return annotations.create(new AnnotationSink.JobImage(layout.stored(file.storagePath()),
             file.filename(), wanted.flightId(), wanted.waypointId(), boxes, work.job().userId(),
             work.job().jobId()))
@@ -565,22 +551,15 @@ public final class JobRunnerVerticle extends VerticleBase {
         });
   }
 
-  private static double clamp(double v) {
-    return Math.max(0, Math.min(1, v));
-  }
-
   /** One image, retried with exponential backoff on errors that may pass. */
-  private Future<ImageOutcome> attempt(Work work, OnnxModel model, JobRepository.UploadedFile file, int index,
-                                       int attempt) {
+  private Future<Bus.ImageProcessed> attempt(Work work, JobRepository.UploadedFile file, int attempt) {
     // A CUDA out-of-memory never gets here: the engine halves the batch, then goes to CPU (DetectionEngine).
-    return inference.executeBlocking(() -> detectAndStore(work, model, file), false)
+    Bus.ProcessImage request = new Bus.ProcessImage(work.job().jobId(), file.fileId(),
+        layout.stored(file.storagePath()).toString(), file.filename(), work.job().config());
+    return process(request)
         .recover(e -> {
           if (e instanceof InferenceException ie && FINAL.contains(ie.code())) {
             return Future.failedFuture(e);
-          }
-          if (e instanceof IllegalArgumentException) {
-            return Future.failedFuture(new InferenceException(InferenceException.Code.INVALID_CONFIG,
-                e.getMessage()));
           }
           if (draining) {
             // Stopping: no retry here (the models may be closing under it); the next worker runs this image again.
@@ -593,83 +572,52 @@ public final class JobRunnerVerticle extends VerticleBase {
           long delay = retryBackoffMs << (attempt - 1);
           LOG.warn("job {}: image {} failed (attempt {}/{}), retrying in {} ms: {}", work.job().jobId(),
               file.filename(), attempt, retryAttempts, delay, e.toString());
-          Promise<ImageOutcome> retried = Promise.promise();
-          vertx.setTimer(Math.max(1, delay), t -> attempt(work, model, file, index, attempt + 1)
-              .onComplete(retried));
+          Promise<Bus.ImageProcessed> retried = Promise.promise();
+          vertx.setTimer(Math.max(1, delay), t -> attempt(work, file, attempt + 1).onComplete(retried));
           return retried.future();
         });
   }
 
-  /** Blocking: decode, detect, write result files. Runs on an inference worker thread. */
-  private ImageOutcome detectAndStore(Work work, OnnxModel model, JobRepository.UploadedFile file)
-      throws InferenceException, IOException {
-    Path path = layout.stored(file.storagePath());
-    if (!Files.isRegularFile(path)) {
-      throw new InferenceException(InferenceException.Code.FILE_NOT_FOUND,
-          "image " + file.filename() + " (" + file.fileId() + ") is missing from storage");
-    }
-    checkBeforeDecoding(file, path);
-    Mat image = imread(path.toString(), IMREAD_COLOR);
-    try {
-      if (image == null || image.empty()) {
-        throw new InferenceException(InferenceException.Code.CORRUPTED_FILE,
-            "image " + file.filename() + " (" + file.fileId() + ") cannot be decoded");
-      }
-      DetectionEngine engine = engine(model);
-      ImageDetections found = engine.detect(image, work.config().params());
-      List<Detection> detections = found.detections();
-      RulesStage.Outcome ruled = null;
-      JobConfig.Symbolic symbolic = work.config().symbolic();
-      if (symbolic.enabled()) {
-        try {
-          ruled = rules.apply(symbolic.ruleSet(), new RulesStage.ImageFacts(image.cols(), image.rows(),
-              file.filename(), symbolic.metadataFor(file.fileId()), symbolic.params().getMap()), detections,
-              model.classNames());
-        } catch (RulesException e) {
-          throw new InferenceException(InferenceException.Code.RULES_ERROR, e.getMessage(), e);
-        }
-        detections = ruled.kept();
-      }
-      writer.write(work.job().jobId(), file.fileId(), image.cols(), image.rows(), detections, ruled, image,
-          work.config().visualization());
-      double mean = detections.stream().mapToDouble(d -> d.score()).average().orElse(Double.NaN);
-      return new ImageOutcome(detections.size(), Double.isNaN(mean) ? null : mean, work.config().visualization(),
-          work.config().annotations().create() ? List.copyOf(detections) : List.of(), image.cols(), image.rows(),
-          found.device().name().toLowerCase(java.util.Locale.ROOT));
-    } finally {
-      if (image != null) {
-        image.close();
-      }
-    }
-  }
-
   /**
-   * Defence in depth for files stored before the pixel budget existed, or put in storage by other means: the
-   * header is read (no decoding) and an image over images.max_pixels or with a broken structure fails with its own
-   * code instead of making OpenCV allocate whatever it declares. Decodes in jobs are bounded by the worker count
-   * (jobs.worker_instances images at a time per process), each at most images.max_pixels.
+   * Runs one image on a free pipeline worker (waiting for one when all are busy, which the consumer's slots make
+   * rare). A failure comes back as {@link InferenceException} with the job error code when the pipeline knows it,
+   * else as {@link ImageFailure} (or the bus's own failure), which a retry may overcome.
    */
-  private void checkBeforeDecoding(JobRepository.UploadedFile file, Path path) throws InferenceException, IOException {
-    ImageInspector.Result r = ImageInspector.inspect(path, path.getFileName().toString());
-    String name = "image " + file.filename() + " (" + file.fileId() + ")";
-    if (!r.ok()) {
-      throw new InferenceException(InferenceException.Code.CORRUPTED_FILE, name + ": " + r.errorMessage());
+  private Future<Bus.ImageProcessed> process(Bus.ProcessImage request) {
+    Promise<Bus.ImageProcessed> done = Promise.promise();
+    Runnable send = () -> {
+      int worker = idleWorkers.poll();
+      vertx.eventBus().<Bus.ImageReply>request(Bus.pipelineWorker(worker), request, IMAGE)
+          .onComplete(reply -> {
+            idleWorkers.push(worker);
+            Runnable next = waitingImages.poll();
+            if (next != null) {
+              next.run();
+            }
+            if (reply.failed()) {
+              done.fail(reply.cause());
+            } else if (reply.result().body() instanceof Bus.ImageProcessed processed) {
+              done.complete(processed);
+            } else {
+              Bus.ImageFailed failed = (Bus.ImageFailed) reply.result().body();
+              done.fail(failed.code() == null ? new ImageFailure(failed.message())
+                  : new InferenceException(InferenceException.Code.valueOf(failed.code()), failed.message()));
+            }
+          });
+    };
+    if (idleWorkers.isEmpty()) {
+      waitingImages.add(send);
+    } else {
+      send.run();
     }
-    String tooLarge = budget.violation(r.width(), r.height());
-    if (tooLarge != null) {
-      throw new InferenceException(InferenceException.Code.INVALID_DIMENSIONS, name + ": " + tooLarge);
-    }
+    return done.future();
   }
 
-  private DetectionEngine engine(OnnxModel model) throws InferenceException {
-    Map<String, DetectionEngine> mine = engines.computeIfAbsent(Thread.currentThread(), t -> new HashMap<>());
-    String key = model.name();
-    DetectionEngine engine = mine.get(key);
-    if (engine == null || engine.model() != model) {
-      engine = new DetectionEngine(model, 8, overlap);
-      mine.put(key, engine);
+  /** An image failed in the pipeline for a reason a retry may overcome (storage, a closing model). */
+  static final class ImageFailure extends Exception {
+    ImageFailure(String message) {
+      super(message, null, false, false);
     }
-    return engine;
   }
 
   private Future<Void> finish(JobRow job, Outcome outcome, long startNanos, Held held) {

@@ -11,7 +11,9 @@ import io.osprey.jobs.JobQueue;
 import io.osprey.jobs.JobRunnerVerticle;
 import io.osprey.jobs.JobsModule;
 import io.osprey.jobs.JobsSettings;
-import io.osprey.jobs.ResultWriter;
+import io.osprey.jobs.PipelineWorkerVerticle;
+import io.osprey.pipeline.ImagePipeline;
+import io.osprey.pipeline.ResultWriter;
 import io.osprey.module.OspreyModule;
 import io.osprey.rules.RulesStage;
 import io.osprey.storage.StorageLayout;
@@ -23,8 +25,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The detection workers of a worker role: the job runner, the queue consumer feeding it (a connection of its own),
- * the heartbeat the API counts live workers by, and the default model warmed at start (a readiness check). Its
+ * The detection workers of a worker role: jobs.worker_instances pipeline worker verticles (decode, detect, rules,
+ * result files, one image each), the job runner handing them images, the queue consumer feeding it (a connection of
+ * its own), the heartbeat the API counts live workers by, and the default model warmed at start (a readiness
+ * check). Everything here deploys after HTTP is up, so a process takes jobs only once it is otherwise started. Its
  * graceful stop is {@link #drain}: stop consuming, let the images in progress finish within shutdown.grace_seconds,
  * hand the jobs back.
  */
@@ -37,6 +41,7 @@ public final class WorkersModule implements OspreyModule {
   private final boolean api;
   private final String workerId = UUID.randomUUID().toString();
   private final JobRunnerVerticle runner;
+  private final java.util.function.Supplier<ImagePipeline> pipelines;
   private JobQueue consumerQueue;
   private JobMaintenanceVerticle maintenance;
   private Vertx vertx;
@@ -55,10 +60,12 @@ public final class WorkersModule implements OspreyModule {
     ModelRegistry models = jobs.models();
     ResultWriter writer = new ResultWriter(layout, settings.thumbnailSize(), settings.jpegQuality());
     boolean overlap = DetectionEngine.overlapPays(jobs.runtime().intraOpThreads());
-    this.runner = new JobRunnerVerticle(jobs.repository(), models,
-        new RulesStage(jobs.ruleSets(), settings.rulesTimeBudgetMs()), layout, writer, jobs.cache(), jobs.metrics(),
-        settings.instances(), settings.maxDeliveries(), settings.retryAttempts(), settings.retryBackoffMs(), overlap,
-        annotations, imageBudget, new JobRunnerVerticle.Leasing(workerId, settings.leaseSeconds(),
+    RulesStage rules = new RulesStage(jobs.ruleSets(), settings.rulesTimeBudgetMs());
+    // The per-image work (decode, inference, rules, result files): one pipeline per worker verticle.
+    this.pipelines = () -> new ImagePipeline(rules, writer, imageBudget, settings.maxBatch(), overlap);
+    this.runner = new JobRunnerVerticle(jobs.repository(), models, layout, jobs.cache(), jobs.metrics(),
+        settings.instances(), new JobRunnerVerticle.Retries(settings.maxDeliveries(), settings.retryAttempts(),
+            settings.retryBackoffMs()), annotations, new JobRunnerVerticle.Leasing(workerId, settings.leaseSeconds(),
             settings.leaseRenewSeconds(), settings.maxProcessingSeconds()));
     // Registered now, before HTTP serves readiness; it reports the warm-up that deploy starts.
     readiness.addCheck("model", () -> {
@@ -89,7 +96,9 @@ public final class WorkersModule implements OspreyModule {
           jobsSettings.queuedTimeout(), 5000);
       sweeping = vertx.deployVerticle(maintenance);
     }
-    return sweeping.compose(x -> vertx.deployVerticle(runner))
+    return sweeping
+        .compose(x -> PipelineWorkerVerticle.deploy(vertx, settings.instances(), jobs.models(), pipelines))
+        .compose(x -> vertx.deployVerticle(runner))
         .compose(x -> vertx.deployVerticle(new JobConsumerVerticle(queue, settings.instances())))
         .onSuccess(x -> {
           jobs.heartbeat().beat(workerId);

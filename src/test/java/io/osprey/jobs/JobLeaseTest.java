@@ -8,14 +8,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.osprey.OspreyApp;
 import io.osprey.Role;
 import io.osprey.testing.Await;
+import io.osprey.testing.Broker;
 import io.osprey.testing.Fixtures;
 import io.osprey.testing.IntegrationTest;
 import io.osprey.testing.Jobs;
 import io.osprey.testing.Models;
 import io.osprey.testing.TestService;
 import io.vertx.core.json.JsonObject;
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -90,27 +89,6 @@ class JobLeaseTest {
     }
   }
 
-  private static String rabbitmqctl(String... args) throws IOException, InterruptedException {
-    List<String> command = new ArrayList<>(List.of("rabbitmqctl", "-q"));
-    command.addAll(List.of(args));
-    Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertTrue(p.waitFor(60, TimeUnit.SECONDS), "rabbitmqctl " + command);
-    assertEquals(0, p.exitValue(), "rabbitmqctl " + command + ": " + out);
-    return out;
-  }
-
-  /** One column of {@code list_queues} for this class's queue (consumers, messages). */
-  private static long queueInfo(String column) throws Exception {
-    for (String line : rabbitmqctl("list_queues", "name", column).split("\n")) {
-      String[] f = line.trim().split("\t");
-      if (f.length == 2 && f[0].equals(queue)) {
-        return Long.parseLong(f[1]);
-      }
-    }
-    return -1;
-  }
-
   private static void await(String what, long timeoutMs, Check check) throws Exception {
     long end = System.currentTimeMillis() + timeoutMs;
     while (!check.ok()) {
@@ -137,12 +115,12 @@ class JobLeaseTest {
           != null);
       String owner = one("SELECT lease_owner FROM jobs WHERE job_id = '" + jobId + "'");
       // The delivery was acknowledged once the lease was taken: nothing of this job waits in the broker.
-      await("the delivery acknowledged", 10_000, () -> queueInfo("messages") == 0);
+      await("the delivery acknowledged", 10_000, () -> Broker.queueColumn(queue, "messages") == 0);
 
       // A redelivery (what the broker does after its consumer timeout): the idle worker gets it and drops it.
       assertEquals("processing", Jobs.status(base, jobId).getString("status"), "still running when the copy goes");
       copies.publish(jobId).toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
-      await("the copy taken and dropped", 15_000, () -> queueInfo("messages") == 0);
+      await("the copy taken and dropped", 15_000, () -> Broker.queueColumn(queue, "messages") == 0);
       assertEquals("processing", Jobs.status(base, jobId).getString("status"));
       assertEquals(owner, one("SELECT lease_owner FROM jobs WHERE job_id = '" + jobId + "'"), "lease kept");
 
@@ -157,7 +135,7 @@ class JobLeaseTest {
       // A copy after completion is dropped too: the job is not run again.
       String completedAt = one("SELECT completed_at FROM jobs WHERE job_id = '" + jobId + "'");
       copies.publish(jobId).toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
-      await("the late copy dropped", 15_000, () -> queueInfo("messages") == 0);
+      await("the late copy dropped", 15_000, () -> Broker.queueColumn(queue, "messages") == 0);
       assertEquals(completedAt, one("SELECT completed_at FROM jobs WHERE job_id = '" + jobId + "'"));
       assertEquals("1", one("SELECT attempts FROM jobs WHERE job_id = '" + jobId + "'"));
     } finally {
@@ -168,33 +146,27 @@ class JobLeaseTest {
 
   @Test
   void afterTheBrokerClosesTheWorkersConnectionItConsumesAgainAndJobsFlow() throws Exception {
-    await("the worker consuming", 20_000, () -> queueInfo("consumers") == 1);
+    await("the worker consuming", 20_000, () -> Broker.queueColumn(queue, "consumers") == 1);
     // The worker's connection: the one carrying the consumer channel of this class's queue.
-    Set<String> channels = new HashSet<>();
-    for (String line : rabbitmqctl("list_consumers", "queue_name", "channel_pid").split("\n")) {
-      String[] f = line.trim().split("\t");
-      if (f.length == 2 && f[0].equals(queue)) {
-        channels.add(f[1]);
-      }
-    }
+    Set<String> channels = Broker.consumerChannels(queue);
     assertEquals(1, channels.size(), channels.toString());
     Set<String> connections = new HashSet<>();
-    for (String line : rabbitmqctl("list_channels", "pid", "connection").split("\n")) {
+    for (String line : Broker.ctl("list_channels", "pid", "connection").split("\n")) {
       String[] f = line.trim().split("\t");
       if (f.length == 2 && channels.contains(f[0])) {
         connections.add(f[1]);
       }
     }
     assertEquals(1, connections.size(), connections.toString());
-    rabbitmqctl("close_connection", connections.iterator().next(), "JobLeaseTest: connection closed by the broker");
-    await("the consumer gone", 10_000, () -> queueInfo("consumers") == 0
-        || !rabbitmqctl("list_connections", "pid").contains(connections.iterator().next()));
-    await("the worker consuming again", 30_000, () -> queueInfo("consumers") == 1);
+    Broker.ctl("close_connection", connections.iterator().next(), "JobLeaseTest: connection closed by the broker");
+    await("the consumer gone", 10_000, () -> Broker.queueColumn(queue, "consumers") == 0
+        || !Broker.ctl("list_connections", "pid").contains(connections.iterator().next()));
+    await("the worker consuming again", 30_000, () -> Broker.queueColumn(queue, "consumers") == 1);
 
     String jobId = predict(base, 1, plainConfig());
     JsonObject done = Jobs.waitFor(base, jobId, 60_000, "completed", "failed");
     assertEquals("completed", done.getString("status"), done.encode());
-    await("the idle worker consuming", 10_000, () -> queueInfo("consumers") == 1);
+    await("the idle worker consuming", 10_000, () -> Broker.queueColumn(queue, "consumers") == 1);
   }
 
   @Test

@@ -1,5 +1,6 @@
 package io.osprey.jobs;
 
+import io.osprey.testing.Broker;
 import io.osprey.testing.IntegrationTest;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -11,14 +12,10 @@ import io.osprey.testing.Jobs;
 import io.osprey.testing.TestService;
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonObject;
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -31,33 +28,9 @@ import org.junit.jupiter.api.Test;
 class JobRepublishLockTest {
   private static final int JOBS = 20;
 
-  private static String rabbitmqctl(String... args) throws IOException, InterruptedException {
-    List<String> command = new ArrayList<>(List.of("rabbitmqctl", "-q"));
-    command.addAll(List.of(args));
-    Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertTrue(p.waitFor(60, TimeUnit.SECONDS), "rabbitmqctl " + command);
-    assertEquals(0, p.exitValue(), "rabbitmqctl " + command + ": " + out);
-    return out;
-  }
-
-  private static long messages(String queue) throws Exception {
-    for (String line : rabbitmqctl("list_queues", "name", "messages").split("\n")) {
-      String[] f = line.trim().split("\t");
-      if (f.length == 2 && f[0].equals(queue)) {
-        return Long.parseLong(f[1]);
-      }
-    }
-    return -1;
-  }
-
   @Test
   void concurrentSweepersPublishEachJobTheBrokerLacksOnce() throws Exception {
-    try {
-      rabbitmqctl("status");
-    } catch (Throwable e) {
-      Assumptions.abort("rabbitmqctl cannot read the local broker; skipping");
-    }
+    Broker.require();
     io.osprey.testing.Models.assumePresent();
     // API role only: nobody consumes the queue, so every publish stays countable in it.
     try (TestService service = TestService.start(JobRepublishLockTest.class, Role.API, new JsonObject())) {
@@ -93,9 +66,9 @@ class JobRepublishLockTest {
         // then past another emission, so a surplus would show.
         awaitMessages(queue, 2L * JOBS);
         Thread.sleep(7000);
-        assertEquals(2L * JOBS, messages(queue), "each job published once at predict and once by the sweepers");
+        assertEquals(2L * JOBS, Broker.queueColumn(queue, "messages"), "each job published once at predict and once by the sweepers");
         System.out.printf("[republish] 3 processes swept at once over %d jobs the broker lacked; the queue got"
-            + " %d messages (one each)%n", JOBS, messages(queue) - JOBS);
+            + " %d messages (one each)%n", JOBS, Broker.queueColumn(queue, "messages") - JOBS);
       } finally {
         TestService.stop(third);
         TestService.stop(second);
@@ -105,8 +78,8 @@ class JobRepublishLockTest {
 
   private static void awaitMessages(String queue, long expected) throws Exception {
     long end = System.currentTimeMillis() + 20_000;
-    while (messages(queue) != expected) {
-      assertTrue(System.currentTimeMillis() < end, "queue " + queue + " holds " + messages(queue) + ", not "
+    while (Broker.queueColumn(queue, "messages") != expected) {
+      assertTrue(System.currentTimeMillis() < end, "queue " + queue + " holds " + Broker.queueColumn(queue, "messages") + ", not "
           + expected);
       Thread.sleep(200);
     }

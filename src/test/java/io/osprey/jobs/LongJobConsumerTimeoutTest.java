@@ -1,5 +1,6 @@
 package io.osprey.jobs;
 
+import io.osprey.testing.Broker;
 import io.osprey.testing.IntegrationTest;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -16,19 +17,15 @@ import io.osprey.testing.Jobs;
 import io.osprey.testing.Models;
 import io.osprey.testing.TestService;
 import io.vertx.core.json.JsonObject;
-import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Set;
-import java.util.TreeSet;
 import java.util.UUID;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.slf4j.LoggerFactory;
 
@@ -53,66 +50,25 @@ class LongJobConsumerTimeoutTest {
   private static String savedTimeout;
   private static boolean lowered;
 
-  private static String rabbitmqctl(String... args) throws IOException, InterruptedException {
-    List<String> command = new ArrayList<>(List.of("rabbitmqctl", "-q"));
-    command.addAll(List.of(args));
-    Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
-    assertTrue(p.waitFor(60, TimeUnit.SECONDS), "rabbitmqctl " + command);
-    assertEquals(0, p.exitValue(), "rabbitmqctl " + command + ": " + out);
-    return out;
-  }
-
-  private static boolean rabbitmqctlWorks() {
-    try {
-      rabbitmqctl("status");
-      return true;
-    } catch (Throwable e) {
-      return false;
-    }
-  }
-
   /** Puts the broker's consumer_timeout back exactly as it was read ({@code undefined}: no value set). */
   private static synchronized void restoreTimeout() throws Exception {
     if (!lowered) {
       return;
     }
     if (savedTimeout.equals("undefined")) {
-      rabbitmqctl("eval", "application:unset_env(rabbit, consumer_timeout).");
+      Broker.ctl("eval", "application:unset_env(rabbit, consumer_timeout).");
     } else {
       String value = savedTimeout.replaceAll("^\\{ok,\\s*(.*)}$", "$1");
-      rabbitmqctl("eval", "application:set_env(rabbit, consumer_timeout, " + value + ").");
+      Broker.ctl("eval", "application:set_env(rabbit, consumer_timeout, " + value + ").");
     }
     lowered = false;
-    assertEquals(savedTimeout, rabbitmqctl("eval", "application:get_env(rabbit, consumer_timeout)."),
+    assertEquals(savedTimeout, Broker.ctl("eval", "application:get_env(rabbit, consumer_timeout)."),
         "broker consumer_timeout restored");
   }
 
   @AfterAll
   static void restoreBroker() throws Exception {
     restoreTimeout();
-  }
-
-  private static long queueColumn(String queue, String column) throws Exception {
-    for (String line : rabbitmqctl("list_queues", "name", column).split("\n")) {
-      String[] f = line.trim().split("\t");
-      if (f.length == 2 && f[0].equals(queue)) {
-        return Long.parseLong(f[1]);
-      }
-    }
-    return -1;
-  }
-
-  /** The broker's channel pids of the consumers on {@code queue}. */
-  private static Set<String> consumerChannels(String queue) throws Exception {
-    Set<String> channels = new TreeSet<>();
-    for (String line : rabbitmqctl("list_consumers", "queue_name", "channel_pid").split("\n")) {
-      String[] f = line.trim().split("\t");
-      if (f.length == 2 && f[0].equals(queue)) {
-        channels.add(f[1]);
-      }
-    }
-    return channels;
   }
 
   private static double detections(OspreyApp app) throws Exception {
@@ -137,9 +93,9 @@ class LongJobConsumerTimeoutTest {
   @Test
   void aJobLongerThanTheBrokersConsumerTimeoutCompletesOnceAndIsNotTouchedAfterwards() throws Exception {
     Models.assumePresent();
-    Assumptions.assumeTrue(rabbitmqctlWorks(), "rabbitmqctl cannot control the local broker; skipping");
+    Broker.require();
     Fixtures.realImages();
-    savedTimeout = rabbitmqctl("eval", "application:get_env(rabbit, consumer_timeout).");
+    savedTimeout = Broker.ctl("eval", "application:get_env(rabbit, consumer_timeout).");
     Logger jobsLog = (Logger) LoggerFactory.getLogger("io.osprey.jobs");
     ListAppender<ILoggingEvent> log = new ListAppender<>();
     log.start();
@@ -151,7 +107,7 @@ class LongJobConsumerTimeoutTest {
     long loweredAt = System.currentTimeMillis();
     try {
       synchronized (LongJobConsumerTimeoutTest.class) {
-        rabbitmqctl("eval", "application:set_env(rabbit, consumer_timeout, 5000).");
+        Broker.ctl("eval", "application:set_env(rabbit, consumer_timeout, 5000).");
         lowered = true;
       }
       api = TestService.start(LongJobConsumerTimeoutTest.class, Role.API, new JsonObject());
@@ -160,11 +116,11 @@ class LongJobConsumerTimeoutTest {
       w1 = api.startPeer(Role.WORKER, new JsonObject());
       w2 = api.startPeer(Role.WORKER, new JsonObject());
       long end = System.currentTimeMillis() + 60_000;
-      while (queueColumn(queue, "consumers") != 2) {
+      while (Broker.queueColumn(queue, "consumers") != 2) {
         assertTrue(System.currentTimeMillis() < end, "both workers consuming");
         Thread.sleep(200);
       }
-      Set<String> channels = consumerChannels(queue);
+      Set<String> channels = Broker.consumerChannels(queue);
       assertEquals(2, channels.size(), channels.toString());
 
       // The control: a consumer that never acknowledges, on a channel opened under the lowered timeout too.
@@ -188,33 +144,48 @@ class LongJobConsumerTimeoutTest {
       // Size the job on this machine: seconds per image, measured on a short job first.
       JsonObject config = new JsonObject().put("model", "yolov8n_int8").put("visualization", false)
           .put("sahi", new JsonObject().put("slice_width", 320).put("slice_height", 320));
-      long t0 = System.currentTimeMillis();
-      String probe = predict(base, 2, config);
+      String probe = predict(base, 3, config);
       assertEquals("completed", Jobs.waitFor(base, probe, 120_000, "completed", "failed").getString("status"));
-      long perImage = Math.max(1, (System.currentTimeMillis() - t0) / 2);
+      // Processing time alone (the runner's own timestamps), without the upload and queue hand-off around it.
+      long perImage = Math.max(1, Long.parseLong(one(api, "SELECT (extract(epoch FROM completed_at - started_at)"
+          + " * 1000)::bigint FROM jobs WHERE job_id = '" + probe + "'")) / 3);
       // Half as many again: on a shared machine the job may run faster than the probe did (less load, a warm JIT).
       int images = (int) Math.min(300, Math.max(3, (TARGET_MS * 3 / 2 + perImage - 1) / perImage));
 
-      double before = detections(w1) + detections(w2);
-      long started = System.currentTimeMillis();
-      String jobId = predict(base, images, config);
-      // The delivery is acknowledged once the lease is taken: nothing of the job stays unacknowledged.
-      end = System.currentTimeMillis() + 30_000;
-      while (!"processing".equals(Jobs.status(base, jobId).getString("status"))
-          || queueColumn(queue, "messages") != 0) {
-        assertTrue(System.currentTimeMillis() < end, "job taken and its delivery acknowledged");
-        Thread.sleep(200);
+      // Should the machine speed up so much that the job ends within a minute after all, a larger one follows;
+      // everything below is checked on the job that outlasted the timeout plus a broker check.
+      double before;
+      String jobId;
+      JsonObject done;
+      long ranMs;
+      for (int attempt = 1; ; attempt++) {
+        before = detections(w1) + detections(w2);
+        long started = System.currentTimeMillis();
+        String id = predict(base, images, config);
+        // The delivery is acknowledged once the lease is taken: nothing of the job stays unacknowledged.
+        end = System.currentTimeMillis() + 30_000;
+        while (!"processing".equals(Jobs.status(base, id).getString("status"))
+            || Broker.queueColumn(queue, "messages") != 0) {
+          assertTrue(System.currentTimeMillis() < end, "job taken and its delivery acknowledged");
+          Thread.sleep(200);
+        }
+        done = Jobs.waitFor(base, id, 600_000, "completed", "failed");
+        ranMs = System.currentTimeMillis() - started;
+        assertEquals("completed", done.getString("status"), done.encode());
+        jobId = id;
+        if (ranMs > 65_000) {
+          break;
+        }
+        assertTrue(attempt < 3, "the job must outlast the timeout plus one broker check; ran " + ranMs + " ms");
+        images = (int) Math.min(300, (long) images * 100_000 / Math.max(1, ranMs) + 1);
       }
-      JsonObject done = Jobs.waitFor(base, jobId, 600_000, "completed", "failed");
-      long ranMs = System.currentTimeMillis() - started;
-      assertEquals("completed", done.getString("status"), done.encode());
-      assertTrue(ranMs > 65_000, "the job must outlast the timeout plus one broker check; ran " + ranMs + " ms");
       // Read at once: the job's whole run is what must not have cost a channel.
-      assertEquals(channels, consumerChannels(queue), "the broker closed no worker channel while the job ran");
+      assertEquals(channels, Broker.consumerChannels(queue), "the broker closed no worker channel while the job ran");
       long total = done.getJsonObject("summary").getLong("total_detections");
       assertTrue(total > 0, "the photos have objects: " + done.encode());
 
-      String where = " FROM jobs WHERE job_id = '" + jobId + "'";
+      String job = jobId;
+      String where = " FROM jobs WHERE job_id = '" + job + "'";
       String rowBefore = one(api, "SELECT concat_ws('|', status, attempts, lease_expiries, completed_at, updated_at,"
           + " processed_images, lease_owner)" + where);
       long doneAt = System.currentTimeMillis();
@@ -237,10 +208,10 @@ class LongJobConsumerTimeoutTest {
         events = new ArrayList<>(log.list);
       }
       List<String> late = events.stream().filter(e -> e.getTimeStamp() > doneAt)
-          .map(ILoggingEvent::getFormattedMessage).filter(m -> m.contains(jobId)).toList();
+          .map(ILoggingEvent::getFormattedMessage).filter(m -> m.contains(job)).toList();
       assertEquals(List.of(), late, "no worker logs about the job after it completed");
       long drops = events.stream().map(ILoggingEvent::getFormattedMessage)
-          .filter(m -> m.contains(jobId) && m.contains("delivery dropped")).count();
+          .filter(m -> m.contains(job) && m.contains("delivery dropped")).count();
       assertEquals(0, drops, "no second delivery of the job reached a worker");
 
       end = System.currentTimeMillis() + 90_000;

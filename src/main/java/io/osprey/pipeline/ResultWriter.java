@@ -1,4 +1,4 @@
-package io.osprey.jobs;
+package io.osprey.pipeline;
 
 import static org.bytedeco.opencv.global.opencv_imgcodecs.IMWRITE_JPEG_QUALITY;
 import static org.bytedeco.opencv.global.opencv_imgcodecs.imwrite;
@@ -10,11 +10,12 @@ import static org.bytedeco.opencv.global.opencv_imgproc.putText;
 import static org.bytedeco.opencv.global.opencv_imgproc.rectangle;
 import static org.bytedeco.opencv.global.opencv_imgproc.resize;
 
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
 import io.osprey.inference.Detection;
 import io.osprey.rules.RulesStage;
 import io.osprey.storage.StorageLayout;
-import io.vertx.core.json.JsonArray;
-import io.vertx.core.json.JsonObject;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -22,6 +23,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import org.bytedeco.javacpp.IntPointer;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.opencv.opencv_core.Mat;
@@ -33,9 +35,11 @@ import org.bytedeco.opencv.opencv_core.Size;
  * Writes one image's results under {@code results/{job_id}/}: YOLO prediction lines, the JSON detections, and,
  * when asked, the annotated JPEG and its thumbnail. Every file is written to a temporary name and renamed, so a
  * reader (or a crash) never sees half a file, and a re-run replaces files instead of adding to them. Blocking:
- * runs on inference worker threads.
+ * runs on inference worker threads. The JSON is written with Jackson's streaming generator (the one Vert.x encodes
+ * with, so the bytes are those a JsonArray would give), keeping this package free of Vert.x.
  */
 public final class ResultWriter {
+  private static final JsonFactory JSON = new JsonFactory();
   private final StorageLayout layout;
   private final int thumbnailSize;
   private final int jpegQuality;
@@ -53,53 +57,120 @@ public final class ResultWriter {
   public void write(String jobId, String fileId, int width, int height, List<Detection> detections,
                     RulesStage.Outcome rules, Mat image, boolean visualize) throws IOException {
     StringBuilder yolo = new StringBuilder();
-    JsonArray json = new JsonArray();
-    for (int i = 0; i < detections.size(); i++) {
-      Detection d = detections.get(i);
+    for (Detection d : detections) {
       yolo.append(String.format(Locale.ROOT, "%d %.6f %.6f %.6f %.6f %.6f%n", d.classId(),
           (d.x1() + d.x2()) / 2 / width, (d.y1() + d.y2()) / 2 / height, d.width() / width, d.height() / height,
           d.score()));
-      JsonObject entry = toJson(d, width, height);
-      if (rules != null) {
-        JsonArray notes = new JsonArray();
-        for (RulesStage.Note n : rules.notes().get(i)) {
-          notes.add(new JsonObject().put("rule_set", rules.ruleSet()).put("action", n.action())
-              .put("from", n.from()).put("to", n.to()));
-        }
-        entry.put("rules", notes);
-      }
-      json.add(entry);
     }
     atomically(layout.predictions(jobId, fileId), yolo.toString().getBytes(StandardCharsets.UTF_8));
-    atomically(layout.detections(jobId, fileId), json.encode().getBytes(StandardCharsets.UTF_8));
-    if (rules != null) {
-      JsonArray suppressed = new JsonArray();
-      for (int i = 0; i < rules.suppressed().size(); i++) {
-        suppressed.add(toJson(rules.suppressed().get(i), width, height).put("suppressed_by", new JsonObject()
-            .put("rule_set", rules.ruleSet()).put("reason", rules.suppressedReasons().get(i))));
+    atomically(layout.detections(jobId, fileId), json(g -> {
+      g.writeStartArray();
+      for (int i = 0; i < detections.size(); i++) {
+        g.writeStartObject();
+        writeFields(g, detections.get(i), width, height);
+        if (rules != null) {
+          g.writeArrayFieldStart("rules");
+          for (RulesStage.Note n : rules.notes().get(i)) {
+            g.writeStartObject();
+            g.writeStringField("rule_set", rules.ruleSet());
+            g.writeStringField("action", n.action());
+            g.writeFieldName("from");
+            value(g, n.from());
+            g.writeFieldName("to");
+            value(g, n.to());
+            g.writeEndObject();
+          }
+          g.writeEndArray();
+        }
+        g.writeEndObject();
       }
-      atomically(layout.suppressed(jobId, fileId), suppressed.encode().getBytes(StandardCharsets.UTF_8));
+      g.writeEndArray();
+    }));
+    if (rules != null) {
+      atomically(layout.suppressed(jobId, fileId), json(g -> {
+        g.writeStartArray();
+        for (int i = 0; i < rules.suppressed().size(); i++) {
+          g.writeStartObject();
+          writeFields(g, rules.suppressed().get(i), width, height);
+          g.writeObjectFieldStart("suppressed_by");
+          g.writeStringField("rule_set", rules.ruleSet());
+          g.writeStringField("reason", rules.suppressedReasons().get(i));
+          g.writeEndObject();
+          g.writeEndObject();
+        }
+        g.writeEndArray();
+      }));
     }
     if (visualize) {
       writeImages(jobId, fileId, detections, image);
     }
   }
 
-  /** A detection as the results API returns it: class, confidence, pixel box and normalised YOLO box. */
-  public static JsonObject toJson(Detection d, int width, int height) {
-    return new JsonObject()
-        .put("class_id", d.classId())
-        .put("class_name", d.className())
-        .put("confidence", round(d.score(), 4))
-        .put("bbox", new JsonObject()
-            .put("x1", round(d.x1(), 1)).put("y1", round(d.y1(), 1))
-            .put("x2", round(d.x2(), 1)).put("y2", round(d.y2(), 1))
-            .put("width", round(d.width(), 1)).put("height", round(d.height(), 1)))
-        .put("bbox_normalized", new JsonObject()
-            .put("x_center", round((d.x1() + d.x2()) / 2 / width, 6))
-            .put("y_center", round((d.y1() + d.y2()) / 2 / height, 6))
-            .put("width", round(d.width() / width, 6))
-            .put("height", round(d.height() / height, 6)));
+  /**
+   * A detection's fields as the results API returns them: class, confidence, pixel box and normalised YOLO box.
+   */
+  private static void writeFields(JsonGenerator g, Detection d, int width, int height) throws IOException {
+    g.writeNumberField("class_id", d.classId());
+    g.writeStringField("class_name", d.className());
+    g.writeNumberField("confidence", round(d.score(), 4));
+    g.writeObjectFieldStart("bbox");
+    g.writeNumberField("x1", round(d.x1(), 1));
+    g.writeNumberField("y1", round(d.y1(), 1));
+    g.writeNumberField("x2", round(d.x2(), 1));
+    g.writeNumberField("y2", round(d.y2(), 1));
+    g.writeNumberField("width", round(d.width(), 1));
+    g.writeNumberField("height", round(d.height(), 1));
+    g.writeEndObject();
+    g.writeObjectFieldStart("bbox_normalized");
+    g.writeNumberField("x_center", round((d.x1() + d.x2()) / 2 / width, 6));
+    g.writeNumberField("y_center", round((d.y1() + d.y2()) / 2 / height, 6));
+    g.writeNumberField("width", round(d.width() / width, 6));
+    g.writeNumberField("height", round(d.height() / height, 6));
+    g.writeEndObject();
+  }
+
+  /** A rule note's value: what the rules stage puts there (names, scores), or plain JSON structures. */
+  private static void value(JsonGenerator g, Object v) throws IOException {
+    if (v == null) {
+      g.writeNull();
+    } else if (v instanceof String s) {
+      g.writeString(s);
+    } else if (v instanceof Integer || v instanceof Long || v instanceof Short || v instanceof Byte) {
+      g.writeNumber(((Number) v).longValue());
+    } else if (v instanceof Float f) {
+      g.writeNumber(f);
+    } else if (v instanceof Number n) {
+      g.writeNumber(n.doubleValue());
+    } else if (v instanceof Boolean b) {
+      g.writeBoolean(b);
+    } else if (v instanceof Map<?, ?> m) {
+      g.writeStartObject();
+      for (Map.Entry<?, ?> e : m.entrySet()) {
+        g.writeFieldName(String.valueOf(e.getKey()));
+        value(g, e.getValue());
+      }
+      g.writeEndObject();
+    } else if (v instanceof Iterable<?> items) {
+      g.writeStartArray();
+      for (Object item : items) {
+        value(g, item);
+      }
+      g.writeEndArray();
+    } else {
+      g.writeString(v.toString());
+    }
+  }
+
+  private interface Body {
+    void write(JsonGenerator g) throws IOException;
+  }
+
+  private static byte[] json(Body body) throws IOException {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    try (JsonGenerator g = JSON.createGenerator(out)) {
+      body.write(g);
+    }
+    return out.toByteArray();
   }
 
   private void writeImages(String jobId, String fileId, List<Detection> detections, Mat image) throws IOException {
