@@ -46,6 +46,8 @@ import org.slf4j.LoggerFactory;
 class LongJobConsumerTimeoutTest {
   /** The run time aimed at: past the 5 s timeout plus one broker check (about a minute), with a margin. */
   private static final long TARGET_MS = 80_000;
+  // One upload holds at most 100 files (uploads.max_files); small slices make each photo cost enough.
+  private static final int MAX_IMAGES = 100;
 
   private static String savedTimeout;
   private static boolean lowered;
@@ -143,14 +145,14 @@ class LongJobConsumerTimeoutTest {
 
       // Size the job on this machine: seconds per image, measured on a short job first.
       JsonObject config = new JsonObject().put("model", "yolov8n_int8").put("visualization", false)
-          .put("sahi", new JsonObject().put("slice_width", 320).put("slice_height", 320));
+          .put("sahi", new JsonObject().put("slice_width", 160).put("slice_height", 160));
       String probe = predict(base, 3, config);
       assertEquals("completed", Jobs.waitFor(base, probe, 120_000, "completed", "failed").getString("status"));
       // Processing time alone (the runner's own timestamps), without the upload and queue hand-off around it.
       long perImage = Math.max(1, Long.parseLong(one(api, "SELECT (extract(epoch FROM completed_at - started_at)"
           + " * 1000)::bigint FROM jobs WHERE job_id = '" + probe + "'")) / 3);
       // Half as many again: on a shared machine the job may run faster than the probe did (less load, a warm JIT).
-      int images = (int) Math.min(300, Math.max(3, (TARGET_MS * 3 / 2 + perImage - 1) / perImage));
+      int images = (int) Math.min(MAX_IMAGES, Math.max(3, (TARGET_MS * 3 / 2 + perImage - 1) / perImage));
 
       // Should the machine speed up so much that the job ends within a minute after all, a larger one follows;
       // everything below is checked on the job that outlasted the timeout plus a broker check.
@@ -177,7 +179,7 @@ class LongJobConsumerTimeoutTest {
           break;
         }
         assertTrue(attempt < 3, "the job must outlast the timeout plus one broker check; ran " + ranMs + " ms");
-        images = (int) Math.min(300, (long) images * 100_000 / Math.max(1, ranMs) + 1);
+        images = (int) Math.min(MAX_IMAGES, (long) images * 100_000 / Math.max(1, ranMs) + 1);
       }
       // Read at once: the job's whole run is what must not have cost a channel.
       assertEquals(channels, Broker.consumerChannels(queue), "the broker closed no worker channel while the job ran");
