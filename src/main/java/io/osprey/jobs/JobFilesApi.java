@@ -2,7 +2,7 @@ package io.osprey.jobs;
 
 import static io.osprey.jobs.JobRoutes.databaseError;
 import static io.osprey.jobs.JobRoutes.fileNotFound;
-import static io.osprey.jobs.JobRoutes.isUuid;
+import static io.osprey.storage.Ids.isUuid;
 import static io.osprey.jobs.JobRoutes.withCompletedJob;
 
 import io.osprey.http.ApiError;

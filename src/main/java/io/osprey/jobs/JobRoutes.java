@@ -1,5 +1,7 @@
 package io.osprey.jobs;
 
+import static io.osprey.storage.Ids.isUuid;
+
 import io.osprey.http.ApiError;
 import io.osprey.http.CurrentUser;
 import io.osprey.errors.ErrorCode;
@@ -7,7 +9,6 @@ import io.osprey.http.RequestIds;
 import io.osprey.http.Responses;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.RoutingContext;
-import java.util.UUID;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -54,13 +55,5 @@ final class JobRoutes {
     }
     Responses.error(ctx, io.osprey.http.DatabaseErrors.map(e,
         ApiError.of(ErrorCode.SERVICE_UNAVAILABLE, "Database unavailable; retry shortly")));
-  }
-
-  static boolean isUuid(String s) {
-    try {
-      return s != null && UUID.fromString(s).toString().equalsIgnoreCase(s);
-    } catch (IllegalArgumentException e) {
-      return false;
-    }
   }
 }

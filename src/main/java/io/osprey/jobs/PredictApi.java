@@ -1,7 +1,7 @@
 package io.osprey.jobs;
 
 import static io.osprey.jobs.JobRoutes.databaseError;
-import static io.osprey.jobs.JobRoutes.isUuid;
+import static io.osprey.storage.Ids.isUuid;
 
 import io.osprey.http.ApiError;
 import io.osprey.http.CurrentUser;

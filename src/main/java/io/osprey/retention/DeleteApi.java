@@ -1,5 +1,7 @@
 package io.osprey.retention;
 
+import static io.osprey.storage.Ids.isUuid;
+
 import io.osprey.http.ApiError;
 import io.osprey.http.CurrentUser;
 import io.osprey.errors.ErrorCode;
@@ -14,7 +16,6 @@ import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
-import java.util.UUID;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -146,13 +147,5 @@ public final class DeleteApi {
 
   private static void uploadNotFound(RoutingContext ctx, String uploadId) {
     Responses.error(ctx, ApiError.of(ErrorCode.UPLOAD_NOT_FOUND, "Upload not found: " + uploadId));
-  }
-
-  private static boolean isUuid(String s) {
-    try {
-      return s != null && UUID.fromString(s).toString().equalsIgnoreCase(s);
-    } catch (IllegalArgumentException e) {
-      return false;
-    }
   }
 }

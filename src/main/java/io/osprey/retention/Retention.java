@@ -165,7 +165,8 @@ public final class Retention {
           entries.forEach(p -> {
             try {
               String name = p.getFileName().toString();
-              if (isUuid(name) && Files.getLastModifiedTime(p).toInstant().isBefore(cutoff)) {
+              if (io.osprey.storage.Ids.isCanonicalUuid(name)
+                  && Files.getLastModifiedTime(p).toInstant().isBefore(cutoff)) {
                 ids.add(name);
               }
             } catch (IOException ignored) {
@@ -209,13 +210,5 @@ public final class Retention {
 
   static void deleteTree(Path path) {
     FileTrees.deleteTree(path);
-  }
-
-  static boolean isUuid(String s) {
-    try {
-      return s != null && UUID.fromString(s).toString().equals(s);
-    } catch (IllegalArgumentException e) {
-      return false;
-    }
   }
 }

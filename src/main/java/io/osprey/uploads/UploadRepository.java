@@ -62,14 +62,6 @@ public final class UploadRepository {
   }
 
   public static Set<String> validUuids(List<String> names) {
-    return names.stream().filter(UploadRepository::isUuid).collect(Collectors.toSet());
-  }
-
-  private static boolean isUuid(String s) {
-    try {
-      return UUID.fromString(s).toString().equals(s);
-    } catch (IllegalArgumentException e) {
-      return false;
-    }
+    return names.stream().filter(io.osprey.storage.Ids::isCanonicalUuid).collect(Collectors.toSet());
   }
 }
