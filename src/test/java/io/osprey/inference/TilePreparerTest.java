@@ -179,11 +179,11 @@ class TilePreparerTest {
 
   @Test
   void fullImagePassHalvesFirstAndStaysWithinHalfALevelOnAverageOfTheFullWidthTriangle() throws Exception {
-    // 2048x1365 into 640 (shrink 3.2: one halving, then a 1.6 triangle) and into 416 (4.9: two halvings).
+    // 2048x1365 into 416 (shrink 4.9: one halving, then a 2.5 triangle) and into 320 (6.4: one halving, 3.2).
     try (Mat image = realImage("terrain1.jpg")) {
       Slicing.Window whole = new Slicing.Window(0, 0, image.cols(), image.rows());
-      for (int input : new int[] {640, 416}) {
-        ModelLayout layout = input == 640 ? ModelLayout.YOLOV8 : ModelLayout.YOLOX;
+      for (int input : new int[] {320, 416}) {
+        ModelLayout layout = input == 320 ? ModelLayout.YOLOV8 : ModelLayout.YOLOX;
         double level = layout.rgbUnitScale() ? 1 / 255.0 : 1.0;
         FloatBuffer before = tensor(input, input);
         FloatBuffer now = tensor(input, input);
@@ -211,12 +211,18 @@ class TilePreparerTest {
   }
 
   @Test
-  void windowsBelowAShrinkOfThreeAreNotHalved() throws Exception {
-    // 512x682 slices into 640 (shrink 1.07) and 416 (1.64) come out exactly as the full-width triangle makes them.
+  void shrinksBelowFourAreNotHalved() throws Exception {
+    // 512x682 slices into 640 (shrink 1.07) and 416 (1.64), and the whole 2048x1365 image into 640 (3.2), come out
+    // exactly as the full-width triangle makes them.
     try (Mat image = realImage("terrain1.jpg")) {
-      Slicing.Window w = new Slicing.Window(300, 200, 812, 882);
-      for (int input : new int[] {640, 416}) {
-        ModelLayout layout = input == 640 ? ModelLayout.YOLOV8 : ModelLayout.YOLOX;
+      Slicing.Window slice = new Slicing.Window(300, 200, 812, 882);
+      Slicing.Window whole = new Slicing.Window(0, 0, image.cols(), image.rows());
+      Object[][] cases = {{slice, 640, ModelLayout.YOLOV8}, {slice, 416, ModelLayout.YOLOX},
+                          {whole, 640, ModelLayout.YOLOV8}};
+      for (Object[] c : cases) {
+        Slicing.Window w = (Slicing.Window) c[0];
+        int input = (Integer) c[1];
+        ModelLayout layout = (ModelLayout) c[2];
         FloatBuffer before = tensor(input, input);
         FloatBuffer now = tensor(input, input);
         try (TilePreparer prep = new TilePreparer(layout, input, input);
@@ -224,7 +230,7 @@ class TilePreparerTest {
           Letterbox box = prep.prepare(image, w, planes);
           fullWidthTriangle(image, w, box, layout, before, input);
         }
-        assertEquals(before, now, "input " + input);
+        assertEquals(before, now, w + " into " + input);
       }
     }
   }
