@@ -23,9 +23,11 @@ import org.bytedeco.opencv.opencv_core.Size;
  * sample that aliases small objects away), split into 8-bit channel planes, and each plane converted to float
  * directly into its place inside tensor planes that alias the tensor's direct buffer. Channel order (BGR to RGB) is
  * handled by which plane receives which channel, and the grey padding is only rewritten when the letterbox geometry
- * changes, so a tile costs one resize, one split and one conversion. Working matrices are reused from tile to tile
- * and the small per-tile native objects are freed when the tile is done, so native memory stays flat however many
- * tiles run. One instance per thread.
+ * changes, so a tile costs one resize, one split and one conversion. The engine prepares an image's tiles through a
+ * {@link Source}, which applies the antialiasing filter once to the whole image for all its slices, and shrinks of 4
+ * or more (the full-image pass) are halved before their filter ({@link #HALVING_RESIDUAL}). Working matrices are
+ * reused from tile to tile and the small per-tile native objects are freed when the tile is done, so native memory
+ * stays flat however many tiles run. One instance per thread.
  */
 public final class TilePreparer implements AutoCloseable {
   private final ModelLayout layout;

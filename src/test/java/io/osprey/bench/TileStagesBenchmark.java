@@ -52,7 +52,8 @@ import org.bytedeco.opencv.opencv_core.Mat;
  *   <li>tile NMS: the per-tile NMS and the shift/clip into image pixels, as the engine does them;</li>
  *   <li>merge: SAHI's merge of all tiles' detections, per tile.</li>
  * </ul>
- * Each stage runs over all the image's windows {@code --reps} times per round; the figure is the median round.
+ * Each stage runs over all the image's windows {@code --reps} times per round; the figure is the median round, in
+ * CPU time of the calling thread (not wall time), so that other work on a shared machine does not count.
  * Inference is run once per tile beforehand only to get real outputs to decode.
  *
  * <p>Usage: {@code scripts/bench-tiles.sh [--models a,b] [--images x,y] [--rounds N] [--reps N] [--slice PX]
@@ -155,65 +156,65 @@ public final class TileStagesBenchmark {
     for (int r = -1; r < rounds; r++) { // round -1 warms up the JIT and is not counted
       long[] t = new long[STAGES.length + BEFORE.length];
       for (int rep = 0; rep < reps; rep++) {
-        long t0 = System.nanoTime();
+        long t0 = cpu();
         Mat again = imread(file.toString(), IMREAD_COLOR);
-        t[0] += System.nanoTime() - t0;
+        t[0] += cpu() - t0;
         sink += again.cols();
         again.close();
 
-        t0 = System.nanoTime();
+        t0 = cpu();
         sink += DetectionEngine.windows(width, height, params).size();
-        t[1] += System.nanoTime() - t0;
+        t[1] += cpu() - t0;
 
-        t0 = System.nanoTime();
+        t0 = cpu();
         try (TilePreparer.Source source = preparer.source(image)) {
           for (int k = 0; k < n; k++) {
-            long tk = System.nanoTime();
+            long tk = cpu();
             sink += source.fit(windows.get(k), preparer.letterbox(windows.get(k))).cols();
             if (k == n - 1 && n > 1) {
-              fullPass[r + 1] += System.nanoTime() - tk;
+              fullPass[r + 1] += cpu() - tk;
             }
           }
         }
-        t[2] += System.nanoTime() - t0;
+        t[2] += cpu() - t0;
 
-        t0 = System.nanoTime();
+        t0 = cpu();
         for (int k = 0; k < n; k++) {
           preparer.fill(fitted[k], boxes[k], planes);
         }
-        t[3] += System.nanoTime() - t0;
+        t[3] += cpu() - t0;
 
-        t0 = System.nanoTime();
+        t0 = cpu();
         for (int k = 0; k < n; k++) {
           sink += TensorDecoder.decode(model.layout(), outputs[k], 0, model.outputRows(), model.outputCols(),
               boxes[k], params.confidence(), all, model.classNames()).size();
         }
-        t[4] += System.nanoTime() - t0;
+        t[4] += cpu() - t0;
 
-        t0 = System.nanoTime();
+        t0 = cpu();
         for (int k = 0; k < n; k++) {
           sink += perTile(model, params, decoded.get(k), windows.get(k), width, height).size();
         }
-        t[5] += System.nanoTime() - t0;
+        t[5] += cpu() - t0;
 
-        t0 = System.nanoTime();
+        t0 = cpu();
         sink += Merging.merge(placedAll, params.postprocessType(), params.matchMetric(), params.matchThreshold(),
             params.classAgnostic()).size();
-        t[6] += System.nanoTime() - t0;
+        t[6] += cpu() - t0;
 
-        t0 = System.nanoTime();
+        t0 = cpu();
         for (int k = 0; k < n; k++) {
           sink += before.fit(image, windows.get(k), boxes[k]).cols();
         }
-        t[7] += System.nanoTime() - t0;
+        t[7] += cpu() - t0;
 
-        t0 = System.nanoTime();
+        t0 = cpu();
         if (model.layout() == io.osprey.inference.ModelLayout.YOLOV8) {
           for (int k = 0; k < n; k++) {
             sink += before.yolov8Candidates(outputs[k], model.outputRows(), model.outputCols(), params.confidence());
           }
         }
-        t[8] += System.nanoTime() - t0;
+        t[8] += cpu() - t0;
       }
       if (r >= 0) {
         for (int s = 0; s < t.length; s++) {
@@ -347,6 +348,17 @@ public final class TileStagesBenchmark {
         kernel.close();
       }
     }
+  }
+
+  private static final java.lang.management.ThreadMXBean THREADS =
+      java.lang.management.ManagementFactory.getThreadMXBean();
+
+  /**
+   * This thread's CPU time: on a machine shared with other work, wall time counts the time the thread waited for a
+   * core; CPU time counts only what the stage cost. (Every stage runs on this thread, OpenCV on one thread.)
+   */
+  private static long cpu() {
+    return THREADS.getCurrentThreadCpuTime();
   }
 
   private static FloatBuffer direct(int floats) {
