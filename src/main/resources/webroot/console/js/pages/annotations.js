@@ -240,7 +240,7 @@ export async function render(view, ctx, params) {
                     h('input', {type: 'checkbox', id: 'sel-' + a.id, class: 'select', 'data-id': a.id,
                       onchange: (e) => select(a.id, e.target.checked)}),
                     h('label', {for: 'sel-' + a.id, class: 'visually-hidden'}, 'Select ' + name)) : null,
-                h('a', {href: '#/annotations/' + encodeURIComponent(a.id), class: 'name'}, name),
+                h('a', {href: '#/annotations/' + encodeURIComponent(a.id), class: 'name', title: name}, name),
                 status),
             h('div', {class: 'muted'}, [a.flightId && 'flight ' + a.flightId, a.waypointId && 'wp ' + a.waypointId,
               a.source, boxes + (boxes === 1 ? ' box' : ' boxes')].filter(Boolean).join(' · ')),
