@@ -136,6 +136,8 @@ class ConsoleJobsBrowserTest {
       new Select(driver.findElement(By.id("postprocess_type"))).selectByValue("NMS");
       new Select(driver.findElement(By.id("postprocess_match_metric"))).selectByValue("IOU");
       shot(browser, "detect");
+      // A short window from here on puts the gallery below the fold once the results show, whenever that is.
+      driver.manage().window().setSize(new Dimension(1280, 560));
       driver.findElement(By.id("run")).click();
       wait.until(d -> d.getCurrentUrl().matches(".*#/jobs/[0-9a-f-]{36}$"));
       String jobId = driver.getCurrentUrl().replaceAll(".*#/jobs/", "");
@@ -144,10 +146,9 @@ class ConsoleJobsBrowserTest {
       assertEquals(640, stored.getJsonObject("sahi").getInteger("slice_width"));
       assertEquals("NMS", stored.getJsonObject("sahi").getString("postprocess_type"));
 
-      // Progress from the event stream; a short window puts the gallery below the fold once results show.
+      // Progress from the event stream.
       wait.until(ExpectedConditions.presenceOfElementLocated(By.cssSelector("#job-progress[data-frames]")));
       shot(browser, "job-progress");
-      driver.manage().window().setSize(new Dimension(1280, 560));
       new WebDriverWait(driver, Duration.ofSeconds(120)).until(d -> "100".equals(
           d.findElement(By.id("job-progress")).getAttribute("data-percent")));
       assertEquals("completed", wait.until(ExpectedConditions.textToBePresentInElementLocated(By.id("job-status"),

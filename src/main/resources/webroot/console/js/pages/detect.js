@@ -163,6 +163,9 @@ export async function render(view, ctx) {
         h('td', {}, h('button', {type: 'button', class: 'link', 'aria-label': 'Remove ' + en.path,
           onclick: () => {
             entries = entries.filter((x) => x !== en);
+            if (en.error && !entries.some((x) => x.error)) {
+              status.replaceChildren(); // every refused file is gone: the refusal no longer applies
+            }
             redraw();
           }}, 'Remove')))));
     const bad = entries.filter((en) => en.error).length;
