@@ -104,6 +104,16 @@ class ConsoleJobsBrowserTest {
       driver.findElement(By.id("clear-files")).click();
       wait.until(d -> d.findElements(By.cssSelector("#file-list tbody tr")).isEmpty());
 
+      // A folder: its images are listed with their path in it, other files left out.
+      Path flight = Files.createDirectories(work.resolve("flight-7"));
+      Files.copy(terrain2, flight.resolve("terrain2.png"));
+      Files.writeString(flight.resolve("readme.txt"), "not an image");
+      driver.findElement(By.id("folder-input")).sendKeys(flight.toString());
+      wait.until(ExpectedConditions.presenceOfElementLocated(By.cssSelector("tr[data-file='flight-7/terrain2.png']")));
+      assertEquals(1, driver.findElements(By.cssSelector("#file-list tbody tr")).size(), "readme.txt left out");
+      driver.findElement(By.id("clear-files")).click();
+      wait.until(d -> d.findElements(By.cssSelector("#file-list tbody tr")).isEmpty());
+
       // Three files, one of them text named .jpg: the upload is refused, the bad file carries its own error.
       driver.findElement(By.id("files-input")).sendKeys(String.join("\n", terrain1.toString(),
           notAnImage.toString(), terrain2.toString()));
