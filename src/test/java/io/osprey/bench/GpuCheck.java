@@ -97,7 +97,7 @@ public final class GpuCheck {
         modelDir, models.get(0))) {
       for (String name : models) {
         try {
-          rows.add(check(registry.get(name), backend, image, params, rounds, threads));
+          rows.add(check(registry.get(name), backend, image, params, rounds, threads, dry));
         } catch (Exception | AssertionError e) {
           failed = true;
           rows.add(String.format("| %s | FAILED: %s |", name, e.getMessage()));
@@ -114,7 +114,8 @@ public final class GpuCheck {
   }
 
   private static String check(OnnxModel model, InjectedOom backend, Path image, DetectionParams params, int rounds,
-                              int threads) throws Exception {
+                              int threads, boolean dry) throws Exception {
+    String label = dry ? "\"CUDA\" (CPU, dry run)" : model.device().toString();
     if (model.device() != OrtRuntime.Device.CUDA) {
       throw new AssertionError("loaded on " + model.device() + ", not CUDA: the CUDA provider did not start (CUDA 12"
           + " and cuDNN 9 libraries on the library path?); see the log above");
@@ -179,8 +180,9 @@ public final class GpuCheck {
             + " objects of the CUDA run");
       }
       return String.format("| %s | %s | %d | %.2f | %.2f | %.0f | %.0f | %.2f | %s | CPU, %d/%d objects as on %s |",
-          model.name(), model.device(), windows.size(), rawMs, engMs, 1000 / rawMs, 1000 / engMs, ratio,
-          ratio >= GOAL ? "met" : "NOT met", matched, onDevice.detections().size(), onDevice.device());
+          model.name(), label, windows.size(), rawMs, engMs, 1000 / rawMs, 1000 / engMs, ratio,
+          ratio >= GOAL ? "met" : "NOT met", matched, onDevice.detections().size(),
+          dry ? "\"CUDA\"" : onDevice.device());
     }
   }
 
