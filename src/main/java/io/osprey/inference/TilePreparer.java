@@ -24,7 +24,7 @@ import org.bytedeco.opencv.opencv_core.Size;
  * directly into its place inside tensor planes that alias the tensor's direct buffer. Channel order (BGR to RGB) is
  * handled by which plane receives which channel, and the grey padding is only rewritten when the letterbox geometry
  * changes, so a tile costs one resize, one split and one conversion. The engine prepares an image's tiles through a
- * {@link Source}, which applies the antialiasing filter once to the whole image for all its slices, and shrinks of 4
+ * {@link Source}, which applies the antialiasing filter once per row of slices, not once per slice, and shrinks of 4
  * or more (the full-image pass) are halved before their filter ({@link #HALVING_RESIDUAL}). Working matrices are
  * reused from tile to tile and the small per-tile native objects are freed when the tile is done, so native memory
  * stays flat however many tiles run. One instance per thread.
@@ -138,13 +138,16 @@ public final class TilePreparer implements AutoCloseable {
   /**
    * The tiles of one image (one at a time, then closed). Slices share one shrink factor, and the antialiasing
    * filter of an image region reads the pixels around it (OpenCV filters a sub-matrix with its real neighbours), so
-   * filtering the whole image once and cutting each slice out of it gives the same pixels as filtering every slice
-   * apart, without filtering the overlaps again: with SAHI's grids the slices add up to 1.2 to 4 times the image.
+   * filtering a full-width band of the image once and cutting each slice of that row out of it gives the same
+   * pixels as filtering every slice apart, without filtering the horizontal overlaps again. A band, not the whole
+   * image, so the extra memory stays one row of slices (15 MB for an 8192 px wide image and 640 px slices).
    */
   public final class Source implements AutoCloseable {
     private final Mat image;
-    private final Mat filtered = new Mat();
-    private double filteredSupport = Double.NaN;
+    private final Mat band = new Mat();
+    private double bandSupport = Double.NaN;
+    private int bandTop = -1;
+    private int bandBottom = -1;
 
     private Source(Mat image) {
       this.image = image;
@@ -159,20 +162,23 @@ public final class TilePreparer implements AutoCloseable {
 
     /** {@link TilePreparer#fit} for a window of this source's image. */
     public Mat fit(Slicing.Window window, Letterbox box) {
-      boolean whole = window.x1() == 0 && window.y1() == 0 && window.width() == image.cols()
-          && window.height() == image.rows();
+      boolean wholeWidth = window.x1() == 0 && window.width() == image.cols();
       boolean resizes = box.resizedWidth() != window.width() || box.resizedHeight() != window.height();
-      if (whole || !resizes || box.scale() >= 1.0 || halvings(window, box) > 0) {
+      if (wholeWidth || !resizes || box.scale() >= 1.0 || halvings(window, box) > 0) {
         return TilePreparer.this.fit(image, window, box);
       }
       double support = 1.0 / box.scale();
-      if (support != filteredSupport) {
+      if (support != bandSupport || window.y1() != bandTop || window.y2() != bandBottom) {
         Mat filter = triangle(support);
-        sepFilter2D(image, filtered, -1, filter, filter);
-        filteredSupport = support;
+        try (Rect rows = new Rect(0, window.y1(), image.cols(), window.height()); Mat source = new Mat(image, rows)) {
+          sepFilter2D(source, band, -1, filter, filter);
+        }
+        bandSupport = support;
+        bandTop = window.y1();
+        bandBottom = window.y2();
       }
       try (PointerScope scope = new PointerScope()) {
-        Mat input = filtered.apply(new Rect(window.x1(), window.y1(), window.width(), window.height()));
+        Mat input = band.apply(new Rect(window.x1(), 0, window.width(), window.height()));
         resize(input, resized, new Size(box.resizedWidth(), box.resizedHeight()), 0, 0, INTER_LINEAR);
       }
       return resized;
@@ -180,7 +186,7 @@ public final class TilePreparer implements AutoCloseable {
 
     @Override
     public void close() {
-      filtered.close();
+      band.close();
     }
   }
 
