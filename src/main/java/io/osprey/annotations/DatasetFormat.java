@@ -35,6 +35,8 @@ import java.util.zip.ZipOutputStream;
 abstract class DatasetFormat implements PagedExport.Format<ExportRow> {
   static final int PIECE = 64 * 1024;
   static final String MANIFEST = "osprey-export.json";
+  /** data.yaml names every id from 0 up to the largest in use, gaps included, while that is at most this many. */
+  static final int MAX_DENSE_CLASSES = 1000;
 
   /**
    * The train/val assignment: an annotation is in train when a hash of (seed, annotation id) falls below
@@ -274,17 +276,25 @@ abstract class DatasetFormat implements PagedExport.Format<ExportRow> {
 
     @Override
     public void end(OutputStream out) throws IOException {
-      Map<Integer, String> all = allClasses();
-      int nc = all.isEmpty() ? 0 : ((TreeMap<Integer, String>) all).lastKey() + 1;
+      TreeMap<Integer, String> all = new TreeMap<>(allClasses());
+      int nc = all.isEmpty() ? 0 : all.lastKey() + 1;
       StringBuilder yaml = new StringBuilder("# Osprey dataset export, Ultralytics YOLO layout. Class ids are Osprey's"
           + " class numbers; ids\n# missing from the catalog are named class_<id>.\n");
       yaml.append("train: images/train\n");
       yaml.append("val: images/").append(split.fraction() == null ? "train" : "val").append('\n');
-      yaml.append("nc: ").append(nc).append('\n');
-      yaml.append("names:\n");
-      for (int id = 0; id < nc; id++) {
-        String name = all.getOrDefault(id, "class_" + id);
-        yaml.append("  ").append(id).append(": ").append(Json.encode(name)).append('\n');
+      if (nc <= MAX_DENSE_CLASSES) {
+        yaml.append("nc: ").append(nc).append('\n');
+        yaml.append("names:\n");
+        for (int id = 0; id < nc; id++) {
+          yaml.append("  ").append(id).append(": ").append(Json.encode(all.getOrDefault(id, "class_" + id)))
+              .append('\n');
+        }
+      } else {
+        // A class number far beyond any detector's (detections may carry any): name only the ids in use rather
+        // than fill millions of gaps; such a dataset needs its classes renumbered before training.
+        yaml.append("# class ids reach ").append(all.lastKey()).append(": only those in use are named\n");
+        yaml.append("names:\n");
+        all.forEach((id, name) -> yaml.append("  ").append(id).append(": ").append(Json.encode(name)).append('\n'));
       }
       text("data.yaml", yaml.toString());
       finish();
