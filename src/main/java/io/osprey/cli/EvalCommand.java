@@ -92,6 +92,10 @@ final class EvalCommand implements Callable<Integer> {
   @Option(names = "--out", description = "Output prefix: writes PREFIX.json and PREFIX.md (default eval-MODEL).")
   String out;
 
+  @Option(names = "--detections", description = "Also write each configuration's scored detections in COCO's"
+      + " results format (PREFIX-LABEL.results.json: image_id, category_id, bbox, score), e.g. for pycocotools.")
+  boolean writeDetections;
+
   @Option(names = "--title", description = "Heading of the Markdown report.")
   String title;
 
@@ -125,6 +129,10 @@ final class EvalCommand implements Callable<Integer> {
       List<SahiConfig> configs = configs();
       Map<String, List<String>> aliases = aliases(maps);
       String modelName = model != null ? model : local ? "yolov8n_int8" : null;
+      if (local && System.getenv("OSPREY_LOG_LEVEL") == null && System.getProperty("OSPREY_LOG_LEVEL") == null) {
+        // the engine's INFO lines (model loaded, runtime chosen) would mix with the table on stdout
+        System.setProperty("OSPREY_LOG_LEVEL", "WARN");
+      }
       try (Detector detector = local
           ? new LocalDetector(modelsDir, modelName, device, threads, nativeCache)
           : new ApiDetector(root.client(), modelName, classNames, spec.commandLine().getErr())) {
@@ -151,6 +159,18 @@ final class EvalCommand implements Callable<Integer> {
         }
         Files.writeString(jsonFile, json.encodePrettily() + "\n");
         Files.writeString(mdFile, md);
+        if (writeDetections) {
+          for (AccuracyRun.Outcome o : report.outcomes()) {
+            JsonArray results = new JsonArray();
+            for (CocoEval.Detection d : o.evaluated()) {
+              results.add(new JsonObject().put("image_id", d.imageId()).put("category_id", d.categoryId())
+                  .put("bbox", new JsonArray().add(d.x()).add(d.y()).add(d.width()).add(d.height()))
+                  .put("score", d.score()));
+            }
+            Files.writeString(Path.of(prefix + "-" + o.config().label().replace(' ', '-') + ".results.json"),
+                results.encode());
+          }
+        }
         if (root.json) {
           root.print(json);
         } else {

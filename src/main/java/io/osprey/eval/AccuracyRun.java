@@ -12,9 +12,13 @@ import java.util.Map;
  * {@link CocoEval}. The configurations see the same images and the same ground truth, so their numbers compare.
  */
 public final class AccuracyRun {
-  /** What one configuration scored. */
+  /**
+   * What one configuration scored.
+   *
+   * @param evaluated the detections scored, in COCO's result form (category ids of the ground truth)
+   */
   public record Outcome(SahiConfig config, CocoEval.Result result, int detections, int detectionsOutsideCategories,
-                        double seconds) {
+                        double seconds, List<CocoEval.Detection> evaluated) {
   }
 
   /** Every configuration's outcome, and the ground truth they were scored on. */
@@ -69,7 +73,8 @@ public final class AccuracyRun {
               f.y2() - f.y1()));
         }
       }
-      outcomes.add(new Outcome(config, CocoEval.evaluate(evaluated, detections), total, outside, seconds));
+      outcomes.add(new Outcome(config, CocoEval.evaluate(evaluated, detections), total, outside, seconds,
+          List.copyOf(detections)));
     }
     return new Report(evaluated, mapping, outcomes);
   }

@@ -405,6 +405,7 @@ public final class CocoEval {
           ap(onlyK, -1, Area.SMALL, 2), ap(onlyK, -1, Area.MEDIUM, 2), ap(onlyK, -1, Area.LARGE, 2),
           ar(onlyK, all, 0), ar(onlyK, all, 1), ar(onlyK, all, 2),
           ar(onlyK, Area.SMALL, 2), ar(onlyK, Area.MEDIUM, 2), ar(onlyK, Area.LARGE, 2),
+          ap(onlyK, IOU_50, Area.SMALL, 2), ap(onlyK, IOU_50, Area.MEDIUM, 2), ap(onlyK, IOU_50, Area.LARGE, 2),
           counts(onlyK, Area.ALL), counts(onlyK, Area.SMALL), counts(onlyK, Area.MEDIUM), counts(onlyK, Area.LARGE));
     }
 
@@ -476,13 +477,15 @@ public final class CocoEval {
   }
 
   /**
-   * pycocotools' {@code stats}, in its order, and the matching counts per area range. Every value is in [0, 1], or
-   * -1 when there is no ground truth to measure it on.
+   * pycocotools' {@code stats}, in its order, then AP at IoU .50 per area range (read from the same precision array:
+   * not among pycocotools' twelve, but what "AP50 on small objects" means), and the matching counts per area range.
+   * Every value is in [0, 1], or -1 when there is no ground truth to measure it on.
    */
   public record Summary(double ap, double ap50, double ap75, double apSmall, double apMedium, double apLarge,
                         double ar1, double ar10, double ar100, double arSmall, double arMedium, double arLarge,
+                        double ap50Small, double ap50Medium, double ap50Large,
                         Counts all, Counts small, Counts medium, Counts large) {
-    /** The twelve numbers under pycocotools' names, in its order. */
+    /** pycocotools' twelve numbers under its names and in its order, then AP50s, AP50m, AP50l. */
     public Map<String, Double> metrics() {
       Map<String, Double> m = new LinkedHashMap<>();
       m.put("AP", ap);
@@ -497,6 +500,9 @@ public final class CocoEval {
       m.put("ARs", arSmall);
       m.put("ARm", arMedium);
       m.put("ARl", arLarge);
+      m.put("AP50s", ap50Small);
+      m.put("AP50m", ap50Medium);
+      m.put("AP50l", ap50Large);
       return m;
     }
 

@@ -168,6 +168,10 @@ class CocoEvalTest {
     assertEquals(1.0, s.apLarge(), EPS);
     assertEquals(1.0, s.arSmall(), EPS);
     assertEquals(-1.0, s.arMedium(), 0);
+    // At IoU .5 alone the same sequences hold (every hit has IoU 1): AP50s = .5, AP50m = -1, AP50l = 1.
+    assertEquals(0.5, s.ap50Small(), EPS);
+    assertEquals(-1.0, s.ap50Medium(), 0);
+    assertEquals(1.0, s.ap50Large(), EPS);
     assertEquals(new CocoEval.Counts(1, 1, 1, 1), s.small());
     assertEquals(new CocoEval.Counts(1, 1, 1, 0), s.large());
   }
@@ -236,6 +240,7 @@ class CocoEvalTest {
     assertEquals(1.0, s.ap50(), EPS);
     assertEquals(0.0, s.ap75(), EPS);
     assertEquals(0.5, s.ar100(), EPS);
+    assertEquals(1.0, s.ap50Large(), EPS); // 10000 px² is large
   }
 
   @Test
