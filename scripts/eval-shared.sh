@@ -2,7 +2,7 @@
 # Regenerates the measured tables of docs/accuracy.md: `osprey eval --local` (COCO metrics, pycocotools' definitions)
 # for every shared model on the shared aerial sets that have COCO ground truth (terrain1: 7 humans, terrain2: 5 cars),
 # the whole image against SAHI slices. Accuracy does not depend on machine load; only the seconds do.
-#   scripts/eval-shared.sh                       # all five models, slices 320,512,640, confidence 0.25
+#   scripts/eval-shared.sh                       # all five models, slices 320,512,640,1024, confidence 0.25
 #   MODELS=yolov8n_int8 SLICES=512 scripts/eval-shared.sh
 # Env: OSPREY_SHARED (default ../shared), MODELS, SLICES, CONFIDENCE, THREADS (0 = all cores), DOC (default
 # docs/accuracy.md; DOC= leaves it alone). Raw reports (JSON + Markdown per set and model): target/eval-shared/.
@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 shared="${OSPREY_SHARED:-../shared}"
 models="${MODELS:-yolo11n_int8_320 yolo26n_int8_end2end yolov5n_int8 yolov8n_int8 yolox_nano}"
-slices="${SLICES:-320,512,640}"
+slices="${SLICES:-320,512,640,1024}"
 confidence="${CONFIDENCE:-0.25}"
 doc="${DOC-docs/accuracy.md}"
 out=target/eval-shared

@@ -40,7 +40,7 @@ class EvalLocalTest {
     Path prefix = tmp.resolve("t1");
     int exit = cli.execute("eval", "--local", "--models-dir", Models.dir().toString(), "--model", "yolov8n_int8",
         "--threads", "2", "--native-cache", Path.of("target", "native-cache").toString(), "--gt", gt.toString(),
-        "--map", "human=person", "--slice", "512", "--out", prefix.toString());
+        "--map", "human=person", "--slice", "1024", "--out", prefix.toString());
     assertEquals(0, exit, out + "\n" + err);
 
     JsonObject report = new JsonObject(Files.readString(Path.of(prefix + ".json")));
@@ -48,8 +48,8 @@ class EvalLocalTest {
     JsonArray configs = report.getJsonArray("configurations");
     assertEquals(2, configs.size());
     assertEquals("full", configs.getJsonObject(0).getString("label"));
-    assertEquals("sliced 512", configs.getJsonObject(1).getString("label"));
-    assertTrue(md.contains("| metric | full | sliced 512 |"), md);
+    assertEquals("sliced 1024", configs.getJsonObject(1).getString("label"));
+    assertTrue(md.contains("| metric | full | sliced 1024 |"), md);
     assertEquals(new JsonArray().add("person"),
         report.getJsonArray("categories").getJsonObject(0).getJsonArray("model_classes"));
     for (Object o : configs) {
