@@ -123,16 +123,28 @@ final class EvalCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     return OspreyCli.run(spec, () -> {
+      try {
+        return evaluate();
+      } catch (IllegalArgumentException e) {
+        // an unknown model, a --map that names nothing, no category left to score: the command line is wrong
+        throw new ApiClient.Failure(ApiClient.USAGE, null, e.getMessage());
+      }
+    });
+  }
+
+  private int evaluate() throws Exception {
+    if (local && System.getenv("OSPREY_LOG_LEVEL") == null && System.getProperty("OSPREY_LOG_LEVEL") == null) {
+      // the engine's INFO lines (model loaded, runtime chosen) would mix with the table on stdout; set before the
+      // first logger is made (reading JSON with Vert.x already makes one)
+      System.setProperty("OSPREY_LOG_LEVEL", "WARN");
+    }
+    {
       CocoDataset.AreaSource areaSource = parseArea(areaFrom);
       CocoDataset truth = read(groundTruth, areaSource);
       Path imageDir = images != null ? images : groundTruth.toAbsolutePath().getParent();
       List<SahiConfig> configs = configs();
       Map<String, List<String>> aliases = aliases(maps);
       String modelName = model != null ? model : local ? "yolov8n_int8" : null;
-      if (local && System.getenv("OSPREY_LOG_LEVEL") == null && System.getProperty("OSPREY_LOG_LEVEL") == null) {
-        // the engine's INFO lines (model loaded, runtime chosen) would mix with the table on stdout
-        System.setProperty("OSPREY_LOG_LEVEL", "WARN");
-      }
       try (Detector detector = local
           ? new LocalDetector(modelsDir, modelName, device, threads, nativeCache)
           : new ApiDetector(root.client(), modelName, classNames, spec.commandLine().getErr())) {
@@ -180,7 +192,7 @@ final class EvalCommand implements Callable<Integer> {
         }
       }
       return ApiClient.OK;
-    });
+    }
   }
 
   private static CocoDataset.AreaSource parseArea(String text) {

@@ -51,7 +51,8 @@ public final class AccuracyRun {
         truth.categories().stream().filter(c -> mapping.mapped(c.id())).toList(),
         truth.annotations().stream().filter(a -> mapping.mapped(a.categoryId())).toList());
     if (evaluated.categories().isEmpty()) {
-      throw new IllegalArgumentException("no ground-truth category maps to a model class: " + mapping.unmapped());
+      throw new IllegalArgumentException("no ground-truth category maps to a model class (unmapped: "
+          + mapping.unmapped().stream().map(ClassMapping.Unmapped::name).toList() + "); name them with --map");
     }
     List<Outcome> outcomes = new ArrayList<>();
     for (SahiConfig config : configs) {
