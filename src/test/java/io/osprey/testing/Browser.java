@@ -36,6 +36,14 @@ public final class Browser implements AutoCloseable {
 
   /** A browser window of {@code width}×{@code height} CSS pixels. */
   public static Browser open(int width, int height) throws IOException {
+    return open(width, height, null);
+  }
+
+  /**
+   * A browser window of {@code width}×{@code height} CSS pixels that saves downloads into {@code downloads}
+   * without asking (null: the profile's default folder).
+   */
+  public static Browser open(int width, int height, Path downloads) throws IOException {
     Assets.require(Files.isExecutable(CHROMIUM) && Files.isExecutable(CHROMEDRIVER),
         "Debian's chromium and chromium-driver (scripts/prereqs.sh --browser installs them)");
     Path profile = Files.createTempDirectory("osprey-chromium-");
@@ -43,6 +51,11 @@ public final class Browser implements AutoCloseable {
     options.setBinary(CHROMIUM.toFile());
     options.addArguments("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
         "--no-first-run", "--user-data-dir=" + profile, "--window-size=" + width + "," + height);
+    if (downloads != null) {
+      options.setExperimentalOption("prefs", java.util.Map.of(
+          "download.default_directory", downloads.toAbsolutePath().toString(),
+          "download.prompt_for_download", false));
+    }
     LoggingPreferences logs = new LoggingPreferences();
     logs.enable(LogType.BROWSER, Level.ALL);
     options.setCapability("goog:loggingPrefs", logs);
