@@ -144,17 +144,4 @@ class AnnotationRequestContractTest {
         .map(RequestContract.Problem::field).toList());
     assertEquals(List.of(), contract.checkPath("deleteClass", n -> "12"));
   }
-
-  @Test
-  void timing10k() {
-    JsonArray d = new JsonArray();
-    for (int i = 0; i < 10_000; i++) {
-      d.add(new JsonObject().put("ClassNum", 2).put("CenterX", 0.5).put("centerY", 0.5).put("WIDTH", 0.1).put("height", 0.1).put("label", "car"));
-    }
-    for (int r = 0; r < 5; r++) {
-      long t = System.nanoTime();
-      assertEquals(List.of(), contract.checkBody("updateAnnotation", new JsonObject().put("detections", d)).problems());
-      System.out.println("TIMING 10k detections: " + (System.nanoTime() - t) / 1e6 + " ms");
-    }
-  }
 }

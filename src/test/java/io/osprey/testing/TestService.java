@@ -204,7 +204,7 @@ public final class TestService implements AutoCloseable {
 
   /** Streams outlive their tests too; a test's own is removed (absent when nothing was ever published). */
   private void deleteStream() {
-    try (com.rabbitmq.stream.Environment env = io.osprey.outbox.StreamPublisher.environment(config)) {
+    try (com.rabbitmq.stream.Environment env = io.osprey.outbox.StreamPublisher.environment(io.osprey.outbox.OutboxSettings.Broker.from(config))) {
       env.deleteStream(config.string("stream.name"));
     } catch (Exception e) {
       // never created, or the broker is away: nothing to clean
