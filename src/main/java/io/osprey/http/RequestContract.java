@@ -252,7 +252,13 @@ public final class RequestContract implements Handler<RoutingContext> {
     if (op == null || op.body() == null) {
       throw new IllegalArgumentException("openapi.yaml has no JSON request body for operation " + operationId);
     }
-    Object canonical = canonical(body, op.bodySchema(), false);
+    Limits limits = new Limits();
+    Object canonical = canonical(body, op.bodySchema(), false, "", limits);
+    if (limits.decisive()) {
+      // An array past its maxItems or a flood of unknown fields is refused on what the walk found, without
+      // validating the content: vertx-json-schema would spend seconds on 100,000 detections or 50,000 keys.
+      return new CheckedBody(canonical, List.copyOf(limits.problems));
+    }
     return new CheckedBody(canonical, problems(op.body(), canonical, ""));
   }
 
@@ -328,12 +334,12 @@ public final class RequestContract implements Handler<RoutingContext> {
         if (v == null) {
           return null;
         }
-        out.add(canonical(v, items, false));
+        out.add(canonical(v, items, false, "", new Limits()));
       }
       return out;
     }
     Object v = scalar(p.type(), raw, p.name(), problems);
-    return v == null ? null : canonical(v, p.schema(), false);
+    return v == null ? null : canonical(v, p.schema(), false, "", new Limits());
   }
 
   private static Object scalar(String type, String raw, String field, List<Problem> problems) {
@@ -379,12 +385,22 @@ public final class RequestContract implements Handler<RoutingContext> {
    * {@code value} with the names and string enum values of case-insensitive schemas spelled as documented; the
    * rest as it is. Objects and arrays are copied, never changed in place.
    */
-  private Object canonical(Object value, JsonObject rawSchema, boolean caseInsensitive) {
+  private Object canonical(Object value, JsonObject rawSchema, boolean caseInsensitive, String at, Limits limits) {
     JsonObject schema = resolve(rawSchema);
     if (schema == null) {
       return value;
     }
     boolean ci = caseInsensitive || Boolean.TRUE.equals(schema.getValue(CASE_INSENSITIVE));
+    if (value instanceof JsonArray a && keyword(schema, "maxItems", 0) instanceof Number max
+        && a.size() > max.longValue()) {
+      limits.tooLarge(new Problem(at.isEmpty() ? "body" : at, "holds " + a.size() + " items; at most " + max));
+      return value;
+    }
+    if (value instanceof JsonObject o && keyword(schema, "maxProperties", 0) instanceof Number max
+        && o.size() > max.longValue()) {
+      limits.tooLarge(new Problem(at.isEmpty() ? "body" : at, "has " + o.size() + " fields; at most " + max));
+      return value;
+    }
     if (value instanceof JsonObject o) {
       Map<String, JsonObject> props = new LinkedHashMap<>();
       properties(schema, props, 0);
@@ -393,19 +409,26 @@ public final class RequestContract implements Handler<RoutingContext> {
         props.keySet().forEach(k -> byLower.put(k.toLowerCase(java.util.Locale.ROOT), k));
       }
       JsonObject additional = member(schema, "additionalProperties", 0);
+      boolean closed = Boolean.FALSE.equals(keyword(schema, "additionalProperties", 0));
       JsonObject out = new JsonObject();
       for (Map.Entry<String, Object> e : o) {
         String name = ci ? byLower.getOrDefault(e.getKey().toLowerCase(java.util.Locale.ROOT), e.getKey())
             : e.getKey();
+        String field = at.isEmpty() ? name : at + "." + name;
+        if (closed && !props.containsKey(name)) {
+          limits.unknown(new Problem(field, "is not a known field; see the schema in /openapi.yaml"));
+        }
         JsonObject sub = props.containsKey(name) ? props.get(name) : additional;
-        out.put(name, canonical(e.getValue(), sub, ci));
+        out.put(name, canonical(e.getValue(), sub, ci, field, limits));
       }
       return out;
     }
     if (value instanceof JsonArray a) {
       JsonObject items = member(schema, "items", 0);
       JsonArray out = new JsonArray(new ArrayList<>(a.size()));
-      a.forEach(v -> out.add(canonical(v, items, ci)));
+      for (int i = 0; i < a.size(); i++) {
+        out.add(canonical(a.getValue(i), items, ci, at + "[" + i + "]", limits));
+      }
       return out;
     }
     if (ci && value instanceof String s) {
@@ -435,6 +458,52 @@ public final class RequestContract implements Handler<RoutingContext> {
       if (s.getValue(k) instanceof JsonArray members) {
         for (Object m : members) {
           JsonObject found = member(m instanceof JsonObject o ? o : null, key, depth + 1);
+          if (found != null) {
+            return found;
+          }
+        }
+      }
+    }
+    return null;
+  }
+
+  /**
+   * What the canonicalising walk finds cheaply: arrays past maxItems, objects past maxProperties, and fields a
+   * closed schema ({@code additionalProperties: false}) does not name. Either of the first, or more unknown fields
+   * than an answer lists, decides the answer without the (slow) full validation.
+   */
+  private static final class Limits {
+    private final List<Problem> problems = new ArrayList<>();
+    private boolean tooLarge;
+
+    void tooLarge(Problem p) {
+      tooLarge = true;
+      problems.add(p);
+    }
+
+    void unknown(Problem p) {
+      problems.add(p);
+    }
+
+    /** An answer lists at most {@link ApiError#MAX_LISTED_ERRORS}; past that, the rest only add to the count. */
+    boolean decisive() {
+      return tooLarge || problems.size() >= ApiError.MAX_LISTED_ERRORS;
+    }
+  }
+
+  /** A keyword's value in a schema or one of its allOf/anyOf/oneOf members (null when none says it). */
+  private Object keyword(JsonObject schema, String key, int depth) {
+    JsonObject s = resolve(schema);
+    if (s == null || depth > 8) {
+      return null;
+    }
+    if (s.containsKey(key)) {
+      return s.getValue(key);
+    }
+    for (String k : List.of("allOf", "anyOf", "oneOf")) {
+      if (s.getValue(k) instanceof JsonArray members) {
+        for (Object m : members) {
+          Object found = keyword(m instanceof JsonObject o ? o : null, key, depth + 1);
           if (found != null) {
             return found;
           }

@@ -144,4 +144,23 @@ class AnnotationRequestContractTest {
         .map(RequestContract.Problem::field).toList());
     assertEquals(List.of(), contract.checkPath("deleteClass", n -> "12"));
   }
+
+  @Test
+  void oversizedListsAndFloodsOfUnknownFieldsAreRefusedWithoutValidatingTheirContent() {
+    JsonArray many = new JsonArray();
+    for (int i = 0; i < 100_000; i++) {
+      many.add(new JsonObject().put("classNum", "not a number"));
+    }
+    JsonObject keys = new JsonObject();
+    for (int i = 0; i < 50_000; i++) {
+      keys.put("k" + i, i);
+    }
+    Map<String, String> p = org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(
+        java.time.Duration.ofSeconds(5), () -> problems("createAnnotation", new JsonObject().put("detections", many)));
+    assertEquals(Map.of("detections", "holds 100000 items; at most 10000"), p);
+    List<RequestContract.Problem> unknown = org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(
+        java.time.Duration.ofSeconds(5), () -> contract.check("updateDirectories", keys));
+    assertEquals(50_000, unknown.size());
+    assertTrue(unknown.get(0).message().contains("not a known field"), unknown.get(0).toString());
+  }
 }
