@@ -221,6 +221,23 @@ public final class RequestContract implements Handler<RoutingContext> {
     }
   }
 
+  /**
+   * 400 INVALID_REQUEST for these problems, in the one error shape: the first three in the message, every one in
+   * {@code errors} as {@code {field, message}}.
+   */
+  public static ApiError invalid(List<Problem> problems) {
+    JsonArray list = new JsonArray();
+    List<String> shown = new ArrayList<>();
+    for (Problem p : problems) {
+      list.add(new JsonObject().put("field", p.field()).put("message", p.message()));
+      if (shown.size() < 3) {
+        shown.add(p.field() + ": " + p.message());
+      }
+    }
+    return ApiError.of(io.osprey.errors.ErrorCode.INVALID_REQUEST, "Invalid request: " + String.join("; ", shown)
+        + (problems.size() > 3 ? "; …" : "")).withErrors(list);
+  }
+
   /** The contract of the router serving this request. */
   public static RequestContract of(RoutingContext ctx) {
     RequestContract c = ctx.get(KEY);
