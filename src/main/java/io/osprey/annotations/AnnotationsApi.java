@@ -285,12 +285,13 @@ public final class AnnotationsApi {
     // ISO-8601 as Java reads it is wider than any JSON schema format (seconds optional, bare dates): checked here.
     OffsetDateTime from = time(p.string("from"), "from", errors);
     OffsetDateTime to = time(p.string("to"), "to", errors);
+    String source = p.string("source") == null ? null : source(p.string("source"), errors);
     if (!errors.isEmpty()) {
       fail(ctx, invalid(errors));
       return;
     }
     AnnotationRepository.Query q = new AnnotationRepository.Query(p.string("flightId"), p.string("waypointId"),
-        p.string("mediaId"), statuses, classNum, from, to, p.string("createdBy"), page, pageSize);
+        p.string("mediaId"), statuses, classNum, from, to, p.string("createdBy"), source, page, pageSize);
     service.repository().list(q).onSuccess(result -> {
       JsonArray items = new JsonArray();
       result.items().forEach(a -> items.add(a.toJson()));
