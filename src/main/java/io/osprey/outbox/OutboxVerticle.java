@@ -8,10 +8,8 @@ import io.osprey.annotations.AnnotationStatus;
 import io.osprey.annotations.CrashPoints;
 import io.osprey.annotations.Directories;
 import io.osprey.annotations.PathResolver;
-import io.osprey.config.Config;
 import io.osprey.outbox.OutboxRepository.AnnotationInfo;
 import io.osprey.outbox.OutboxRepository.OutboxRow;
-import io.osprey.storage.Database;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.WorkerExecutor;
@@ -54,7 +52,7 @@ public final class OutboxVerticle extends VerticleBase {
    */
   private static final long ROUND_BYTES = 64L << 20;
 
-  private final Config config;
+  private final OutboxSettings settings;
   private final OutboxRepository repo;
   private final PathResolver paths;
   private final int batch;
@@ -86,17 +84,17 @@ public final class OutboxVerticle extends VerticleBase {
   private StreamPublisher publisher;
   private long brokerLast = -1;
 
-  public OutboxVerticle(Config config, OutboxRepository repo, PathResolver paths, MeterRegistry registry) {
-    this.config = config;
+  public OutboxVerticle(OutboxSettings settings, OutboxRepository repo, PathResolver paths, MeterRegistry registry) {
+    this.settings = settings;
     this.repo = repo;
     this.paths = paths;
-    this.batch = config.integer("outbox.batch_size");
-    this.pollMs = config.integer("outbox.poll_interval_ms");
-    this.maxBackoffMs = config.integer("outbox.max_backoff_ms");
-    this.graceSeconds = config.integer("outbox.missing_image_grace_seconds");
-    this.frames = new StreamFrames(config);
-    this.producerName = config.string("stream.producer_name");
-    this.stream = config.string("stream.name");
+    this.batch = settings.batchSize();
+    this.pollMs = settings.pollIntervalMs();
+    this.maxBackoffMs = settings.maxBackoffMs();
+    this.graceSeconds = settings.missingImageGraceSeconds();
+    this.frames = new StreamFrames(settings);
+    this.producerName = settings.stream().producerName();
+    this.stream = settings.streamName();
     this.published = Counter.builder("outbox_published_total").description("Outbox rows published and confirmed")
         .register(registry);
     this.failures = Counter.builder("outbox_publish_failures_total")
@@ -117,7 +115,7 @@ public final class OutboxVerticle extends VerticleBase {
     // Learn the agreed frame size at start (logged once, shown in readiness), on the drainer's own thread; the
     // start does not wait for it: with the broker away, the publisher's first connection tells it later.
     executor.executeBlocking(() -> {
-      StreamPublisher.probe(config, frames);
+      StreamPublisher.probe(settings, frames);
       return null;
     }).onFailure(e -> LOG.info("stream frames: not agreed yet, the broker did not answer ({}); the first publishing"
         + " connection will tell", e.toString()));
@@ -175,7 +173,7 @@ public final class OutboxVerticle extends VerticleBase {
       return;
     }
     connecting = true;
-    PgConnection.connect(vertx, Database.connectOptions(config)).compose(conn -> conn
+    PgConnection.connect(vertx, new io.vertx.pgclient.PgConnectOptions(settings.database())).compose(conn -> conn
         .preparedQuery("SELECT pg_try_advisory_lock(hashtext('osprey-outbox'), hashtext($1))")
         .execute(Tuple.of(stream))
         .compose(rows -> {
@@ -283,7 +281,7 @@ public final class OutboxVerticle extends VerticleBase {
     if (publisher != null) {
       return Future.succeededFuture(publisher);
     }
-    return executor.executeBlocking(() -> new StreamPublisher(config, frames)).map(p -> {
+    return executor.executeBlocking(() -> new StreamPublisher(settings, frames)).map(p -> {
       publisher = p;
       brokerLast = p.lastPublishingId();
       LOG.info("outbox drainer: connected to stream {}; the broker's last publishing id for {} is {}", stream,
