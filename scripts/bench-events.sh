@@ -49,7 +49,7 @@ for r in $(seq 1 "$rounds"); do
       exit 1
     }
     echo "round $r, http.instances $v (load $(cut -d' ' -f1 /proc/loadavg)):"
-    sed -n '/^subscribers/,/^  worst/p' "$log" | sed 's/^/  /'
+    sed -n '/^warm-up/p; /^subscribers/,/^  worst/p' "$log" | sed 's/^/  /'
   done
 done
 

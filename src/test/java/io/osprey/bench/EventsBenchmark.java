@@ -47,17 +47,20 @@ import java.util.concurrent.atomic.AtomicInteger;
  * <p>The subscribers are Vert.x HTTP clients in this JVM (on the same cores as the service: on a 2-core machine the
  * clients' reads compete with the service's writes, and that is part of what is measured). Each client does as
  * little as it can: it takes the time, finds the event's {@code time} in the frame and keeps both in an array of its
- * own; the timestamps are parsed after the run. (A client that decoded every frame's JSON as it arrived measured its
- * own parsing and allocation as much as the service: 2,000 × 10 JSON decodes a second, with the garbage they made
- * pausing the service too.)
+ * own; the timestamps are parsed after the run. (The client before this one decoded every frame's JSON as it
+ * arrived, 2,000 × 10 decodes a second, all on one client event loop: the later subscribers' receipts waited for the
+ * earlier ones' parsing, so it measured its own work as much as the service's.)
  *
- * <p>Each run warms up first (--warmup events, not counted): the first events after start-up run in the interpreter
+ * <p>Each run warms up first (at least --warmup events, then more until the JIT compiler has settled, at most a
+ * minute; not counted): the first events after start-up run in the interpreter
  * and compiler threads, on a machine whose 2 cores are also the clients'.
  * Usage: {@code scripts/bench-events.sh [--subscribers 100,1000,2000] [--events 30] [--warmup 10]
  * [--instances 1,2]} (--instances: http.instances values, one service each; default: the configured one).
  */
 public final class EventsBenchmark {
   private static boolean threadsShown;
+  /** Set once the warm-up's deliveries have all arrived: the subscribers record from then on. */
+  private static volatile boolean measuring;
   private static final byte[] TIME = "\"time\":\"".getBytes(StandardCharsets.US_ASCII);
   /** The ids of the threads the clients' handlers ran on (to tell their CPU time from the service's). */
   private static final java.util.Set<Long> CLIENT_THREADS = ConcurrentHashMap.newKeySet();
@@ -121,7 +124,6 @@ public final class EventsBenchmark {
     probe.completion().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
     int clientLoops = Runtime.getRuntime().availableProcessors();
     Vertx vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(clientLoops));
-    int total = warmup + events;
     List<Subscriber> subscribers = new ArrayList<>();
     try {
       HttpClient client = vertx.createHttpClient(new HttpClientOptions().setDefaultHost("127.0.0.1")
@@ -142,7 +144,7 @@ public final class EventsBenchmark {
       }, new DeploymentOptions().setInstances(clientLoops)).toCompletionStage().toCompletableFuture()
           .get(30, TimeUnit.SECONDS);
       for (int i = 0; i < n; i++) {
-        Subscriber s = new Subscriber(total, received);
+        Subscriber s = new Subscriber(events, received);
         loops.get(i % loops.size()).runOnContext(v -> client.request(HttpMethod.GET, "/annotations/events?mediaId="
                 + id)
             .compose(req -> req.putHeader("Authorization", "Bearer " + token).send())
@@ -160,21 +162,35 @@ public final class EventsBenchmark {
         open = subscribers.size();
       }
       Thread.sleep(1000);
-      Cpu cpuStart = null;
-      for (int e = 0; e < total; e++) {
-        if (e == warmup) {
-          cpuStart = Cpu.now();
-        }
-        Http.json("PATCH", service.baseUrl() + "/dataset/" + id + "/status", curator,
-            new JsonObject().put("status", e % 2 == 0 ? "Validated" : "Edited"));
-        Thread.sleep(100);
+      // Warm-up: at least --warmup events, then more until the JIT compiler has settled (under 10 % of the last
+      // second spent compiling) or a minute has passed. Its deliveries all arrive before measuring starts, so none
+      // is counted as a measured one.
+      java.lang.management.CompilationMXBean jit = java.lang.management.ManagementFactory.getCompilationMXBean();
+      long warmStart = System.currentTimeMillis();
+      long[] compiled = new long[11];
+      int sent = 0;
+      for (; sent < warmup || (System.currentTimeMillis() - warmStart < 60_000
+          && jit.getTotalCompilationTime() - compiled[(sent + 1) % compiled.length] > 100); sent++) {
+        compiled[sent % compiled.length] = jit.getTotalCompilationTime();
+        change(service, id, curator, sent);
       }
       long deadline = System.currentTimeMillis() + 30_000;
-      while (received.get() < (long) open * total && System.currentTimeMillis() < deadline) {
+      while (received.get() < (long) open * sent && System.currentTimeMillis() < deadline) {
         Thread.sleep(50);
       }
-      int got = received.get(); // a volatile read: the subscribers' arrays are visible from here on
-      Cpu cpu = Cpu.now().minus(cpuStart == null ? Cpu.now() : cpuStart);
+      System.out.printf("warm-up: %d events in %.1f s%n", sent, (System.currentTimeMillis() - warmStart) / 1000.0);
+      measuring = true;
+      Cpu cpuStart = Cpu.now();
+      for (int e = 0; e < events; e++) {
+        change(service, id, curator, sent + e);
+      }
+      deadline = System.currentTimeMillis() + 30_000;
+      while (received.get() < (long) open * (sent + events) && System.currentTimeMillis() < deadline) {
+        Thread.sleep(50);
+      }
+      int got = received.get() - open * sent; // a volatile read: the subscribers' arrays are visible from here on
+      measuring = false;
+      Cpu cpu = Cpu.now().minus(cpuStart);
       // Receipts per event (keyed by its time), measured events only.
       Map<String, List<Long>> byEvent = new HashMap<>();
       List<String> order = new ArrayList<>();
@@ -197,7 +213,7 @@ public final class EventsBenchmark {
       List<Double> toHub = new ArrayList<>();
       List<Double> spread = new ArrayList<>();
       List<Double> worstPerEvent = new ArrayList<>();
-      for (String t : order.subList(Math.min(warmup, order.size()), order.size())) {
+      for (String t : order) {
         long t0 = micros(Instant.parse(t));
         List<Long> r = byEvent.get(t);
         Collections.sort(r);
@@ -219,7 +235,7 @@ public final class EventsBenchmark {
           pct(latencies, 99), pct(latencies, 100));
       String where = String.format("per event: to hub p50 %.0f, worst %.0f; fan-out spread p50 %.0f, worst %.0f"
           + " (ms)", pct(toHub, 50), pct(toHub, 100), pct(spread, 50), pct(spread, 100));
-      System.out.println(line + (got < (long) open * total ? " (some deliveries missing)" : ""));
+      System.out.println(line + (got < (long) open * events ? " (some deliveries missing)" : ""));
       System.out.println("  " + where);
       int deliveries = Math.max(1, latencies.size());
       System.out.printf("  CPU per measured event: service event loops %.1f ms, clients %.1f ms, rest of the JVM"
@@ -285,6 +301,10 @@ public final class EventsBenchmark {
     private void frame(Buffer b, int from, int to, long now) {
       int t = indexOf(b, TIME, from, to);
       if (t < 0 || indexOf(b, ANNOTATION, from, to) < 0) {
+        return;
+      }
+      if (!measuring) {
+        received.incrementAndGet(); // a warm-up event
         return;
       }
       int s = t + TIME.length;
@@ -373,6 +393,13 @@ public final class EventsBenchmark {
           .map(e -> String.format("%s %.1f", e.getKey(), e.getValue() / 1e6 / events))
           .reduce((a, b) -> a + ", " + b).orElse("");
     }
+  }
+
+  /** One annotation status change (the n-th), then 100 ms: one event every 100 ms. */
+  private static void change(TestService service, String id, String curator, int n) throws Exception {
+    Http.json("PATCH", service.baseUrl() + "/dataset/" + id + "/status", curator,
+        new JsonObject().put("status", n % 2 == 0 ? "Validated" : "Edited"));
+    Thread.sleep(100);
   }
 
   static long nowMicros() {
