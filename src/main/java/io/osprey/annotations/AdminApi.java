@@ -128,7 +128,8 @@ public final class AdminApi {
     AnnotationsApi.checkedBody(ctx, pathId == null ? "createClass" : "updateClass", f -> saveClass(ctx, pathId, f));
   }
 
-  private void saveClass(RoutingContext ctx, Integer pathId, JsonObject f) {
+  private void saveClass(RoutingContext ctx, Integer pathId, JsonObject body) {
+    JsonObject f = Wire.ci(body); // Wire reads names lower-cased, as every other annotation route does
     List<String> errors = new ArrayList<>();
     Integer id = f.getValue("id") instanceof Number n ? n.intValue() : null;
     if (id != null && pathId != null && id.intValue() != pathId) {

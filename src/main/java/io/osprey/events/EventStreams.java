@@ -364,7 +364,7 @@ public final class EventStreams {
     stream.follow(fanout);
     String from = last == null ? null : last.strip();
     if (from == null) {
-      stream.live();
+      start(stream);
       return;
     }
     if (!EventLog.validId(from)) {
@@ -373,6 +373,27 @@ public final class EventStreams {
       return;
     }
     resume(stream, from);
+  }
+
+  /**
+   * A stream opened without Last-Event-ID starts at the log's newest position, and says so in an {@code id:}-only
+   * block: it dispatches no event (the SSE rules fire none without data) but sets the EventSource's last event id, so
+   * a connection dropped before any matching event arrived still resumes with Last-Event-ID instead of losing what
+   * happened while it was away. Whatever was appended after that position meanwhile is replayed, as on a resume.
+   * An empty log (nothing to point at) or an unreachable Redis starts live, as before.
+   */
+  private void start(AnnotationStream stream) {
+    log.newest().onComplete(newest -> {
+      if (stream.closed) {
+        return;
+      }
+      if (newest.failed() || "0-0".equals(newest.result())) {
+        stream.live();
+        return;
+      }
+      stream.send("id: " + newest.result() + "\n\n");
+      resume(stream, newest.result());
+    });
   }
 
   /**

@@ -2,11 +2,13 @@ package io.osprey.events;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.osprey.OspreyApp;
 import io.osprey.Role;
 import io.osprey.auth.Permission;
+import io.osprey.testing.Await;
 import io.osprey.testing.Fixtures;
 import io.osprey.testing.Http;
 import io.osprey.testing.IntegrationTest;
@@ -19,6 +21,7 @@ import io.vertx.core.json.JsonObject;
 import java.io.OutputStream;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
@@ -136,6 +139,21 @@ class EventStreamsTest {
       Frame f = old.next(5000);
       assertEquals("reset", f.type(), "an id older than the retained log gets a reset");
       assertEquals("message", f.event(), "as a default-type frame a browser's onmessage gets");
+    }
+  }
+
+  @Test
+  void aStreamThatReceivedNothingStillResumesWhereItStarted() throws Exception {
+    create(base, "elsewhere"); // the log is not empty: there is a position to start from
+    String startedAt;
+    try (SseClient sse = SseClient.open(base + "/annotations/events?flightId=quiet", ANN, null)) {
+      startedAt = Await.until("the stream's starting position", Duration.ofSeconds(10), sse::lastEventId,
+          java.util.Objects::nonNull);
+      assertNull(sse.next(300), "the position is an id-only block: no event is dispatched");
+    }
+    String missed = create(base, "quiet");
+    try (SseClient again = SseClient.open(base + "/annotations/events?flightId=quiet", ANN, startedAt)) {
+      assertNotNull(annotationFrame(again, missed), "what was created while away is replayed");
     }
   }
 

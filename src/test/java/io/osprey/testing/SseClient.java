@@ -41,6 +41,8 @@ public final class SseClient implements AutoCloseable {
   private final HttpResponse<Stream<String>> response;
   private final Thread reader;
   private volatile boolean ended;
+  /** As a browser's EventSource keeps it: the id of the last block that named one, dispatched or not. */
+  private volatile String lastEventId;
 
   private SseClient(HttpResponse<Stream<String>> response) {
     this.response = response;
@@ -75,6 +77,9 @@ public final class SseClient implements AutoCloseable {
     try (Stream<String> lines = response.body()) {
       for (String line : (Iterable<String>) lines::iterator) {
         if (line.isEmpty()) {
+          if (id != null) {
+            lastEventId = id;
+          }
           if (data != null) {
             frames.add(new Frame(id, event == null ? "message" : event, data.toString(), false));
           }
@@ -122,6 +127,11 @@ public final class SseClient implements AutoCloseable {
       }
     }
     return out;
+  }
+
+  /** The id a browser would send as Last-Event-ID on reconnecting, or null when no block has named one. */
+  public String lastEventId() {
+    return lastEventId;
   }
 
   public boolean ended() {
