@@ -24,91 +24,99 @@ public final class OutboxRepository {
     this.pool = pool;
   }
 
+  /**
+   * One outbox row, with what a Created message needs of its annotation ({@code annotation} is null for bulk rows
+   * and when the annotation was purged meanwhile).
+   */
   public record OutboxRow(long id, String operation, List<String> annotationIds, JsonObject payload,
-                          Long publishingId, OffsetDateTime createdAt) {
+                          Long publishingId, OffsetDateTime createdAt, AnnotationInfo annotation) {
     static OutboxRow of(Row r) {
+      String annotationId = r.getString("a_id");
       return new OutboxRow(r.getLong("id"), r.getString("operation"), Arrays.asList(r.getArrayOfStrings(
           "annotation_ids")), (JsonObject) r.getJson("payload"), r.getLong("publishing_id"),
-          r.getOffsetDateTime("created_at"));
+          r.getOffsetDateTime("created_at"), annotationId == null ? null : new AnnotationInfo(annotationId,
+              r.getString("image_format"), r.getString("files_state"), r.getString("name"), r.getString("source"),
+              r.getString("created_by")));
     }
   }
 
-  /** What a Created message needs of its annotation; absent when the row was purged meanwhile. */
+  /** What a Created message needs of its annotation. */
   public record AnnotationInfo(String id, String imageFormat, String filesState, String name, String source,
                                String createdBy) {
   }
 
-  private static final String COLUMNS = "id, operation, annotation_ids, payload, publishing_id, created_at";
-
-  /** Rows leased before (they carry a publishing id) and not yet deleted: a crash left them; publish them first. */
-  public Future<List<OutboxRow>> leased(int limit) {
-    return pool.preparedQuery("SELECT " + COLUMNS + " FROM annotation_outbox WHERE publishing_id IS NOT NULL"
-        + " ORDER BY publishing_id LIMIT $1").execute(Tuple.of(limit)).map(OutboxRepository::rows);
+  /** The rows of {@code rows} (a subquery aliased o), each with its annotation when it names exactly one. */
+  private static String withAnnotation(String rows, String order) {
+    return "SELECT o.id, o.operation, o.annotation_ids, o.payload, o.publishing_id, o.created_at, a.id AS a_id,"
+        + " a.image_format, a.files_state, a.name, a.source, a.created_by FROM (" + rows + ") o"
+        + " LEFT JOIN annotations a ON cardinality(o.annotation_ids) = 1 AND a.id = o.annotation_ids[1]"
+        + " ORDER BY " + order;
   }
 
   /**
-   * The next rows to publish, oldest first: not held, and with no earlier held row about the same annotations
-   * (so a held row also holds what follows it for its annotations: order per annotation is kept). Held rows are
-   * few and read on their own; the candidates come straight off the primary key.
+   * Rows leased before (they carry a publishing id) and not yet deleted: a crash or a failed round left them;
+   * publish them first, under the same ids. One statement.
+   */
+  public Future<List<OutboxRow>> leased(int limit) {
+    return pool.preparedQuery(withAnnotation("SELECT * FROM annotation_outbox WHERE publishing_id IS NOT NULL"
+        + " ORDER BY publishing_id LIMIT $1", "o.publishing_id")).execute(Tuple.of(limit))
+        .map(OutboxRepository::rows);
+  }
+
+  /**
+   * The next rows to publish, oldest first, with their annotations, in one statement: not leased, not held, and
+   * with no earlier held row about the same annotations (so a held row also holds what follows it for its
+   * annotations: order per annotation is kept). The held rows are few (a partial index); the candidates come
+   * straight off the primary key.
    */
   public Future<List<OutboxRow>> next(int limit) {
-    Future<List<Object[]>> held = pool.query("SELECT id, annotation_ids FROM annotation_outbox"
-        + " WHERE held_until > now()").execute().map(rs -> {
-          List<Object[]> out = new ArrayList<>();
-          rs.forEach(r -> out.add(new Object[] {r.getLong("id"), Arrays.asList(r.getArrayOfStrings("annotation_ids"))}));
-          return out;
-        });
-    return held.compose(h -> pool.preparedQuery("SELECT " + COLUMNS + " FROM annotation_outbox"
-            + " WHERE publishing_id IS NULL AND (held_until IS NULL OR held_until <= now()) ORDER BY id LIMIT $1")
-        .execute(Tuple.of(limit)).map(rs -> {
-          List<OutboxRow> out = new ArrayList<>();
-          for (OutboxRow row : rows(rs)) {
-            boolean blocked = false;
-            for (Object[] heldRow : h) {
-              @SuppressWarnings("unchecked")
-              List<String> ids = (List<String>) heldRow[1];
-              if ((Long) heldRow[0] < row.id() && ids.stream().anyMatch(row.annotationIds()::contains)) {
-                blocked = true;
-                break;
-              }
-            }
-            if (!blocked) {
-              out.add(row);
-            }
-          }
-          return out;
-        }));
+    return pool.preparedQuery("WITH held AS MATERIALIZED (SELECT id, annotation_ids FROM annotation_outbox"
+        + " WHERE held_until > now()) " + withAnnotation("SELECT * FROM annotation_outbox c"
+            + " WHERE c.publishing_id IS NULL AND (c.held_until IS NULL OR c.held_until <= now())"
+            + " AND NOT EXISTS (SELECT 1 FROM held h WHERE h.id < c.id AND h.annotation_ids && c.annotation_ids)"
+            + " ORDER BY c.id LIMIT $1", "o.id"))
+        .execute(Tuple.of(limit)).map(OutboxRepository::rows);
   }
 
   /**
    * Gives {@code ids}, in this order, the next publishing ids of {@code producer}, never below
-   * {@code brokerLast + 1} (the broker's memory of the producer wins over a database that was reset).
+   * {@code brokerLast + 1} (the broker's memory of the producer wins over a database that was reset). One
+   * statement (so one transaction): the counter moves and the rows take their ids together.
    */
   public Future<Map<Long, Long>> assign(String producer, List<Long> ids, long brokerLast) {
     if (ids.isEmpty()) {
       return Future.succeededFuture(Map.of());
     }
-    return pool.withTransaction(tx -> tx.preparedQuery("INSERT INTO outbox_producers (name, last_publishing_id)"
+    return pool.preparedQuery("WITH counter AS (INSERT INTO outbox_producers AS p (name, last_publishing_id)"
             + " VALUES ($1, GREATEST($3, 0) + $2) ON CONFLICT (name) DO UPDATE SET last_publishing_id ="
-            + " GREATEST(outbox_producers.last_publishing_id, $3) + $2 RETURNING last_publishing_id")
-        .execute(Tuple.of(producer, (long) ids.size(), brokerLast))
-        .compose(rows -> {
-          long last = rows.iterator().next().getLong(0);
-          long first = last - ids.size() + 1;
+            + " GREATEST(p.last_publishing_id, $3) + $2 RETURNING last_publishing_id)"
+            + " UPDATE annotation_outbox o SET publishing_id = c.last_publishing_id - $2 + u.n, held_until = NULL,"
+            + " held_reason = NULL FROM counter c, unnest($4::bigint[]) WITH ORDINALITY AS u(id, n)"
+            + " WHERE o.id = u.id AND o.publishing_id IS NULL RETURNING o.id, o.publishing_id")
+        .execute(Tuple.of(producer, (long) ids.size(), brokerLast, ids.toArray(Long[]::new)))
+        .map(rows -> {
           Map<Long, Long> out = new HashMap<>();
-          for (int i = 0; i < ids.size(); i++) {
-            out.put(ids.get(i), first + i);
-          }
-          return tx.preparedQuery("UPDATE annotation_outbox SET publishing_id = $2::bigint + array_position($1, id)"
-                  + " - 1, held_until = NULL, held_reason = NULL WHERE id = ANY($1) AND publishing_id IS NULL")
-              .execute(Tuple.of(ids.toArray(Long[]::new), first))
-              .map(r -> out);
-        }));
+          rows.forEach(r -> out.put(r.getLong(0), r.getLong(1)));
+          return out;
+        });
   }
 
-  public Future<Void> hold(long id, double seconds, String reason) {
-    return pool.preparedQuery("UPDATE annotation_outbox SET held_until = now() + make_interval(secs => $2),"
-        + " held_reason = $3 WHERE id = $1").execute(Tuple.of(id, seconds, reason)).mapEmpty();
+  /** A row to hold back: for how long, and why. */
+  public record Hold(long id, double seconds, String reason) {
+  }
+
+  /** Holds rows (not leased: they carry no publishing id), all in one statement. */
+  public Future<Void> hold(List<Hold> holds) {
+    if (holds.isEmpty()) {
+      return Future.succeededFuture();
+    }
+    return pool.preparedQuery("UPDATE annotation_outbox o SET held_until = now() + make_interval(secs => h.secs),"
+            + " held_reason = h.reason FROM unnest($1::bigint[], $2::float8[], $3::text[]) AS h(id, secs, reason)"
+            + " WHERE o.id = h.id")
+        .execute(Tuple.of(holds.stream().map(Hold::id).toArray(Long[]::new),
+            holds.stream().map(Hold::seconds).toArray(Double[]::new),
+            holds.stream().map(Hold::reason).toArray(String[]::new)))
+        .mapEmpty();
   }
 
   public Future<Void> delete(List<Long> ids) {
@@ -129,21 +137,6 @@ public final class OutboxRepository {
     }
     return pool.preparedQuery("UPDATE annotation_outbox SET publishing_id = NULL WHERE id = ANY($1)")
         .execute(Tuple.of((Object) ids.toArray(Long[]::new))).mapEmpty();
-  }
-
-  public Future<Map<String, AnnotationInfo>> annotations(List<String> ids) {
-    if (ids.isEmpty()) {
-      return Future.succeededFuture(Map.of());
-    }
-    return pool.preparedQuery("SELECT id, image_format, files_state, name, source, created_by FROM annotations"
-            + " WHERE id = ANY($1)").execute(Tuple.of((Object) ids.toArray(String[]::new)))
-        .map(rows -> {
-          Map<String, AnnotationInfo> out = new HashMap<>();
-          rows.forEach(r -> out.put(r.getString("id"), new AnnotationInfo(r.getString("id"),
-              r.getString("image_format"), r.getString("files_state"), r.getString("name"), r.getString("source"),
-              r.getString("created_by"))));
-          return out;
-        });
   }
 
   /** Pending rows and the age of the oldest, for the metrics. */
