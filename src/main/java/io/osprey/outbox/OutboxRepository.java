@@ -47,10 +47,13 @@ public final class OutboxRepository {
 
   /** The rows of {@code rows} (a subquery aliased o), each with its annotation when it names exactly one. */
   private static String withAnnotation(String rows, String order) {
-    return "SELECT o.id, o.operation, o.annotation_ids, o.payload, o.publishing_id, o.created_at, a.id AS a_id,"
-        + " a.image_format, a.files_state, a.name, a.source, a.created_by FROM (" + rows + ") o"
-        + " LEFT JOIN annotations a ON cardinality(o.annotation_ids) = 1 AND a.id = o.annotation_ids[1]"
-        + " ORDER BY " + order;
+    // The annotations are looked up by an id array (an index scan): joined on annotation_ids[1] directly, the
+    // planner hashes the whole annotations table.
+    return "o AS MATERIALIZED (" + rows + ") SELECT o.id, o.operation, o.annotation_ids, o.payload,"
+        + " o.publishing_id, o.created_at, a.id AS a_id, a.image_format, a.files_state, a.name, a.source,"
+        + " a.created_by FROM o LEFT JOIN (SELECT * FROM annotations WHERE id = ANY (ARRAY(SELECT"
+        + " annotation_ids[1] FROM o WHERE cardinality(annotation_ids) = 1))) a"
+        + " ON cardinality(o.annotation_ids) = 1 AND a.id = o.annotation_ids[1] ORDER BY " + order;
   }
 
   /**
@@ -58,8 +61,9 @@ public final class OutboxRepository {
    * publish them first, under the same ids. One statement.
    */
   public Future<List<OutboxRow>> leased(int limit) {
-    return pool.preparedQuery(withAnnotation("SELECT * FROM annotation_outbox WHERE publishing_id IS NOT NULL"
-        + " ORDER BY publishing_id LIMIT $1", "o.publishing_id")).execute(Tuple.of(limit))
+    return pool.preparedQuery("WITH " + withAnnotation("SELECT * FROM annotation_outbox"
+            + " WHERE publishing_id IS NOT NULL ORDER BY publishing_id LIMIT $1", "o.publishing_id"))
+        .execute(Tuple.of(limit))
         .map(OutboxRepository::rows);
   }
 
@@ -71,7 +75,7 @@ public final class OutboxRepository {
    */
   public Future<List<OutboxRow>> next(int limit) {
     return pool.preparedQuery("WITH held AS MATERIALIZED (SELECT id, annotation_ids FROM annotation_outbox"
-        + " WHERE held_until > now()) " + withAnnotation("SELECT * FROM annotation_outbox c"
+        + " WHERE held_until > now()), " + withAnnotation("SELECT * FROM annotation_outbox c"
             + " WHERE c.publishing_id IS NULL AND (c.held_until IS NULL OR c.held_until <= now())"
             + " AND NOT EXISTS (SELECT 1 FROM held h WHERE h.id < c.id AND h.annotation_ids && c.annotation_ids)"
             + " ORDER BY c.id LIMIT $1", "o.id"))
@@ -101,8 +105,12 @@ public final class OutboxRepository {
         });
   }
 
-  /** A row to hold back: for how long, and why. */
-  public record Hold(long id, double seconds, String reason) {
+  /**
+   * A row to hold back: for how long, and why; with {@code whileFilesPending}, only if its annotation's files are
+   * still being written when the hold is written (else the completion, which clears such holds, may have come
+   * between reading the row and holding it, and the row would wait for nothing).
+   */
+  public record Hold(long id, double seconds, String reason, boolean whileFilesPending) {
   }
 
   /** Holds rows (not leased: they carry no publishing id), all in one statement. */
@@ -111,11 +119,13 @@ public final class OutboxRepository {
       return Future.succeededFuture();
     }
     return pool.preparedQuery("UPDATE annotation_outbox o SET held_until = now() + make_interval(secs => h.secs),"
-            + " held_reason = h.reason FROM unnest($1::bigint[], $2::float8[], $3::text[]) AS h(id, secs, reason)"
-            + " WHERE o.id = h.id")
+            + " held_reason = h.reason FROM unnest($1::bigint[], $2::float8[], $3::text[], $4::bool[])"
+            + " AS h(id, secs, reason, files) WHERE o.id = h.id AND (NOT h.files OR EXISTS (SELECT 1 FROM"
+            + " annotations a WHERE a.id = o.annotation_ids[1] AND a.files_state = 'pending'))")
         .execute(Tuple.of(holds.stream().map(Hold::id).toArray(Long[]::new),
             holds.stream().map(Hold::seconds).toArray(Double[]::new),
-            holds.stream().map(Hold::reason).toArray(String[]::new)))
+            holds.stream().map(Hold::reason).toArray(String[]::new),
+            holds.stream().map(Hold::whileFilesPending).toArray(Boolean[]::new)))
         .mapEmpty();
   }
 

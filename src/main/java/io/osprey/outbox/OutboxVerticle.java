@@ -362,8 +362,9 @@ public final class OutboxVerticle extends VerticleBase {
 
   /**
    * Builds the message bodies (reading images off the event loop). A Created row whose image is not there yet is
-   * held, and so is every later row of this batch about the same annotations; with {@code mayHold} false (rows
-   * that already carry publishing ids) nothing is held: the image is sent if present, else flagged.
+   * held, and every later row of this batch about the same annotations is left for a later read (which skips rows
+   * behind a held one); with {@code mayHold} false (rows that already carry publishing ids) nothing is held: the
+   * image is sent if present, else flagged.
    */
   private Future<List<Ready>> materialize(List<OutboxRow> rows, boolean mayHold) {
     return paths.get().compose(dirs -> executor.executeBlocking(() -> {
@@ -377,13 +378,14 @@ public final class OutboxVerticle extends VerticleBase {
           break;
         }
         if (mayHold && row.annotationIds().stream().anyMatch(blocked::contains)) {
-          holds.add(new OutboxRepository.Hold(row.id(), 0.5, "an earlier change of the same annotation is held"));
+          // Not sent, and not held either: while the earlier row is held, reading the outbox skips this one.
           blocked.addAll(row.annotationIds());
           continue;
         }
         Built built = build(row, dirs, mayHold);
         if (built.holdSeconds > 0) {
-          holds.add(new OutboxRepository.Hold(row.id(), built.holdSeconds, built.holdReason));
+          holds.add(new OutboxRepository.Hold(row.id(), built.holdSeconds, built.holdReason,
+              built.holdReason.equals(IMAGE_PENDING)));
           blocked.addAll(row.annotationIds());
           continue;
         }
@@ -400,6 +402,9 @@ public final class OutboxVerticle extends VerticleBase {
       return repo.hold(holds).map(ready);
     });
   }
+
+  /** The hold reason that the annotation's file completion clears (AnnotationRepository#filesState). */
+  private static final String IMAGE_PENDING = "image not written yet";
 
   private record Built(byte[] body, double holdSeconds, String holdReason) {
   }
@@ -444,7 +449,7 @@ public final class OutboxVerticle extends VerticleBase {
         } else if (mayHold && !graceOver && a != null && !"missing".equals(a.filesState())) {
           // Files are written just after the commit that woke us; their completion wakes us again (NOTIFY).
           if ("pending".equals(a.filesState())) {
-            return new Built(null, 0.5, "image not written yet");
+            return new Built(null, 0.5, IMAGE_PENDING);
           }
           return new Built(null, Math.max(1, Math.min(5, graceSeconds - ageSeconds)), "image file missing");
         } else {
