@@ -107,7 +107,7 @@ start_proc() {
     OSPREY_STREAM_NAME="osprey-$tag" OSPREY_STREAM_PRODUCER_NAME="osprey-$tag" OSPREY_OUTBOX_ENABLED=false \
     OSPREY_STORAGE_ROOT="$work/storage" OSPREY_STORAGE_MIN_FREE_BYTES=0 OSPREY_NATIVE_CACHE_DIR="$work/native" \
     OSPREY_MODELS_DIR="$models" OSPREY_AUTH_JWKS_FILE="$work/auth/jwks.json" OSPREY_AUTH_JWKS_URL= \
-    OSPREY_SHUTDOWN_GRACE_SECONDS=5 java ${JAVA_OPTS:-} "-Djava.io.tmpdir=$work/tmp" -jar "$jar" --role "$role" \
+    OSPREY_SHUTDOWN_GRACE_SECONDS=5 OSPREY_JOBS_RATE_LIMIT_PER_MINUTE=100000 java ${JAVA_OPTS:-} "-Djava.io.tmpdir=$work/tmp" -jar "$jar" --role "$role" \
     >> "$work/$name.log" 2>&1 &
   pids[$name]=$!
   local deadline=$((SECONDS + 180))
@@ -137,12 +137,13 @@ submit() {
     uploads+=("$up")
   done
   : > "$out"
+  local answer
   for up in "${uploads[@]}"; do
-    curl -fs -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
-      -d "{\"upload_id\":\"$up\",\"config\":{\"model\":\"$model\"}}" "$api:${ports[api]}/api/v1/inference/predict" \
-      | sed -n 's/.*"job_id" *: *"\([^"]*\)".*/\1/p' >> "$out"
+    answer=$(curl -s -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+      -d "{\"upload_id\":\"$up\",\"config\":{\"model\":\"$model\"}}" "$api:${ports[api]}/api/v1/inference/predict")
+    sed -n 's/.*"job_id" *: *"\([^"]*\)".*/\1/p' <<< "$answer" >> "$out"
+    grep -q '"job_id"' <<< "$answer" || { echo "bench-scaleout: predict answered: $answer" >&2; return 1; }
   done
-  [ "$(wc -l < "$out")" -eq "$n" ] || { echo "bench-scaleout: a predict failed" >&2; return 1; }
 }
 
 sql() { psql -X -qtA -h 127.0.0.1 -U osprey -d "$tag" -c "$1"; }
