@@ -26,8 +26,11 @@ if [ -z "${JWT_JWKS_URL:-}${OSPREY_AUTH_JWKS_URL:-}${OSPREY_AUTH_JWKS_FILE:-}" ]
     --minutes 720 > var/dev-auth/token.new
   mv var/dev-auth/token.new var/dev-auth/token
   export OSPREY_AUTH_JWKS_FILE="$PWD/var/dev-auth/jwks.json"
+  # The console's "Use the developer token" button (GET /console/dev-token: this machine, same origin only).
+  export OSPREY_CONSOLE_DEV_TOKEN_FILE="$PWD/var/dev-auth/token"
   echo "run: developer mode: send 'Authorization: Bearer \$(cat var/dev-auth/token)' (valid 12 h; new token:"
   echo "     java -cp $jar io.osprey.auth.DevKeys --permissions ANN --minutes 60)"
+  echo "run: console: http://localhost:${OSPREY_HTTP_PORT:-8080}/ (Sign in -> Use the developer token)"
 fi
 
 exec java ${JAVA_OPTS:-} -jar "$jar" "$@"

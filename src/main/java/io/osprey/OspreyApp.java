@@ -10,6 +10,8 @@ import io.osprey.auth.AuthSettings;
 import io.osprey.config.Config;
 import io.osprey.events.EventHub;
 import io.osprey.events.EventStreams;
+import io.osprey.console.ConsoleModule;
+import io.osprey.console.ConsoleSettings;
 import io.osprey.events.EventsModule;
 import io.osprey.events.EventsSettings;
 import io.osprey.health.Readiness;
@@ -167,6 +169,7 @@ public final class OspreyApp {
     if (api) {
       outbox = new OutboxModule(OutboxSettings.from(config), pool, annotations.paths(), registry, readiness);
       modules.add(outbox);
+      modules.add(new ConsoleModule(vertx, ConsoleSettings.from(config)));
     }
     if (role.runsWorkers()) {
       workers = new WorkersModule(WorkersSettings.from(config), jobsSettings, jobs, api, layout,

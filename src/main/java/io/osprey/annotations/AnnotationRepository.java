@@ -258,8 +258,8 @@ public final class AnnotationRepository {
 
   /** GetAnnotationsQuery: every filter optional; deleted annotations only when asked for by status. */
   public record Query(String flightId, String waypointId, String mediaId, List<AnnotationStatus> statuses,
-                      Integer classNum, OffsetDateTime from, OffsetDateTime to, String createdBy, int page,
-                      int pageSize) {
+                      Integer classNum, OffsetDateTime from, OffsetDateTime to, String createdBy, String source,
+                      int page, int pageSize) {
   }
 
   public record Page(List<Annotation> items, long total) {
@@ -302,6 +302,10 @@ public final class AnnotationRepository {
     if (q.createdBy() != null) {
       args.addString(q.createdBy());
       where.add("created_by = $" + args.size());
+    }
+    if (q.source() != null) {
+      args.addString(q.source());
+      where.add("source = $" + args.size());
     }
     where.add("files_state <> 'purging'");
     String filter = " WHERE " + String.join(" AND ", where);

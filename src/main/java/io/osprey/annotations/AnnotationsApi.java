@@ -269,13 +269,14 @@ public final class AnnotationsApi {
     int pageSize = intParam(p, "pageSize", 1, MAX_PAGE_SIZE, 20, errors);
     OffsetDateTime from = time(p, "from", errors);
     OffsetDateTime to = time(p, "to", errors);
+    String source = Wire.query(p, "source") == null ? null : source(Wire.query(p, "source"), errors);
     if (!errors.isEmpty()) {
       fail(ctx, invalid(errors));
       return;
     }
     AnnotationRepository.Query q = new AnnotationRepository.Query(Wire.query(p, "flightId"),
         Wire.query(p, "waypointId"), Wire.query(p, "mediaId"), statuses, classNum, from, to,
-        Wire.query(p, "createdBy"), page, pageSize);
+        Wire.query(p, "createdBy"), source, page, pageSize);
     service.repository().list(q).onSuccess(result -> {
       JsonArray items = new JsonArray();
       result.items().forEach(a -> items.add(a.toJson()));

@@ -3,6 +3,10 @@ package io.osprey.auth;
 import io.osprey.module.OspreyModule;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.osprey.http.CurrentUser;
+import io.osprey.http.Responses;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
 import java.nio.file.Path;
 import java.util.function.Predicate;
@@ -22,6 +26,7 @@ public final class AuthModule implements OspreyModule {
   private final TokenVerifier verifier;
   private final AuthHandler inferenceGuard;
   private final boolean guardsApi;
+  private final boolean tokenRequired;
 
   /** {@code guardsApi}: whether this process serves the inference API (the guard is mounted only then). */
   public AuthModule(Vertx vertx, AuthSettings settings, boolean guardsApi) {
@@ -30,6 +35,7 @@ public final class AuthModule implements OspreyModule {
     this.inferenceGuard = settings.inferenceApiRequired() ? AuthHandler.required(verifier, EVENT_STREAMS)
         : AuthHandler.optional(verifier, EVENT_STREAMS);
     this.guardsApi = guardsApi;
+    this.tokenRequired = settings.inferenceApiRequired();
   }
 
   public TokenVerifier verifier() {
@@ -46,6 +52,20 @@ public final class AuthModule implements OspreyModule {
   public void mount(Router router) {
     if (guardsApi) {
       inferenceGuard.guard(router.route("/api/v1/*"));
+      // Who the token says the caller is, as the server verified it: clients (the console) show and hide what the
+      // caller may do from this instead of decoding the token themselves.
+      router.get("/api/v1/me").handler(ctx -> {
+        TokenVerifier.Caller caller = AuthHandler.caller(ctx);
+        JsonArray permissions = new JsonArray();
+        if (caller != null) {
+          caller.permissions().stream().map(Enum::name).sorted().forEach(permissions::add);
+        }
+        Responses.json(ctx, 200, new JsonObject()
+            .put("subject", caller == null ? CurrentUser.ANONYMOUS : caller.subject())
+            .put("anonymous", caller == null)
+            .put("permissions", permissions)
+            .put("token_required", tokenRequired));
+      });
     }
   }
 

@@ -157,6 +157,12 @@ public final class ConfigKeys {
         + " not checked).");
     num("auth.max_token_lifetime_seconds", Type.INT, 60, 31_536_000, "A token whose exp lies further ahead than"
         + " this (plus auth.leeway_seconds) is refused with 401, as is one without a finite numeric exp.");
+    bool("console.enabled", "Serve the web console at /console/ (and redirect / there) in the API role.");
+    num("console.cache_seconds", Type.INT, 0, 86_400, "Cache-Control max-age of the console's files; browsers"
+        + " revalidate them with Last-Modified afterwards.");
+    str("console.dev_token_file", true, "Developer mode only (with auth.jwks_file): a token file that a loopback"
+        + " caller may read through GET /console/dev-token to sign the console in; scripts/run.sh sets it. Empty:"
+        + " the route does not exist.");
     str("annotations.roots_base", false, "Folder that relative directory settings (PUT /settings/directories) are"
         + " resolved from; relative values are resolved from storage.root.");
     num("annotations.max_image_bytes", Type.LONG, 1, 1L << 32, "Largest image accepted by POST /annotations"

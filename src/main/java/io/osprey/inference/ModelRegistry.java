@@ -29,6 +29,7 @@ public final class ModelRegistry implements AutoCloseable {
   private final Path directory;
   private final String defaultModel;
   private final Map<String, OnnxModel> loaded = new ConcurrentHashMap<>();
+  private final Map<String, Described> described = new ConcurrentHashMap<>();
   /** Set when closing begins; from then on nothing is loaded and every model refuses new runs. */
   private volatile boolean closing;
 
@@ -61,6 +62,45 @@ public final class ModelRegistry implements AutoCloseable {
     } catch (IOException e) {
       return List.of();
     }
+  }
+
+  /**
+   * Every model of the directory, described for clients choosing one (blocking: reads the directory and, once per
+   * file version, the file's header; call it off the event loop). A model this process has loaded is described as
+   * loaded; the others from their file, without loading them. {@code device} is where this process runs the model
+   * ("cuda" or "cpu": where it is loaded, else where it would be loaded first), null in a process without a runtime
+   * (the API role: its workers decide).
+   */
+  public List<ModelDescription> describeAll() {
+    List<String> names = available();
+    described.keySet().retainAll(names);
+    return names.stream().map(this::describe).toList();
+  }
+
+  private ModelDescription describe(String name) {
+    Path file = fileOf(name);
+    OnnxModel model = loaded.get(name);
+    String device = runtime == null ? null : (model != null ? model.device() : runtime.preferred())
+        .name().toLowerCase(java.util.Locale.ROOT);
+    String stamp;
+    try {
+      stamp = Files.getLastModifiedTime(file).toMillis() + ":" + Files.size(file);
+    } catch (IOException e) {
+      return ModelDescription.read(name, file).on(device); // gone meanwhile: read says so
+    }
+    if (model != null) {
+      return ModelDescription.of(model, Long.parseLong(stamp.substring(stamp.indexOf(':') + 1))).on(device);
+    }
+    Described known = described.get(name);
+    if (known == null || !known.stamp().equals(stamp)) {
+      known = new Described(stamp, ModelDescription.read(name, file));
+      described.put(name, known);
+    }
+    return known.description().on(device);
+  }
+
+  /** A file's description and the version (modification time and size) it was read from. */
+  private record Described(String stamp, ModelDescription description) {
   }
 
   /** True when {@code name} (or the default for null) names a model file in the directory. */

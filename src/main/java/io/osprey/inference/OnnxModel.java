@@ -161,7 +161,8 @@ public final class OnnxModel implements AutoCloseable {
         + ",5+C], end2end [1,K,6]) for input " + inputWidth + "x" + inputHeight);
   }
 
-  private static int[] inputSize(long[] shape, Map<String, String> meta) {
+  /** {width, height}: from the input shape, else Ultralytics' imgsz metadata, else 640. */
+  static int[] inputSize(long[] shape, Map<String, String> meta) {
     int h = (int) shape[2];
     int w = (int) shape[3];
     if (h > 0 && w > 0) {

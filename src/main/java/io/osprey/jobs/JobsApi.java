@@ -10,7 +10,8 @@ import io.vertx.ext.web.Router;
 /**
  * The detection job API of the spec, one class per responsibility: {@link PredictApi} (predict),
  * {@link JobStatusApi} (status, list, cancel), {@link ResultsExports} (results as JSON, COCO or YOLO, streamed),
- * {@link JobFilesApi} (visualization and the images behind it) and {@link DashboardApi} (monitoring). Each mounts
+ * {@link JobFilesApi} (visualization and the images behind it), {@link DashboardApi} (monitoring) and
+ * {@link CatalogApi} (the models and rule sets a job may use). Each mounts
  * its own routes; handlers only read and write through asynchronous clients, and the few blocking steps (looking
  * for models, reading result files) run on Vert.x's worker pool.
  */
@@ -20,6 +21,7 @@ public final class JobsApi {
   private final ResultsExports results;
   private final JobFilesApi files;
   private final DashboardApi dashboard;
+  private final CatalogApi catalog;
 
   /** Counts worker processes alive, for the dashboard. */
   public interface Workers {
@@ -34,6 +36,7 @@ public final class JobsApi {
     this.results = new ResultsExports(vertx, jobs, layout);
     this.files = new JobFilesApi(vertx, jobs, layout);
     this.dashboard = new DashboardApi(jobs, queue, workers);
+    this.catalog = new CatalogApi(vertx, models, ruleSets);
   }
 
   public void mount(Router router) {
@@ -42,5 +45,6 @@ public final class JobsApi {
     results.mount(router);
     files.mount(router);
     dashboard.mount(router);
+    catalog.mount(router);
   }
 }

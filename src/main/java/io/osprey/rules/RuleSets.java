@@ -53,6 +53,54 @@ public final class RuleSets {
     }
   }
 
+  /** A rule set as clients list it: its name and the first paragraph of the file's leading comment. */
+  public record Summary(String name, String description) {
+  }
+
+  /**
+   * Every rule set of the folder with its description (blocking: reads the files' first lines; call it off the
+   * event loop). The description is the first paragraph of the leading {@code %} comment, the convention of the
+   * shipped rule sets ("% Vehicles lined up in a row gain confidence."); empty when a file has none. Files are not
+   * validated here; a rule set that does not parse is refused when a job uses it.
+   */
+  public List<Summary> summaries() {
+    return available().stream().map(name -> new Summary(name, description(directory.resolve(name + ".pl"))))
+        .toList();
+  }
+
+  static String description(Path file) {
+    StringBuilder text = new StringBuilder();
+    try (java.io.BufferedReader in = Files.newBufferedReader(file, java.nio.charset.StandardCharsets.UTF_8)) {
+      String line;
+      while ((line = in.readLine()) != null) {
+        String t = line.strip();
+        if (t.isEmpty() && text.length() == 0) {
+          continue; // blank lines before the comment
+        }
+        if (!t.startsWith("%")) {
+          break;
+        }
+        String words = t.replaceFirst("^%+", "").strip();
+        if (words.isEmpty()) {
+          if (text.length() > 0) {
+            break; // end of the first paragraph
+          }
+          continue;
+        }
+        if (text.length() > 0) {
+          text.append(' ');
+        }
+        text.append(words);
+        if (text.length() > 500) {
+          break;
+        }
+      }
+    } catch (IOException | java.io.UncheckedIOException e) {
+      return ""; // unreadable now: the name is still listed, as predict would still find the file
+    }
+    return text.length() > 500 ? text.substring(0, 499) + "…" : text.toString();
+  }
+
   public boolean exists(String name) {
     return name != null && NAME.matcher(name).matches() && Files.isRegularFile(directory.resolve(name + ".pl"));
   }

@@ -246,10 +246,15 @@ class AnnotationsApiTest {
     assertEquals(0, validated.getInteger("totalCount"));
     JsonObject created = Http.get(base + "/annotations?flightId=" + flight + "&status=10", ANN).json();
     assertEquals(5, created.getInteger("totalCount"));
+    JsonObject ai = Http.get(base + "/annotations?flightId=" + flight + "&source=ai", ANN).json();
+    assertEquals(5, ai.getInteger("totalCount"), "source is matched in any case");
+    JsonObject manual = Http.get(base + "/annotations?flightId=" + flight + "&source=Manual", ANN).json();
+    assertEquals(0, manual.getInteger("totalCount"));
 
     assertEquals(400, Http.get(base + "/annotations?pageSize=0", ANN).status());
     assertEquals(400, Http.get(base + "/annotations?status=Shiny", ANN).status());
     assertEquals(400, Http.get(base + "/annotations?from=yesterday", ANN).status());
+    assertEquals(400, Http.get(base + "/annotations?source=robot", ANN).status());
     assertEquals(200, Http.get(base + "/annotations", DATASET).status(), "dataset curators read annotations too");
   }
 

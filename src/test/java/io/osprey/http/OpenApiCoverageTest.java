@@ -157,6 +157,8 @@ class OpenApiCoverageTest {
     served(doc, strict, problems, "get", "/api/v1/jobs", "/api/v1/jobs", admin, null, 200);
     served(doc, strict, problems, "get", "/api/v1/monitoring/dashboard", "/api/v1/monitoring/dashboard", admin,
         null, 200);
+    served(doc, strict, problems, "get", "/api/v1/models", "/api/v1/models", null, null, 200);
+    served(doc, strict, problems, "get", "/api/v1/rule-sets", "/api/v1/rule-sets", null, null, 200);
 
     JsonObject detection = new JsonObject().put("classNum", 2).put("label", "car").put("centerX", 0.5)
         .put("centerY", 0.5).put("width", 0.1).put("height", 0.08).put("confidence", 0.9);
