@@ -9,7 +9,8 @@
 #
 #   scripts/bench-scaleout.sh [--jobs N] [--rounds R] [--model NAME] [--image FILE]
 #
-# Each round runs the one-worker phase then the two-worker phase (the second worker is stopped between rounds);
+# Each round runs the one-worker phase and the two-worker phase, in turns first (the second worker is stopped after
+# its phase);
 # two warm-up jobs precede each phase so that model loading is not timed. Everything the run creates (database,
 # Redis keys, queue, storage, processes) is removed at the end, on failure or Ctrl-C too. Needs ../shared (models and
 # images; or OSPREY_TEST_MODELS / OSPREY_TEST_IMAGES). On one machine the worker processes share its cores: the ratio
@@ -186,12 +187,22 @@ start_proc api api
 start_proc worker1 worker
 results=()
 for r in $(seq 1 "$rounds"); do
-  one=$(phase "r${r}one" worker1)
-  log "round $r, one worker:  makespan ${one%% *} s; completed by:${one#* }"
-  start_proc worker2 worker
-  two=$(phase "r${r}two" worker1 worker2)
-  log "round $r, two workers: makespan ${two%% *} s; completed by:${two#* }"
-  stop_proc worker2
+  # Odd rounds run one worker first, even rounds two first: a machine whose load drifts favours neither.
+  if [ $((r % 2)) -eq 1 ]; then
+    one=$(phase "r${r}one" worker1)
+    log "round $r, one worker:  makespan ${one%% *} s; completed by:${one#* }"
+    start_proc worker2 worker
+    two=$(phase "r${r}two" worker1 worker2)
+    log "round $r, two workers: makespan ${two%% *} s; completed by:${two#* }"
+    stop_proc worker2
+  else
+    start_proc worker2 worker
+    two=$(phase "r${r}two" worker1 worker2)
+    log "round $r, two workers: makespan ${two%% *} s; completed by:${two#* }"
+    stop_proc worker2
+    one=$(phase "r${r}one" worker1)
+    log "round $r, one worker:  makespan ${one%% *} s; completed by:${one#* }"
+  fi
   t1=${one%% *}; t2=${two%% *}
   ratio=$(awk -v a="$t1" -v b="$t2" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }')
   results+=("round $r: one worker $(awk -v n="$jobs" -v t="$t1" 'BEGIN{printf "%.2f", n/t}') jobs/s, two workers $(awk -v n="$jobs" -v t="$t2" 'BEGIN{printf "%.2f", n/t}') jobs/s, ratio two/one $ratio; spread:${two#* }")
