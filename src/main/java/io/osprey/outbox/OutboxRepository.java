@@ -108,7 +108,9 @@ public final class OutboxRepository {
   /**
    * A row to hold back: for how long, and why; with {@code whileFilesPending}, only if its annotation's files are
    * still being written when the hold is written (else the completion, which clears such holds, may have come
-   * between reading the row and holding it, and the row would wait for nothing).
+   * between reading the row and holding it, and the row would wait for nothing). The annotation row is locked
+   * (FOR SHARE) while the hold is written, so a completion either comes after the hold and clears it, or before,
+   * and the hold is not written.
    */
   public record Hold(long id, double seconds, String reason, boolean whileFilesPending) {
   }
@@ -121,7 +123,7 @@ public final class OutboxRepository {
     return pool.preparedQuery("UPDATE annotation_outbox o SET held_until = now() + make_interval(secs => h.secs),"
             + " held_reason = h.reason FROM unnest($1::bigint[], $2::float8[], $3::text[], $4::bool[])"
             + " AS h(id, secs, reason, files) WHERE o.id = h.id AND (NOT h.files OR EXISTS (SELECT 1 FROM"
-            + " annotations a WHERE a.id = o.annotation_ids[1] AND a.files_state = 'pending'))")
+            + " annotations a WHERE a.id = o.annotation_ids[1] AND a.files_state = 'pending' FOR SHARE))")
         .execute(Tuple.of(holds.stream().map(Hold::id).toArray(Long[]::new),
             holds.stream().map(Hold::seconds).toArray(Double[]::new),
             holds.stream().map(Hold::reason).toArray(String[]::new),

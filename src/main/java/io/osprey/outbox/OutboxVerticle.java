@@ -89,6 +89,7 @@ public final class OutboxVerticle extends VerticleBase {
   private long nextAttemptAt;
   private volatile String lastError;
   private StreamPublisher publisher;
+  private Future<StreamPublisher> connectingPublisher;
   private long brokerLast = -1;
   /** Whether rows may still carry publishing ids from a crash or a failed run (publish those first). */
   private boolean recovering = true;
@@ -347,13 +348,18 @@ public final class OutboxVerticle extends VerticleBase {
     if (publisher != null) {
       return Future.succeededFuture(publisher);
     }
-    return executor.executeBlocking(() -> new StreamPublisher(config, frames)).map(p -> {
+    if (connectingPublisher != null) {
+      // The start and a first wake-up may both ask: one connection, one producer of this name.
+      return connectingPublisher;
+    }
+    connectingPublisher = executor.executeBlocking(() -> new StreamPublisher(config, frames)).map(p -> {
       publisher = p;
       brokerLast = p.lastPublishingId();
       LOG.info("outbox drainer: connected to stream {}; the broker's last publishing id for {} is {}", stream,
           producerName, brokerLast);
       return p;
-    });
+    }).onComplete(x -> connectingPublisher = null);
+    return connectingPublisher;
   }
 
   /** A row turned into its message body, ready for a publishing id. */
@@ -399,6 +405,11 @@ public final class OutboxVerticle extends VerticleBase {
       List<Ready> ready = (List<Ready>) result[0];
       @SuppressWarnings("unchecked")
       List<OutboxRepository.Hold> holds = (List<OutboxRepository.Hold>) result[1];
+      if (!holds.isEmpty()) {
+        // The files' completion wakes the drainer; this timer is for the holds that nothing else ends.
+        double shortest = holds.stream().mapToDouble(OutboxRepository.Hold::seconds).min().orElse(1);
+        vertx.setTimer(Math.max(10, Math.round(shortest * 1000) + 10), t -> drain());
+      }
       return repo.hold(holds).map(ready);
     });
   }
