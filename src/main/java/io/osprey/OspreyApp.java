@@ -97,7 +97,7 @@ public final class OspreyApp {
     this.layout = new StorageLayout(config.path("storage.root"));
     this.pool = Database.pool(vertx, config);
     this.redis = RedisClients.create(vertx, config);
-    this.readiness = new Readiness(vertx, config, pool, redis);
+    this.readiness = new Readiness(vertx, Readiness.Settings.from(config), pool, redis);
   }
 
   /** Blocking preparation on the calling thread, then asynchronous deployment. */

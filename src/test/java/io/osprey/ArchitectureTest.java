@@ -26,6 +26,7 @@ import java.util.stream.Stream;
  * modules   uploads jobs workers annotations outbox events retention admin console
  * edge      http auth health                   no module
  * domain    imaging inference rules pipeline   domain and base only, no Vert.x
+ *           eval
  * base      config bus storage metrics errors  base only
  *           module (the OspreyModule contract)
  * </pre>
@@ -39,7 +40,8 @@ class ArchitectureTest {
       "io.osprey.config..", "io.osprey.bus..", "io.osprey.storage..", "io.osprey.metrics..", "io.osprey.errors..",
       "io.osprey.module.."};
   private static final String[] DOMAIN = {
-      "io.osprey.imaging..", "io.osprey.inference..", "io.osprey.rules..", "io.osprey.pipeline.."};
+      "io.osprey.imaging..", "io.osprey.inference..", "io.osprey.rules..", "io.osprey.pipeline..",
+      "io.osprey.eval.."};
   private static final String[] EDGE = {"io.osprey.http..", "io.osprey.auth..", "io.osprey.health.."};
   private static final String[] MODULES = {
       "io.osprey.uploads..", "io.osprey.jobs..", "io.osprey.workers..", "io.osprey.annotations..",
@@ -72,13 +74,14 @@ class ArchitectureTest {
       .because("http, auth and health serve every module; modules register their routes and checks with them");
 
   /**
-   * One known exception: {@code osprey stream tail} runs the operator's stream reader (outbox.StreamTail), which
-   * reads the service's own configuration and stream rather than its HTTP API.
+   * Two known exceptions: {@code osprey stream tail} runs the operator's stream reader (outbox.StreamTail), which
+   * reads the service's own configuration and stream rather than its HTTP API; {@code osprey eval} uses the eval
+   * package (the COCO metrics, and with --local the in-process engine), a domain package with no server code.
    */
   @ArchTest
   static final ArchRule cliImportsNoServerPackage = classes().that().resideInAPackage("io.osprey.cli..")
       .should().onlyDependOnClassesThat(resideOutsideOfPackage("io.osprey..").or(resideInAPackage("io.osprey.cli.."))
-          .or(equivalentTo(StreamTail.class)))
+          .or(resideInAPackage("io.osprey.eval..")).or(equivalentTo(StreamTail.class)))
       .because("the osprey client speaks HTTP to a server; it shares no server code");
 
   @ArchTest

@@ -5,6 +5,7 @@ import io.osprey.auth.Permission;
 import io.osprey.auth.TokenVerifier;
 import io.osprey.http.ApiError;
 import io.osprey.errors.ErrorCode;
+import io.osprey.http.RequestContract;
 import io.osprey.http.Responses;
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonArray;
@@ -17,7 +18,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 
 /** F7 directory settings and the RB-06 class catalog; changes need ADM, reading classes needs ANN or DATASET. */
@@ -44,7 +44,7 @@ public final class AdminApi {
     router.post("/classes").handler(small).handler(ctx -> saveClass(ctx, null));
     adm.guard(router.put("/classes/:id"));
     router.put("/classes/:id").handler(small).handler(ctx -> {
-      Integer id = classId(ctx);
+      Integer id = classId(ctx, "updateClass");
       if (id != null) {
         saveClass(ctx, id);
       }
@@ -61,30 +61,22 @@ public final class AdminApi {
   /**
    * UpdateDirectoriesRequest: the fields given (camelCase, any case) replace the stored roots; absent or null fields
    * stay. Relative paths are resolved from annotations.roots_base. Every named folder must be creatable. Files
-   * already stored are not moved.
+   * already stored are not moved. The contract refuses unknown names and values that are not non-blank paths of at
+   * most 4096 characters; that at least one is not null, and that it can be created, is checked here.
    */
   private void putDirectories(RoutingContext ctx) {
-    JsonObject body = AnnotationsApi.jsonObject(ctx);
-    if (body == null) {
-      return;
-    }
-    Map<String, String> lower = new LinkedHashMap<>();
-    Directories.FIELDS.keySet().forEach(k -> lower.put(k.toLowerCase(Locale.ROOT), k));
+    AnnotationsApi.checkedBody(ctx, "updateDirectories", body -> putDirectories(ctx, body));
+  }
+
+  private void putDirectories(RoutingContext ctx, JsonObject body) {
     Map<String, String> changes = new LinkedHashMap<>();
     List<String> errors = new ArrayList<>();
     for (Map.Entry<String, Object> e : body) {
-      String wire = lower.get(e.getKey().toLowerCase(Locale.ROOT));
-      if (wire == null) {
-        errors.add(e.getKey() + ": unknown setting; known: " + String.join(", ", Directories.FIELDS.keySet()));
-      } else if (e.getValue() == null) {
-        continue;
-      } else if (!(e.getValue() instanceof String s) || s.isBlank() || s.indexOf('\0') >= 0 || s.length() > 4096) {
-        errors.add(wire + ": must be a non-empty path");
-      } else {
-        changes.put(wire, s.strip());
+      if (Directories.FIELDS.containsKey(e.getKey()) && e.getValue() instanceof String s) {
+        changes.put(e.getKey(), s.strip());
       }
     }
-    if (errors.isEmpty() && changes.isEmpty()) {
+    if (changes.isEmpty()) {
       errors.add("body: name at least one of " + String.join(", ", Directories.FIELDS.keySet()));
     }
     if (!errors.isEmpty()) {
@@ -121,38 +113,26 @@ public final class AdminApi {
     }).onFailure(e -> AnnotationsApi.fail(ctx, e));
   }
 
-  private static Integer classId(RoutingContext ctx) {
-    try {
-      int id = Integer.parseInt(ctx.pathParam("id"));
-      if (id >= 0) {
-        return id;
-      }
-    } catch (NumberFormatException ignored) {
-      // answered below
+  /** The path's class id, or null after answering 404 when it is not a whole number from 0 (ClassId). */
+  private static Integer classId(RoutingContext ctx, String operationId) {
+    if (RequestContract.of(ctx).checkPath(operationId, ctx::pathParam).isEmpty()) {
+      return Integer.parseInt(ctx.pathParam("id"));
     }
     Responses.error(ctx, ApiError.of(ErrorCode.CLASS_NOT_FOUND, "Detection class not found: " + ctx.pathParam("id")));
     return null;
   }
 
   private void saveClass(RoutingContext ctx, Integer pathId) {
-    JsonObject body = AnnotationsApi.jsonObject(ctx);
-    if (body == null) {
-      return;
-    }
-    JsonObject f = Wire.ci(body);
+    // The contract checks the id's range, the colour's form and the text fields' types and lengths; a name of
+    // blanks and an id that differs from the path's are checked here.
+    AnnotationsApi.checkedBody(ctx, pathId == null ? "createClass" : "updateClass", f -> saveClass(ctx, pathId, f));
+  }
+
+  private void saveClass(RoutingContext ctx, Integer pathId, JsonObject f) {
     List<String> errors = new ArrayList<>();
-    Integer id = null;
-    Object rawId = f.getValue("id");
-    if (rawId != null) {
-      if (rawId instanceof Number n && n.doubleValue() == Math.rint(n.doubleValue()) && n.longValue() >= 0
-          && n.longValue() <= Integer.MAX_VALUE) {
-        id = n.intValue();
-        if (pathId != null && id.intValue() != pathId) {
-          errors.add("id: " + id + " differs from the id in the path (" + pathId + ")");
-        }
-      } else {
-        errors.add("id: must be a whole number >= 0");
-      }
+    Integer id = f.getValue("id") instanceof Number n ? n.intValue() : null;
+    if (id != null && pathId != null && id.intValue() != pathId) {
+      errors.add("id: " + id + " differs from the id in the path (" + pathId + ")");
     }
     String name = Wire.string(f, "name", errors);
     String shortName = Wire.string(f, "shortName", errors);
@@ -162,8 +142,6 @@ public final class AdminApi {
     }
     if (color == null) {
       color = "#FF0000";
-    } else if (!color.matches("#([0-9a-fA-F]{6}|[0-9a-fA-F]{8})")) {
-      errors.add("color: must be #RRGGBB or #AARRGGBB");
     }
     if (!errors.isEmpty()) {
       AnnotationsApi.fail(ctx, AnnotationsApi.invalid(errors));
@@ -191,7 +169,7 @@ public final class AdminApi {
   }
 
   private void deleteClass(RoutingContext ctx) {
-    Integer id = classId(ctx);
+    Integer id = classId(ctx, "deleteClass");
     if (id == null) {
       return;
     }

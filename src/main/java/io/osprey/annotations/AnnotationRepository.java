@@ -334,6 +334,126 @@ public final class AnnotationRepository {
     });
   }
 
+  // ------------------------------------------------------------------ dataset export
+
+  /**
+   * The filters of a dataset export: those of the listing plus source and classes (an annotation is exported when
+   * one of its detections has one of them, with only those detections). Deleted annotations only when asked for by
+   * status; annotations whose image is missing or being purged never.
+   */
+  public record ExportQuery(String flightId, String waypointId, String mediaId, List<AnnotationStatus> statuses,
+                            String source, OffsetDateTime from, OffsetDateTime to, String createdBy,
+                            List<Integer> classes) {
+  }
+
+  /** One exported annotation: its stable number ({@code seq}), image facts and detections with their indexes. */
+  public record ExportRow(long seq, String id, String imageFormat, int width, int height, List<Integer> indexes,
+                          List<Detection> detections) {
+  }
+
+  /**
+   * Makes {@code c} a read-only snapshot: every page of every pass of one export reads the same rows, whatever
+   * changes meanwhile. The export's own connection, closed (and the snapshot with it) when the export ends.
+   */
+  Future<Void> beginSnapshot(SqlClient c) {
+    return c.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").execute().mapEmpty();
+  }
+
+  private static String exportFilter(ExportQuery q, Tuple args) {
+    List<String> where = new ArrayList<>();
+    if (q.flightId() != null) {
+      args.addString(q.flightId());
+      where.add("flight_id = $" + args.size());
+    }
+    if (q.waypointId() != null) {
+      args.addString(q.waypointId());
+      where.add("waypoint_id = $" + args.size());
+    }
+    if (q.mediaId() != null) {
+      args.addString(q.mediaId());
+      where.add("media_id = $" + args.size());
+    }
+    if (q.statuses().isEmpty()) {
+      where.add("status <> 40");
+    } else {
+      args.addValue(q.statuses().stream().map(s -> (short) s.code()).toArray(Short[]::new));
+      where.add("status = ANY($" + args.size() + ")");
+    }
+    if (q.source() != null) {
+      args.addString(q.source());
+      where.add("source = $" + args.size());
+    }
+    if (q.from() != null) {
+      args.addOffsetDateTime(q.from());
+      where.add("created_at >= $" + args.size());
+    }
+    if (q.to() != null) {
+      args.addOffsetDateTime(q.to());
+      where.add("created_at < $" + args.size());
+    }
+    if (q.createdBy() != null) {
+      args.addString(q.createdBy());
+      where.add("created_by = $" + args.size());
+    }
+    if (!q.classes().isEmpty()) {
+      args.addValue(q.classes().toArray(Integer[]::new));
+      where.add("EXISTS (SELECT 1 FROM detections d WHERE d.annotation_id = annotations.id AND d.class_num = ANY($"
+          + args.size() + "))");
+    }
+    where.add("files_state NOT IN ('purging', 'missing')");
+    return " WHERE " + String.join(" AND ", where);
+  }
+
+  Future<Long> exportCount(SqlClient c, ExportQuery q) {
+    Tuple args = Tuple.tuple();
+    String filter = exportFilter(q, args);
+    return c.preparedQuery("SELECT count(*) FROM annotations" + filter).execute(args)
+        .map(rows -> rows.iterator().next().getLong(0));
+  }
+
+  /** The next page after {@code afterSeq} in seq order, with the detections the query's classes keep. */
+  Future<List<ExportRow>> exportPage(SqlClient c, ExportQuery q, long afterSeq, int limit) {
+    Tuple args = Tuple.tuple();
+    String filter = exportFilter(q, args);
+    args.addLong(afterSeq).addInteger(limit);
+    return c.preparedQuery("SELECT seq, id, image_format, width, height FROM annotations" + filter + " AND seq > $"
+            + (args.size() - 1) + " ORDER BY seq LIMIT $" + args.size()).execute(args)
+        .compose(rows -> {
+          List<Row> list = new ArrayList<>();
+          rows.forEach(list::add);
+          if (list.isEmpty()) {
+            return Future.succeededFuture(List.<ExportRow>of());
+          }
+          Tuple dargs = Tuple.of(list.stream().map(r -> r.getString("id")).toArray(String[]::new));
+          String classes = "";
+          if (!q.classes().isEmpty()) {
+            dargs.addValue(q.classes().toArray(Integer[]::new));
+            classes = " AND class_num = ANY($2)";
+          }
+          return c.preparedQuery("SELECT annotation_id, idx, class_num, label, center_x, center_y, width, height,"
+                  + " confidence FROM detections WHERE annotation_id = ANY($1)" + classes
+                  + " ORDER BY annotation_id, idx").execute(dargs)
+              .map(dets -> {
+                Map<String, List<Row>> by = new HashMap<>();
+                dets.forEach(r -> by.computeIfAbsent(r.getString("annotation_id"), k -> new ArrayList<>()).add(r));
+                List<ExportRow> out = new ArrayList<>();
+                for (Row r : list) {
+                  List<Integer> indexes = new ArrayList<>();
+                  List<Detection> detections = new ArrayList<>();
+                  for (Row d : by.getOrDefault(r.getString("id"), List.of())) {
+                    indexes.add(d.getInteger("idx"));
+                    detections.add(new Detection(d.getInteger("class_num"), d.getString("label"),
+                        d.getFloat("center_x"), d.getFloat("center_y"), d.getFloat("width"), d.getFloat("height"),
+                        d.getFloat("confidence")));
+                  }
+                  out.add(new ExportRow(r.getLong("seq"), r.getString("id"), r.getString("image_format"),
+                      r.getInteger("width"), r.getInteger("height"), indexes, detections));
+                }
+                return out;
+              });
+        });
+  }
+
   static JsonArray ids(RowSet<Row> rows) {
     JsonArray a = new JsonArray();
     rows.forEach(r -> a.add(r.getString("id")));

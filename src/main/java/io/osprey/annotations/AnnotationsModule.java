@@ -12,7 +12,12 @@ import io.vertx.core.Vertx;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.sqlclient.Pool;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Annotations and media. Every role has the service (workers write detections through it) and keeps the
@@ -20,6 +25,7 @@ import java.util.Map;
  * annotation, media and admin routes and reconciles annotations whose files did not get written.
  */
 public final class AnnotationsModule implements OspreyModule {
+  private static final Logger LOG = LoggerFactory.getLogger(AnnotationsModule.class);
   private final AnnotationsSettings settings;
   private final boolean api;
   private final StorageLayout layout;
@@ -54,8 +60,36 @@ public final class AnnotationsModule implements OspreyModule {
 
   @Override
   public Future<Void> deploy(Vertx vertx) {
-    Future<Void> listening = invalidation.start();
+    Future<Void> listening = seedClasses(vertx).compose(x -> invalidation.start());
     return reconciler == null ? listening : listening.compose(x -> vertx.deployVerticle(reconciler)).mapEmpty();
+  }
+
+  /**
+   * Loads annotations.classes_file into an empty catalog, once per database (see {@link ClassCatalog#seedOnce}).
+   * At start rather than in a migration: the file is the operator's (conf/, replaceable without a build), and a
+   * migration would bake one catalog into every database. A file that cannot be read or parsed stops the start.
+   */
+  private Future<Void> seedClasses(Vertx vertx) {
+    String file = settings.classesFile();
+    if (file == null || file.isBlank()) {
+      return Future.succeededFuture();
+    }
+    return vertx.executeBlocking(() -> {
+      try {
+        return ClassCatalog.parseSeed(Files.readString(Path.of(file)), file);
+      } catch (IOException e) {
+        throw new IllegalStateException("annotations.classes_file: cannot read " + Path.of(file).toAbsolutePath()
+            + " (" + e.getClass().getSimpleName() + "); set OSPREY_ANNOTATIONS_CLASSES_FILE, or empty to load none");
+      } catch (IllegalArgumentException e) {
+        throw new IllegalStateException("annotations.classes_file: " + e.getMessage());
+      }
+    }, false).compose(seed -> classes.seedOnce(seed, file)).map(loaded -> {
+      if (loaded > 0) {
+        LOG.info("class catalog was empty: loaded {} classes from {}", loaded, file);
+        classes.reset();
+      }
+      return null;
+    });
   }
 
   @Override
@@ -67,6 +101,7 @@ public final class AnnotationsModule implements OspreyModule {
     router.post("/annotations").handler(diskGate);
     router.post("/media").handler(diskGate);
     router.post("/media/batch").handler(diskGate);
+    new DatasetExportApi(service, classes, verifier, settings.notifications()).mount(router);
     new AnnotationsApi(service, classes, verifier, layout.tmp(), settings.maxImageBytes()).mount(router);
     new MediaApi(service, verifier, layout.tmp(), settings.mediaMaxRequestBytes(), settings.mediaMaxFiles(),
         settings.maxImageBytes()).mount(router);

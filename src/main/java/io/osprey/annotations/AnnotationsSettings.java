@@ -7,11 +7,12 @@ import java.time.Duration;
 
 /**
  * What the annotations module reads: the base of the configured roots, thumbnails, reconciliation timing, request
- * limits, and the database it listens on for cache invalidations.
+ * limits, the database it listens on for cache invalidations (and reads dataset exports from, each on a connection
+ * of its own), and the file that seeds an empty class catalog (empty: none).
  */
 public record AnnotationsSettings(String rootsBase, int thumbnailSize, Duration reconcileAfter,
                                   Duration reconcileInterval, long maxImageBytes, long mediaMaxRequestBytes,
-                                  int mediaMaxFiles, PgConnectOptions notifications) {
+                                  int mediaMaxFiles, PgConnectOptions notifications, String classesFile) {
 
   public static AnnotationsSettings from(Config config) {
     return new AnnotationsSettings(config.string("annotations.roots_base"),
@@ -19,6 +20,7 @@ public record AnnotationsSettings(String rootsBase, int thumbnailSize, Duration 
         Duration.ofSeconds(config.integer("annotations.reconcile_after_seconds")),
         Duration.ofSeconds(config.integer("annotations.reconcile_interval_seconds")),
         config.longValue("annotations.max_image_bytes"), config.longValue("media.max_request_bytes"),
-        config.integer("media.max_files"), Database.connectOptions(config));
+        config.integer("media.max_files"), Database.connectOptions(config),
+        config.string("annotations.classes_file"));
   }
 }

@@ -1,12 +1,18 @@
 package io.osprey.annotations;
 
 import io.vertx.core.Future;
+import io.vertx.core.json.DecodeException;
+import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.pgclient.PgException;
 import io.vertx.sqlclient.Pool;
 import io.vertx.sqlclient.Tuple;
+import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * The admin-managed detection classes (RB-06) with a read-through cache; changes NOTIFY every instance, which
@@ -93,6 +99,92 @@ public final class ClassCatalog {
                     .map(x -> new Change(Outcome.OK, null, 0));
               });
         }));
+  }
+
+  /**
+   * Seeds an empty catalog with {@code seed}, once per database: the first process to start after the catalog
+   * table exists decides (under the seed row's primary key, so processes starting together do not both load it).
+   * An existing catalog is kept as it is, and a catalog emptied later on purpose stays empty. Answers how many
+   * classes were loaded (0 when the catalog was kept or the decision had been taken before).
+   */
+  public Future<Integer> seedOnce(List<DetectionClass> seed, String source) {
+    return pool.withTransaction(tx -> tx.preparedQuery("INSERT INTO detection_classes_seed (id, source, loaded)"
+            + " VALUES (1, $1, 0) ON CONFLICT (id) DO NOTHING RETURNING id").execute(Tuple.of(source))
+        .compose(decided -> {
+          if (decided.size() == 0) {
+            return Future.succeededFuture(0);
+          }
+          return tx.query("SELECT count(*) FROM detection_classes").execute().compose(count -> {
+            if (count.iterator().next().getLong(0) > 0 || seed.isEmpty()) {
+              return Future.succeededFuture(0);
+            }
+            List<Tuple> rows = new ArrayList<>();
+            seed.forEach(c -> rows.add(Tuple.of(c.id(), c.name(), c.shortName(), c.color())));
+            return tx.preparedQuery("INSERT INTO detection_classes (id, name, short_name, color)"
+                    + " VALUES ($1, $2, $3, $4)").executeBatch(rows)
+                .compose(x -> tx.preparedQuery("UPDATE detection_classes_seed SET loaded = $1 WHERE id = 1")
+                    .execute(Tuple.of(seed.size())))
+                .compose(x -> CacheInvalidation.notify(tx, CHANNEL_PAYLOAD))
+                .map(x -> seed.size());
+          });
+        }));
+  }
+
+  /**
+   * Reads a catalog file: a JSON array of {@code {"id", "name", "shortName"?, "color"?}}, the shape GET /classes
+   * answers (so {@code curl /classes > classes.json} makes one). Ids are required (a model's class numbers depend on
+   * them); ids and names are unique. {@code source} names the file in the messages.
+   */
+  public static List<DetectionClass> parseSeed(String json, String source) {
+    JsonArray array;
+    try {
+      array = new JsonArray(json);
+    } catch (DecodeException | ClassCastException e) {
+      throw new IllegalArgumentException(source + ": not a JSON array of classes (" + e.getMessage() + ")");
+    }
+    List<DetectionClass> out = new ArrayList<>();
+    Set<Integer> ids = new HashSet<>();
+    Set<String> names = new HashSet<>();
+    for (int i = 0; i < array.size(); i++) {
+      String at = source + ": entry " + i + ": ";
+      if (!(array.getValue(i) instanceof JsonObject raw)) {
+        throw new IllegalArgumentException(at + "must be an object");
+      }
+      JsonObject o = Wire.ci(raw);
+      Object id = o.getValue("id");
+      if (!(id instanceof Number n) || n.doubleValue() != Math.rint(n.doubleValue()) || n.longValue() < 0
+          || n.longValue() > Integer.MAX_VALUE) {
+        throw new IllegalArgumentException(at + "id must be a whole number >= 0");
+      }
+      String name = text(o.getValue("name"), at + "name");
+      if (name == null) {
+        throw new IllegalArgumentException(at + "name is required");
+      }
+      String shortName = text(o.getValue("shortname"), at + "shortName");
+      String color = text(o.getValue("color"), at + "color");
+      if (color != null && !color.matches("#([0-9a-fA-F]{6}|[0-9a-fA-F]{8})")) {
+        throw new IllegalArgumentException(at + "color must be #RRGGBB or #AARRGGBB");
+      }
+      if (!ids.add(n.intValue())) {
+        throw new IllegalArgumentException(at + "id " + n.intValue() + " appears twice");
+      }
+      if (!names.add(name)) {
+        throw new IllegalArgumentException(at + "name '" + name + "' appears twice");
+      }
+      out.add(new DetectionClass(n.intValue(), name, shortName == null ? name : shortName,
+          color == null ? "#FF0000" : color));
+    }
+    return out;
+  }
+
+  private static String text(Object v, String field) {
+    if (v == null) {
+      return null;
+    }
+    if (!(v instanceof String s) || s.isBlank() || s.indexOf('\0') >= 0) {
+      throw new IllegalArgumentException(field + " must be a non-empty string");
+    }
+    return s.strip();
   }
 
   private static Future<Change> uniqueViolation(Throwable e) {

@@ -10,6 +10,7 @@ import io.osprey.http.CurrentUser;
 import io.osprey.errors.ErrorCode;
 import io.osprey.http.JsonBodies;
 import io.osprey.http.MultipartBody;
+import io.osprey.http.RequestContract;
 import io.osprey.http.Responses;
 import io.osprey.http.Text;
 import io.osprey.imaging.ImageInspector;
@@ -108,8 +109,16 @@ public final class MediaApi {
           });
     } else {
       // Parsed on a worker: with base64 data the body is up to about 75 MB of JSON.
-      received = service.blocking(() -> JsonBodies.object(ctx.body().buffer(), ctx.body().length()))
-          .map(json -> new Received(Wire.ci(json), List.of(), null));
+      // Checked against the uploadMedia schema on the same worker.
+      RequestContract contract = RequestContract.of(ctx);
+      received = service.blocking(() -> {
+        RequestContract.CheckedBody checked = contract.checkBody("uploadMedia",
+            JsonBodies.object(ctx.body().buffer(), ctx.body().length()));
+        if (!checked.ok()) {
+          throw AnnotationsApi.invalidFields(checked.problems());
+        }
+        return new Received(Wire.ci((JsonObject) checked.body()), List.of(), null);
+      });
     }
     received.onFailure(e -> AnnotationsApi.fail(ctx, e))
         .onSuccess(r -> upload(ctx, batch, r).eventually(r::discard)
@@ -301,19 +310,31 @@ public final class MediaApi {
 
   private void get(RoutingContext ctx) {
     String id = ctx.pathParam("id");
+    if (!validId(ctx, "getMedia")) {
+      return;
+    }
     media(id).onSuccess(m -> Responses.json(ctx, 200, m.toJson())).onFailure(e -> AnnotationsApi.fail(ctx, e));
   }
 
-  private Future<Media> media(String id) {
-    if (!ContentId.looksValid(id)) {
-      return Future.failedFuture(AnnotationService.mediaNotFound(id));
+  /** Answers 404 MEDIA_NOT_FOUND and says false when the path's id is not a media id (MediaId). */
+  private static boolean validId(RoutingContext ctx, String operationId) {
+    if (RequestContract.of(ctx).checkPath(operationId, ctx::pathParam).isEmpty()) {
+      return true;
     }
+    AnnotationsApi.fail(ctx, AnnotationService.mediaNotFound(ctx.pathParam("id")));
+    return false;
+  }
+
+  private Future<Media> media(String id) {
     return service.repository().findMedia(service.repository().pool(), id)
         .compose(m -> m == null ? Future.failedFuture(AnnotationService.mediaNotFound(id)) : Future.succeededFuture(m));
   }
 
   private void file(RoutingContext ctx) {
     String id = ctx.pathParam("id");
+    if (!validId(ctx, "getMediaFile")) {
+      return;
+    }
     media(id).compose(m -> ctx.vertx().fileSystem().exists(m.path()).compose(ok -> ok ? Future.succeededFuture(m)
         : Future.failedFuture(new ApiException(ApiError.of(ErrorCode.FILE_NOT_FOUND, "File of media " + id
             + " not found"))))).onSuccess(m -> {

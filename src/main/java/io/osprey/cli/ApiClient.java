@@ -146,6 +146,56 @@ public final class ApiClient {
     return new Failure(exit, code, "HTTP " + status + (code == null ? "" : " " + code) + ": " + message);
   }
 
+  /**
+   * A GET streamed to {@code out} through a temporary file beside it, moved into place only once the whole body
+   * arrived (a cut-off download leaves no file that looks complete); {@code progress} gets the bytes so far. A
+   * 4xx/5xx becomes a {@link Failure}. Answers the response headers.
+   */
+  public java.net.http.HttpHeaders download(String path, Path out, java.util.function.LongConsumer progress) {
+    HttpResponse<java.io.InputStream> r;
+    try {
+      r = http.send(request(path).GET().build(), HttpResponse.BodyHandlers.ofInputStream());
+    } catch (ConnectException e) {
+      throw new Failure(UNREACHABLE, null, "cannot reach " + base + " (" + e.getMessage() + ")");
+    } catch (IOException e) {
+      throw new Failure(UNREACHABLE, null, "connection to " + base + " failed: " + e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new Failure(SERVER, null, "interrupted");
+    }
+    Path tmp = null;
+    try (java.io.InputStream body = r.body()) {
+      if (r.statusCode() >= 400) {
+        throw failure(r.statusCode(), body.readNBytes(1 << 20));
+      }
+      Path dir = out.toAbsolutePath().getParent();
+      java.nio.file.Files.createDirectories(dir);
+      tmp = java.nio.file.Files.createTempFile(dir, "." + out.getFileName(), ".part");
+      try (java.io.OutputStream file = java.nio.file.Files.newOutputStream(tmp)) {
+        byte[] buffer = new byte[64 * 1024];
+        long total = 0;
+        for (int n = body.read(buffer); n >= 0; n = body.read(buffer)) {
+          file.write(buffer, 0, n);
+          total += n;
+          progress.accept(total);
+        }
+      }
+      java.nio.file.Files.move(tmp, out, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+      tmp = null;
+      return r.headers();
+    } catch (IOException e) {
+      throw new Failure(UNREACHABLE, null, "download from " + base + " cut off: " + e);
+    } finally {
+      if (tmp != null) {
+        try {
+          java.nio.file.Files.deleteIfExists(tmp);
+        } catch (IOException ignored) {
+          // a stray .part file is all that is left
+        }
+      }
+    }
+  }
+
   public Reply raw(HttpRequest request) {
     try {
       HttpResponse<byte[]> r = http.send(request, HttpResponse.BodyHandlers.ofByteArray());

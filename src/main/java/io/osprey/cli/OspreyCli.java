@@ -17,10 +17,11 @@ import picocli.CommandLine.Spec;
  * Exit codes: 0 ok, 2 usage, 3 not found, 4 request rejected, 5 not authenticated or not allowed, 6 server error,
  * 7 service unreachable, 8 a job failed or was cancelled.
  */
-@Command(name = "osprey", mixinStandardHelpOptions = true, version = "osprey 0.1.0",
+@Command(name = "osprey", mixinStandardHelpOptions = true, scope = CommandLine.ScopeType.INHERIT, version = "osprey 0.1.0",
     description = "Command-line client of an Osprey service.",
     subcommands = {Login.class, Detect.class, JobsCommand.class, StatusCommand.class, CancelCommand.class, DeleteCommand.class,
-        ResultsCommand.class, AnnotationsCommand.class, EventsCommand.class, StreamCommand.class, Load.class},
+        ResultsCommand.class, AnnotationsCommand.class, ExportCommand.class, EventsCommand.class, StreamCommand.class,
+        Load.class, EvalCommand.class},
     footer = {"", "Exit codes: 0 ok, 2 usage, 3 not found, 4 rejected, 5 auth, 6 server error, 7 unreachable,"
         + " 8 job failed."})
 public final class OspreyCli {

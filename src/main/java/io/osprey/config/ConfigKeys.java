@@ -172,6 +172,10 @@ public final class ConfigKeys {
     num("annotations.reconcile_after_seconds", Type.INT, 0, 86400, "An annotation or media whose files are still"
         + " pending this long after its last change is repaired by the reconciler (the writer is presumed dead).");
     num("annotations.reconcile_interval_seconds", Type.INT, 1, 86400, "How often the reconciler looks for work.");
+    str("annotations.classes_file", true, "JSON file of detection classes ([{id, name, shortName, color}], the shape"
+        + " of GET /classes) loaded into the class catalog once, at the first start that finds the catalog empty;"
+        + " default: the 80 COCO classes of the shared models. Empty: nothing is loaded. A file that cannot be read"
+        + " stops the start.");
     num("media.max_request_bytes", Type.LONG, 1, 1L << 40, "Largest total of the files of one multipart POST /media"
         + " or /media/batch (streamed to disk; one byte more gets 413).");
     num("media.max_files", Type.INT, 1, 10000, "Most files in one POST /media/batch.");

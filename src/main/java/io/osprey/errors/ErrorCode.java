@@ -27,6 +27,8 @@ public enum ErrorCode {
   ANNOTATION_EXISTS(409, "An annotation of this image already exists"),
   CLASS_EXISTS(409, "A detection class with this id or name already exists"),
   CLASS_IN_USE(409, "The detection class is used by annotations"),
+  /** GET /annotations/export selected no annotation: an empty dataset is never sent as a zip. */
+  EXPORT_EMPTY(404, "No annotation matches the export's filters"),
   UNAUTHORIZED(401, "Authentication required"),
   FORBIDDEN(403, "Permission denied"),
   ORIGIN_NOT_ALLOWED(403, "This origin may not call the service (http.cors_origins)"),

@@ -21,19 +21,33 @@ import io.vertx.sqlclient.Pool;
  * {@link #addCheck} (the job queue's broker, the outbox, the default model, the disk guard).
  */
 public final class Readiness {
+  /**
+   * What readiness reads: the per-check timeout and the servers every role checks (shown as each check's target).
+   */
+  public record Settings(int timeoutMs, String postgresTarget, String redisTarget, String streamHost,
+                         int streamPort) {
+
+    public static Settings from(Config config) {
+      return new Settings(config.integer("health.check_timeout_ms"), config.string("postgres.host") + ":"
+          + config.integer("postgres.port") + "/" + config.string("postgres.database"),
+          config.string("redis.host") + ":" + config.integer("redis.port"), config.string("rabbitmq.stream_host"),
+          config.integer("rabbitmq.stream_port"));
+    }
+  }
+
   private final Vertx vertx;
-  private final Config config;
+  private final Settings settings;
   private final Pool pool;
   private final Redis redis;
 
   private final NetClient net;
 
-  public Readiness(Vertx vertx, Config config, Pool pool, Redis redis) {
+  public Readiness(Vertx vertx, Settings settings, Pool pool, Redis redis) {
     this.vertx = vertx;
-    this.config = config;
+    this.settings = settings;
     this.pool = pool;
     this.redis = redis;
-    this.net = vertx.createNetClient(new NetClientOptions().setConnectTimeout(config.integer("health.check_timeout_ms")));
+    this.net = vertx.createNetClient(new NetClientOptions().setConnectTimeout(settings.timeoutMs()));
   }
 
   private record Extra(String id, java.util.function.Supplier<Future<Void>> probe, String target,
@@ -54,21 +68,19 @@ public final class Readiness {
   }
 
   public HealthCheckHandler handler() {
-    long timeout = config.integer("health.check_timeout_ms");
+    long timeout = settings.timeoutMs();
     HealthCheckHandler handler = HealthCheckHandler.create(vertx);
     for (Extra extra : extras) {
       handler.register(extra.id(), timeout, p -> complete(p, extra.probe().get(), extra.target(), extra.details()));
     }
     return handler
         .register("postgres", timeout, p -> complete(p, pool.query("SELECT 1").execute().mapEmpty(),
-            config.string("postgres.host") + ":" + config.integer("postgres.port") + "/"
-                + config.string("postgres.database")))
+            settings.postgresTarget()))
         .register("redis", timeout, p -> complete(p, redis.send(Request.cmd(Command.PING)).mapEmpty(),
-            config.string("redis.host") + ":" + config.integer("redis.port")))
+            settings.redisTarget()))
         .register("rabbitmq_stream", timeout, p -> complete(p,
-            net.connect(config.integer("rabbitmq.stream_port"), config.string("rabbitmq.stream_host"))
-                .compose(socket -> socket.close()),
-            config.string("rabbitmq.stream_host") + ":" + config.integer("rabbitmq.stream_port")));
+            net.connect(settings.streamPort(), settings.streamHost()).compose(socket -> socket.close()),
+            settings.streamHost() + ":" + settings.streamPort()));
   }
 
   private static void complete(Promise<Status> promise, Future<Void> probe, String target) {

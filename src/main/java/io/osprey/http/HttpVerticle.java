@@ -43,6 +43,8 @@ public final class HttpVerticle extends VerticleBase {
   private final HttpEdge edge;
   private HttpServer server;
   private Router router;
+  /** The process's request contract, given by {@link #deploy}; null for an instance deployed on its own. */
+  private volatile RequestContract contract;
 
   public HttpVerticle(String host, int port, Metrics metrics, Readiness readiness, Routes routes) {
     this(host, port, metrics, readiness, routes, HttpEdge.defaults(), null);
@@ -62,8 +64,10 @@ public final class HttpVerticle extends VerticleBase {
 
   @Override
   public Future<?> start() {
-    // Each instance loads the request contract (openapi.yaml) once, before it routes anything.
-    return RequestContract.load(vertx).compose(this::listen);
+    // The instances of one deployment share the contract deploy loaded (see RequestContract on why that is safe);
+    // an instance deployed on its own loads its own, before it routes anything.
+    RequestContract given = contract;
+    return given != null ? listen(given) : RequestContract.load(vertx).compose(this::listen);
   }
 
   private Future<?> listen(RequestContract contract) {
@@ -156,11 +160,13 @@ public final class HttpVerticle extends VerticleBase {
    */
   public static Future<HttpVerticle> deploy(Vertx vertx, int instances, Supplier<HttpVerticle> factory) {
     List<HttpVerticle> created = new CopyOnWriteArrayList<>();
-    return vertx.deployVerticle(() -> {
+    // openapi.yaml is read and resolved once per deployment (once per process), not once per instance.
+    return RequestContract.load(vertx).compose(contract -> vertx.deployVerticle(() -> {
       HttpVerticle verticle = factory.get();
+      verticle.contract = contract;
       created.add(verticle);
       return verticle;
-    }, new DeploymentOptions().setInstances(Math.max(1, instances))).map(id -> created.get(0));
+    }, new DeploymentOptions().setInstances(Math.max(1, instances)))).map(id -> created.get(0));
   }
 
   public int actualPort() {

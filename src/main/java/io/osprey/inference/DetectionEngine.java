@@ -239,7 +239,7 @@ public final class DetectionEngine implements AutoCloseable {
     long inference = 0;
     int calls = 0;
     Future<Long> running = null;
-    try {
+    try (TilePreparer.Source source = preparer.source(image)) {
       List<List<Slicing.Window>> groups = new ArrayList<>();
       for (int i = 0; i < windows.size(); i += batch) {
         groups.add(windows.subList(i, Math.min(windows.size(), i + batch)));
@@ -248,12 +248,12 @@ public final class DetectionEngine implements AutoCloseable {
       // the other slot. When ONNX Runtime's threads already take every core, that concurrent work would stall its
       // parallel kernels (one descheduled thread delays the whole operator), so the steps run one after another.
       Letterbox[][] boxes = new Letterbox[groups.size()][];
-      boxes[0] = prepareGroup(image, groups.get(0), slots[0]);
+      boxes[0] = prepareGroup(source, groups.get(0), slots[0]);
       running = infer.submit(() -> run(target, slots[0], groups.get(0).size()));
       for (int g = 0; g < groups.size(); g++) {
         boolean more = g + 1 < groups.size();
         if (overlap && more) {
-          boxes[g + 1] = prepareGroup(image, groups.get(g + 1), slots[(g + 1) % 2]);
+          boxes[g + 1] = prepareGroup(source, groups.get(g + 1), slots[(g + 1) % 2]);
         }
         inference += running.get();
         calls++;
@@ -263,7 +263,7 @@ public final class DetectionEngine implements AutoCloseable {
         }
         decodeGroup(groups.get(g), boxes[g], out, params, allowed, width, height, all);
         if (!overlap && more) {
-          boxes[g + 1] = prepareGroup(image, groups.get(g + 1), slots[(g + 1) % 2]);
+          boxes[g + 1] = prepareGroup(source, groups.get(g + 1), slots[(g + 1) % 2]);
           running = submitRun(target, groups, g + 1);
         }
       }
@@ -326,10 +326,10 @@ public final class DetectionEngine implements AutoCloseable {
     return windows;
   }
 
-  private Letterbox[] prepareGroup(Mat image, List<Slicing.Window> group, Slot slot) {
+  private Letterbox[] prepareGroup(TilePreparer.Source source, List<Slicing.Window> group, Slot slot) {
     Letterbox[] boxes = new Letterbox[group.size()];
     for (int k = 0; k < group.size(); k++) {
-      boxes[k] = preparer.prepare(image, group.get(k), slot.planes[k]);
+      boxes[k] = source.prepare(group.get(k), slot.planes[k]);
     }
     return boxes;
   }

@@ -1,5 +1,6 @@
 package io.osprey.jobs;
 
+import io.osprey.http.PagedExport;
 import io.osprey.storage.StorageLayout;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.JsonArray;
@@ -20,9 +21,9 @@ import java.util.zip.ZipOutputStream;
  * each row, and what comes after. The output is byte for byte the document the format would encode at once. A
  * format that must know something about every row first (COCO's images precede all annotations; YOLO names a
  * label file by whether its stem repeats) reads the rows more than once. Every method may block (it reads result
- * files): {@link ExportStream} calls them on a worker thread, one at a time, always with the same {@code out}.
+ * files): {@link PagedExport} calls them on a worker thread, one at a time, always with the same {@code out}.
  */
-abstract class ExportFormat {
+abstract class ExportFormat implements PagedExport.Format<JobRepository.ResultRow> {
   final JobRow job;
   final StorageLayout layout;
 
@@ -31,20 +32,14 @@ abstract class ExportFormat {
     this.layout = layout;
   }
 
-  /** How many times the rows are read, in the same order each time. */
-  int passes() {
-    return 1;
+  @Override
+  public boolean row(int pass, JobRepository.ResultRow row, OutputStream out) throws IOException {
+    writeRow(pass, row, out);
+    return true;
   }
 
-  abstract void begin(int pass, OutputStream out) throws IOException;
-
-  abstract void row(int pass, JobRepository.ResultRow row, OutputStream out) throws IOException;
-
-  abstract void end(OutputStream out) throws IOException;
-
-  /** Frees what an export that will not finish holds. */
-  void abandon() {
-  }
+  /** One row, whole (a job's result files are small). */
+  abstract void writeRow(int pass, JobRepository.ResultRow row, OutputStream out) throws IOException;
 
   JsonArray detections(String fileId) throws IOException {
     return new JsonArray(Files.readString(layout.detections(job.jobId(), fileId)));
@@ -72,7 +67,7 @@ abstract class ExportFormat {
     }
 
     @Override
-    void begin(int pass, OutputStream out) throws IOException {
+    public void begin(int pass, OutputStream out) throws IOException {
       Buffer head = new JsonObject().put("job_id", job.jobId()).put("format", "json").put("status", job.status())
           .put("summary", job.summary()).toBuffer();
       // The object without its closing brace, then the results array that follows the summary.
@@ -81,7 +76,7 @@ abstract class ExportFormat {
     }
 
     @Override
-    void row(int pass, JobRepository.ResultRow r, OutputStream out) throws IOException {
+    void writeRow(int pass, JobRepository.ResultRow r, OutputStream out) throws IOException {
       JsonObject entry = new JsonObject()
           .put("file_id", r.fileId())
           .put("filename", r.filename())
@@ -101,7 +96,7 @@ abstract class ExportFormat {
     }
 
     @Override
-    void end(OutputStream out) throws IOException {
+    public void end(OutputStream out) throws IOException {
       write(out, "]}");
     }
   }
@@ -117,12 +112,12 @@ abstract class ExportFormat {
     }
 
     @Override
-    int passes() {
+    public int passes() {
       return 2;
     }
 
     @Override
-    void begin(int pass, OutputStream out) throws IOException {
+    public void begin(int pass, OutputStream out) throws IOException {
       image = 0;
       if (pass == 0) {
         write(out, "{\"info\":");
@@ -135,7 +130,7 @@ abstract class ExportFormat {
     }
 
     @Override
-    void row(int pass, JobRepository.ResultRow r, OutputStream out) throws IOException {
+    void writeRow(int pass, JobRepository.ResultRow r, OutputStream out) throws IOException {
       image++;
       if (pass == 0) {
         if (image > 1) {
@@ -163,7 +158,7 @@ abstract class ExportFormat {
     }
 
     @Override
-    void end(OutputStream out) throws IOException {
+    public void end(OutputStream out) throws IOException {
       JsonArray cats = new JsonArray();
       categories.forEach((id, name) -> cats.add(new JsonObject().put("id", id).put("name", name)
           .put("supercategory", "object")));
@@ -187,19 +182,19 @@ abstract class ExportFormat {
     }
 
     @Override
-    int passes() {
+    public int passes() {
       return 2;
     }
 
     @Override
-    void begin(int pass, OutputStream out) {
+    public void begin(int pass, OutputStream out) {
       if (pass == 1) {
         zip = new ZipOutputStream(out);
       }
     }
 
     @Override
-    void row(int pass, JobRepository.ResultRow r, OutputStream out) throws IOException {
+    void writeRow(int pass, JobRepository.ResultRow r, OutputStream out) throws IOException {
       String stem = stem(r.filename());
       if (pass == 0) {
         stems.merge(stem, 1, Integer::sum);
@@ -216,7 +211,7 @@ abstract class ExportFormat {
     }
 
     @Override
-    void end(OutputStream out) throws IOException {
+    public void end(OutputStream out) throws IOException {
       StringBuilder classes = new StringBuilder();
       names.forEach((id, n) -> classes.append(id).append(' ').append(n).append('\n'));
       zip.putNextEntry(new ZipEntry("classes.txt"));
@@ -226,7 +221,7 @@ abstract class ExportFormat {
     }
 
     @Override
-    void abandon() {
+    public void abandon() {
       if (zip != null) {
         try {
           zip.close(); // frees the deflater's native memory; what it writes is dropped

@@ -54,10 +54,6 @@ public final class JobQueue {
   private long supervisor = -1;
   private Context context;
 
-  public JobQueue(Vertx vertx, Config config, String connectionName) {
-    this(vertx, config.string("jobs.queue"), brokerOptions(config, connectionName));
-  }
-
   /** {@code broker}: where and as whom to connect (see {@link #brokerOptions}); it is copied, not changed. */
   public JobQueue(Vertx vertx, String queue, RabbitMQOptions broker) {
     this.vertx = vertx;

@@ -374,6 +374,54 @@ public final class JobRepository {
         });
   }
 
+  // ------------------------------------------------------------------ deletion (retention and the DELETE routes)
+
+  /** Finished: a job in one of these states never changes again, and the retention sweep may remove it. */
+  private static final String FINISHED = "('completed', 'failed', 'cancelled')";
+
+  /** Deletes a job (its results cascade); false when there was no such job. */
+  public Future<Boolean> delete(UUID jobId) {
+    return pool.preparedQuery("DELETE FROM jobs WHERE job_id = $1 RETURNING job_id").execute(Tuple.of(jobId))
+        .map(rows -> rows.size() > 0);
+  }
+
+  /**
+   * Deletes at most {@code limit} finished jobs whose end (completion, failure or cancellation) is more than
+   * {@code seconds} ago; answers their ids.
+   */
+  public Future<List<String>> deleteFinishedBefore(long seconds, int limit) {
+    return pool.preparedQuery("DELETE FROM jobs WHERE job_id IN (SELECT job_id FROM jobs WHERE status IN " + FINISHED
+            + " AND COALESCE(completed_at, failed_at, cancelled_at, updated_at) < now() - $1::float8 * interval '1 second'"
+            + " LIMIT $2) RETURNING job_id")
+        .execute(Tuple.of((double) seconds, limit)).map(JobRepository::jobIds);
+  }
+
+  /** Whether a queued or processing job uses the upload, on {@code conn} (inside the caller's transaction). */
+  public static Future<Boolean> uploadInUse(io.vertx.sqlclient.SqlConnection conn, UUID uploadId) {
+    return conn.preparedQuery("SELECT count(*) AS live FROM jobs WHERE upload_id = $1"
+            + " AND status IN ('queued', 'processing')").execute(Tuple.of(uploadId))
+        .map(rows -> rows.iterator().next().getLong("live") > 0);
+  }
+
+  /** Deletes every job of an upload on {@code conn} (inside the caller's transaction); answers their ids. */
+  public static Future<List<String>> deleteOfUpload(io.vertx.sqlclient.SqlConnection conn, UUID uploadId) {
+    return conn.preparedQuery("DELETE FROM jobs WHERE upload_id = $1 RETURNING job_id").execute(Tuple.of(uploadId))
+        .map(JobRepository::jobIds);
+  }
+
+  /** Which of these job ids have a row. */
+  public Future<java.util.Set<String>> existing(List<String> jobIds) {
+    UUID[] array = jobIds.stream().map(UUID::fromString).toArray(UUID[]::new);
+    return pool.preparedQuery("SELECT job_id FROM jobs WHERE job_id = ANY($1)").execute(Tuple.of(array))
+        .map(rows -> new java.util.HashSet<>(jobIds(rows)));
+  }
+
+  private static List<String> jobIds(RowSet<Row> rows) {
+    List<String> ids = new ArrayList<>();
+    rows.forEach(r -> ids.add(r.getUUID("job_id").toString()));
+    return ids;
+  }
+
   private static Future<JobRow> one(Future<RowSet<Row>> rows) {
     return rows.map(r -> r.size() == 0 ? null : JobRow.from(r.iterator().next()));
   }

@@ -7,19 +7,16 @@ import static io.osprey.jobs.JobRoutes.jobNotFound;
 import io.osprey.http.ApiError;
 import io.osprey.http.CurrentUser;
 import io.osprey.errors.ErrorCode;
+import io.osprey.http.RequestContract;
 import io.osprey.http.Responses;
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
-import java.util.Set;
 
 /** A job's status (from the status cache, else PostgreSQL), the caller's job list, and cancelling a job. */
 final class JobStatusApi {
-  private static final Set<String> STATUSES = Set.of(JobRow.QUEUED, JobRow.PROCESSING, JobRow.COMPLETED,
-      JobRow.FAILED, JobRow.CANCELLED);
-
   private final JobRepository jobs;
   private final StatusCache cache;
   private final JobMetrics metrics;
@@ -71,17 +68,15 @@ final class JobStatusApi {
           + " Bearer <token>); without one, read a job by the job_id that predict returned"));
       return;
     }
-    String status = ctx.queryParams().get("status");
-    if (status != null && !STATUSES.contains(status)) {
-      Responses.error(ctx, ApiError.of(ErrorCode.INVALID_REQUEST, "status must be one of " + STATUSES));
+    // status (JobState), page and page_size (their ranges) are checked against listJobs in openapi.yaml.
+    RequestContract.CheckedQuery q = RequestContract.of(ctx).checkQuery("listJobs", ctx.queryParams());
+    if (!q.ok()) {
+      Responses.error(ctx, RequestContract.invalid(q.problems()));
       return;
     }
-    int page = intParam(ctx, "page", 1);
-    int size = intParam(ctx, "page_size", 20);
-    if (page < 1 || size < 1 || size > 100) {
-      Responses.error(ctx, ApiError.of(ErrorCode.INVALID_REQUEST, "page must be >= 1 and page_size 1..100"));
-      return;
-    }
+    String status = q.string("status");
+    int page = q.integer("page") == null ? 1 : q.integer("page").intValue();
+    int size = q.integer("page_size") == null ? 20 : q.integer("page_size").intValue();
     jobs.list(CurrentUser.isAdmin(ctx) ? null : CurrentUser.of(ctx), status, size, (page - 1) * size)
         .onFailure(e -> databaseError(ctx, e))
         .onSuccess(p -> {
@@ -124,12 +119,4 @@ final class JobStatusApi {
     }).onFailure(e -> databaseError(ctx, e));
   }
 
-  private static int intParam(RoutingContext ctx, String name, int fallback) {
-    String v = ctx.queryParams().get(name);
-    try {
-      return v == null ? fallback : Integer.parseInt(v);
-    } catch (NumberFormatException e) {
-      return -1;
-    }
-  }
 }

@@ -4,6 +4,7 @@ import static io.osprey.jobs.JobRoutes.withCompletedJob;
 
 import io.osprey.http.ApiError;
 import io.osprey.errors.ErrorCode;
+import io.osprey.http.PagedExport;
 import io.osprey.http.Responses;
 import io.osprey.storage.StorageLayout;
 import io.vertx.core.Vertx;
@@ -13,6 +14,7 @@ import java.util.Set;
 
 /** {@code GET /api/v1/jobs/:job_id/results}: a completed job's results as JSON, COCO or a YOLO zip, streamed. */
 final class ResultsExports {
+  static final int PAGE_ROWS = 200;
   private final Vertx vertx;
   private final JobRepository jobs;
   private final StorageLayout layout;
@@ -39,14 +41,15 @@ final class ResultsExports {
         case "coco" -> new ExportFormat.Coco(job, layout);
         default -> new ExportFormat.Json(job, layout);
       };
-      new ExportStream(vertx, jobs, ctx, job.jobId(), export, response -> {
-        if (format.equals("yolo")) {
-          response.putHeader("Content-Type", "application/zip")
-              .putHeader("Content-Disposition", "attachment; filename=\"" + job.jobId() + "-yolo.zip\"");
-        } else {
-          response.putHeader("Content-Type", "application/json; charset=utf-8");
-        }
-      }).start();
+      new PagedExport<>(vertx, ctx, PAGE_ROWS, (after, limit) -> jobs.results(job.jobId(), after, limit), export,
+          response -> {
+            if (format.equals("yolo")) {
+              response.putHeader("Content-Type", "application/zip")
+                  .putHeader("Content-Disposition", "attachment; filename=\"" + job.jobId() + "-yolo.zip\"");
+            } else {
+              response.putHeader("Content-Type", "application/json; charset=utf-8");
+            }
+          }, "results of job " + job.jobId()).start();
     });
   }
 }

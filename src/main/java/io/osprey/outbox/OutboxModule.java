@@ -22,7 +22,7 @@ public final class OutboxModule implements OspreyModule {
     this.settings = settings;
     this.readiness = readiness;
     this.drainer = settings.enabled()
-        ? new OutboxVerticle(settings.drainer(), new OutboxRepository(pool), paths, registry) : null;
+        ? new OutboxVerticle(settings, new OutboxRepository(pool), paths, registry) : null;
   }
 
   @Override

@@ -8,10 +8,8 @@ import io.osprey.annotations.AnnotationStatus;
 import io.osprey.annotations.CrashPoints;
 import io.osprey.annotations.Directories;
 import io.osprey.annotations.PathResolver;
-import io.osprey.config.Config;
 import io.osprey.outbox.OutboxRepository.AnnotationInfo;
 import io.osprey.outbox.OutboxRepository.OutboxRow;
-import io.osprey.storage.Database;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.VerticleBase;
@@ -59,7 +57,7 @@ public final class OutboxVerticle extends VerticleBase {
   /** Batches per run before the run hands back to the event loop and starts another (see {@link #run()}). */
   private static final int BATCHES_PER_RUN = 64;
 
-  private final Config config;
+  private final OutboxSettings settings;
   private final OutboxRepository repo;
   private final PathResolver paths;
   private final int batch;
@@ -94,17 +92,17 @@ public final class OutboxVerticle extends VerticleBase {
   /** Whether rows may still carry publishing ids from a crash or a failed run (publish those first). */
   private boolean recovering = true;
 
-  public OutboxVerticle(Config config, OutboxRepository repo, PathResolver paths, MeterRegistry registry) {
-    this.config = config;
+  public OutboxVerticle(OutboxSettings settings, OutboxRepository repo, PathResolver paths, MeterRegistry registry) {
+    this.settings = settings;
     this.repo = repo;
     this.paths = paths;
-    this.batch = config.integer("outbox.batch_size");
-    this.pollMs = config.integer("outbox.poll_interval_ms");
-    this.maxBackoffMs = config.integer("outbox.max_backoff_ms");
-    this.graceSeconds = config.integer("outbox.missing_image_grace_seconds");
-    this.frames = new StreamFrames(config);
-    this.producerName = config.string("stream.producer_name");
-    this.stream = config.string("stream.name");
+    this.batch = settings.batchSize();
+    this.pollMs = settings.pollIntervalMs();
+    this.maxBackoffMs = settings.maxBackoffMs();
+    this.graceSeconds = settings.missingImageGraceSeconds();
+    this.frames = new StreamFrames(settings);
+    this.producerName = settings.stream().producerName();
+    this.stream = settings.streamName();
     this.published = Counter.builder("outbox_published_total").description("Outbox rows published and confirmed")
         .register(registry);
     this.failures = Counter.builder("outbox_publish_failures_total")
@@ -125,7 +123,7 @@ public final class OutboxVerticle extends VerticleBase {
     // Learn the agreed frame size at start (logged once, shown in readiness), on the drainer's own thread; the
     // start does not wait for it: with the broker away, the publisher's first connection tells it later.
     executor.executeBlocking(() -> {
-      StreamPublisher.probe(config, frames);
+      StreamPublisher.probe(settings, frames);
       return null;
     }).onFailure(e -> LOG.info("stream frames: not agreed yet, the broker did not answer ({}); the first publishing"
         + " connection will tell", e.toString()));
@@ -183,7 +181,7 @@ public final class OutboxVerticle extends VerticleBase {
       return;
     }
     connecting = true;
-    PgConnection.connect(vertx, Database.connectOptions(config)).compose(conn -> conn
+    PgConnection.connect(vertx, new io.vertx.pgclient.PgConnectOptions(settings.database())).compose(conn -> conn
         .preparedQuery("SELECT pg_try_advisory_lock(hashtext('osprey-outbox'), hashtext($1))")
         .execute(Tuple.of(stream))
         .compose(rows -> {
@@ -352,7 +350,7 @@ public final class OutboxVerticle extends VerticleBase {
       // The start and a first wake-up may both ask: one connection, one producer of this name.
       return connectingPublisher;
     }
-    connectingPublisher = executor.executeBlocking(() -> new StreamPublisher(config, frames)).map(p -> {
+    connectingPublisher = executor.executeBlocking(() -> new StreamPublisher(settings, frames)).map(p -> {
       publisher = p;
       brokerLast = p.lastPublishingId();
       LOG.info("outbox drainer: connected to stream {}; the broker's last publishing id for {} is {}", stream,

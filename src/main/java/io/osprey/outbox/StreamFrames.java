@@ -7,7 +7,6 @@ import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPromise;
 import io.netty.handler.codec.LengthFieldBasedFrameDecoder;
-import io.osprey.config.Config;
 import io.vertx.core.json.JsonObject;
 import java.util.Map;
 import java.util.function.Consumer;
@@ -53,10 +52,10 @@ public final class StreamFrames {
   public record Tune(int brokerFrameMax, int negotiatedFrameMax) {
   }
 
-  public StreamFrames(Config config) {
-    this.configuredMaxMessageBytes = config.integer("stream.max_message_bytes");
-    this.maxImageBytes = config.longValue("annotations.max_image_bytes");
-    this.stream = config.string("stream.name");
+  public StreamFrames(OutboxSettings settings) {
+    this.configuredMaxMessageBytes = settings.stream().maxMessageBytes();
+    this.maxImageBytes = settings.maxImageBytes();
+    this.stream = settings.streamName();
   }
 
   /** The frame size the publisher asks for: the largest configured message plus its frame overhead. */

@@ -7,7 +7,6 @@ import com.rabbitmq.stream.EnvironmentBuilder;
 import com.rabbitmq.stream.Message;
 import com.rabbitmq.stream.Producer;
 import com.rabbitmq.stream.StreamException;
-import io.osprey.config.Config;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
@@ -31,14 +30,14 @@ public final class StreamPublisher implements AutoCloseable {
   private final Producer producer;
   private final Duration confirmTimeout;
 
-  public StreamPublisher(Config config, StreamFrames frames) {
-    this.environment = environment(config, frames);
+  public StreamPublisher(OutboxSettings settings, StreamFrames frames) {
+    this.environment = environment(settings.broker(), frames);
     try {
-      declare(environment, config);
-      this.confirmTimeout = Duration.ofSeconds(config.integer("outbox.confirm_timeout_seconds"));
+      declare(environment, settings.stream());
+      this.confirmTimeout = Duration.ofSeconds(settings.confirmTimeoutSeconds());
       this.producer = environment.producerBuilder()
-          .name(config.string("stream.producer_name"))
-          .stream(config.string("stream.name"))
+          .name(settings.stream().producerName())
+          .stream(settings.streamName())
           .confirmTimeout(confirmTimeout)
           .build();
     } catch (RuntimeException e) {
@@ -52,31 +51,31 @@ public final class StreamPublisher implements AutoCloseable {
    * asks for no limit, and the agreed value is then the broker's stream.frame_max), because a delivery frame holds a
    * whole chunk, and a chunk may hold several large messages.
    */
-  public static Environment environment(Config config) {
-    return builder(config).requestedMaxFrameSize(0).build();
+  public static Environment environment(OutboxSettings.Broker broker) {
+    return builder(broker).requestedMaxFrameSize(0).build();
   }
 
   /**
    * The publisher's environment: it requests the frame size that {@code stream.max_message_bytes} needs (the
    * client's own default is 1 MiB) and lets {@code frames} watch what each connection agrees.
    */
-  static Environment environment(Config config, StreamFrames frames) {
-    return builder(config).requestedMaxFrameSize(frames.requestedFrameMax())
+  static Environment environment(OutboxSettings.Broker broker, StreamFrames frames) {
+    return builder(broker).requestedMaxFrameSize(frames.requestedFrameMax())
         .netty().channelCustomizer(frames.channelCustomizer()).environmentBuilder()
         .build();
   }
 
   /** Connections go to the configured host and port whatever host the broker advertises (in containers and behind
    * NAT the advertised name is often unreachable from the client). */
-  private static EnvironmentBuilder builder(Config config) {
-    String host = config.string("rabbitmq.stream_host");
-    int port = config.integer("rabbitmq.stream_port");
+  private static EnvironmentBuilder builder(OutboxSettings.Broker broker) {
+    String host = broker.host();
+    int port = broker.port();
     return Environment.builder()
         .host(host)
         .port(port)
-        .username(config.string("rabbitmq.user"))
-        .password(config.string("rabbitmq.password"))
-        .virtualHost(config.string("rabbitmq.vhost"))
+        .username(broker.user())
+        .password(broker.password())
+        .virtualHost(broker.vhost())
         .addressResolver(advertised -> new Address(host, port));
   }
 
@@ -84,17 +83,17 @@ public final class StreamPublisher implements AutoCloseable {
    * Connects once and closes, so that {@code frames} learns what the broker agrees before anything is published
    * (every instance logs it at start, not only the one that publishes).
    */
-  static void probe(Config config, StreamFrames frames) {
-    try (Environment probe = environment(config, frames)) {
+  static void probe(OutboxSettings settings, StreamFrames frames) {
+    try (Environment probe = environment(settings.broker(), frames)) {
       // building the environment opened its first connection, and with it the Tune exchange
     }
   }
 
   /** Creates the stream with the configured retention; an existing stream is used as it is. */
-  static void declare(Environment environment, Config config) {
-    var creator = environment.streamCreator().stream(config.string("stream.name"));
-    long maxBytes = config.longValue("stream.max_length_bytes");
-    int maxAgeHours = config.integer("stream.max_age_hours");
+  static void declare(Environment environment, OutboxSettings.Stream stream) {
+    var creator = environment.streamCreator().stream(stream.name());
+    long maxBytes = stream.maxLengthBytes();
+    int maxAgeHours = stream.maxAgeHours();
     if (maxBytes > 0) {
       creator.maxLengthBytes(ByteCapacity.B(maxBytes));
     }
@@ -105,7 +104,7 @@ public final class StreamPublisher implements AutoCloseable {
       creator.create();
     } catch (StreamException e) {
       // An existing stream declared with other retention arguments: keep it, and say so.
-      LOG.warn("stream {} exists with other settings; using it as it is ({})", config.string("stream.name"),
+      LOG.warn("stream {} exists with other settings; using it as it is ({})", stream.name(),
           e.getMessage());
     }
   }

@@ -55,7 +55,7 @@ public final class StreamTail {
     CountDownLatch done = new CountDownLatch(1);
     AtomicLong seen = new AtomicLong();
     AtomicLong last = new AtomicLong(System.nanoTime());
-    try (Environment env = StreamPublisher.environment(config)) {
+    try (Environment env = StreamPublisher.environment(OutboxSettings.Broker.from(config))) {
       Consumer consumer = env.consumerBuilder().stream(config.string("stream.name")).offset(offset)
           .messageHandler((ctx, m) -> {
             if (seen.get() >= max) {

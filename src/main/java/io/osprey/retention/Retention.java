@@ -2,26 +2,21 @@ package io.osprey.retention;
 
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.osprey.jobs.JobRepository;
 import io.osprey.jobs.StatusCache;
 import io.osprey.storage.FileTrees;
 import io.osprey.storage.StorageLayout;
+import io.osprey.uploads.UploadRepository;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.sqlclient.Pool;
-import io.vertx.sqlclient.Row;
-import io.vertx.sqlclient.RowSet;
-import io.vertx.sqlclient.Tuple;
 import java.io.IOException;
-import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.SimpleFileVisitor;
-import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Set;
 import java.util.UUID;
 import java.util.stream.Stream;
 import org.slf4j.Logger;
@@ -31,15 +26,17 @@ import org.slf4j.LoggerFactory;
  * Deletes jobs and uploads, rows and files, on request (the DELETE routes) and by age (the retention sweep).
  * Rows go first, files after: a process that dies in between leaves only files without rows, which the sweep
  * (results folders) and the storage janitor (upload folders) remove later, never rows pointing at missing files.
+ * The SQL lives in the repositories that own the tables ({@link JobRepository}, {@link UploadRepository}).
  */
 public final class Retention {
   private static final Logger LOG = LoggerFactory.getLogger(Retention.class);
   /** Rows deleted per statement, so one sweep never holds a long lock on a large table. */
   private static final int BATCH = 500;
-  private static final String FINISHED = "('completed', 'failed', 'cancelled')";
 
   private final Vertx vertx;
   private final Pool pool;
+  private final JobRepository jobs;
+  private final UploadRepository uploads;
   private final StatusCache cache;
   private final StorageLayout layout;
   private final Counter jobsRemoved;
@@ -49,6 +46,8 @@ public final class Retention {
   public Retention(Vertx vertx, Pool pool, StatusCache cache, StorageLayout layout, MeterRegistry registry) {
     this.vertx = vertx;
     this.pool = pool;
+    this.jobs = new JobRepository(pool);
+    this.uploads = new UploadRepository(pool);
     this.cache = cache;
     this.layout = layout;
     this.jobsRemoved = Counter.builder("osprey_retention_removed_total").tag("kind", "job")
@@ -67,9 +66,8 @@ public final class Retention {
 
   /** Removes a job's rows (its results cascade) and its results folder; false when there was no such job. */
   public Future<Boolean> deleteJob(String jobId) {
-    return pool.preparedQuery("DELETE FROM jobs WHERE job_id = $1 RETURNING job_id")
-        .execute(Tuple.of(UUID.fromString(jobId)))
-        .compose(rows -> rows.size() == 0 ? Future.succeededFuture(false)
+    return jobs.delete(UUID.fromString(jobId))
+        .compose(deleted -> !deleted ? Future.succeededFuture(false)
             : forgotten(List.of(jobId)).compose(x -> removeFiles(List.of(layout.resultsDir(jobId)))).map(true));
   }
 
@@ -81,23 +79,20 @@ public final class Retention {
   public Future<UploadDeletion> deleteUpload(String uploadId) {
     UUID id = UUID.fromString(uploadId);
     List<String> jobsGone = new ArrayList<>();
-    return pool.withTransaction(conn -> conn
-        .preparedQuery("SELECT upload_id FROM uploads WHERE upload_id = $1 FOR UPDATE").execute(Tuple.of(id))
+    return pool.withTransaction(conn -> UploadRepository.lockForDelete(conn, id)
         .compose(found -> {
-          if (found.size() == 0) {
+          if (!found) {
             return Future.succeededFuture(UploadDeletion.NOT_FOUND);
           }
-          return conn.preparedQuery("SELECT count(*) AS live FROM jobs WHERE upload_id = $1"
-                  + " AND status IN ('queued', 'processing')").execute(Tuple.of(id))
+          return JobRepository.uploadInUse(conn, id)
               .compose(live -> {
-                if (live.iterator().next().getLong("live") > 0) {
+                if (live) {
                   return Future.succeededFuture(UploadDeletion.IN_USE);
                 }
-                return conn.preparedQuery("DELETE FROM jobs WHERE upload_id = $1 RETURNING job_id")
-                    .execute(Tuple.of(id))
-                    .compose(jobs -> {
-                      jobs.forEach(r -> jobsGone.add(r.getUUID("job_id").toString()));
-                      return conn.preparedQuery("DELETE FROM uploads WHERE upload_id = $1").execute(Tuple.of(id));
+                return JobRepository.deleteOfUpload(conn, id)
+                    .compose(gone -> {
+                      jobsGone.addAll(gone);
+                      return UploadRepository.delete(conn, id);
                     })
                     .map(UploadDeletion.DELETED);
               });
@@ -119,17 +114,12 @@ public final class Retention {
    */
   public Future<Removed> sweep(Duration olderThan) {
     long seconds = olderThan.toSeconds();
-    return deleteInBatches("DELETE FROM jobs WHERE job_id IN (SELECT job_id FROM jobs WHERE status IN " + FINISHED
-            + " AND COALESCE(completed_at, failed_at, cancelled_at, updated_at) < now() - $1::float8 * interval '1 second'"
-            + " LIMIT " + BATCH + ") RETURNING job_id", "job_id", seconds, 0, new ArrayList<>())
-        .compose(jobs -> forgotten(jobs).compose(x -> removeFiles(jobs.stream().map(layout::resultsDir).toList()))
-            .map(jobs.size()))
-        .compose(jobs -> deleteInBatches("DELETE FROM uploads WHERE upload_id IN (SELECT u.upload_id FROM uploads u"
-                + " WHERE u.created_at < now() - $1::float8 * interval '1 second'"
-                + " AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.upload_id = u.upload_id) LIMIT " + BATCH + ")"
-                + " RETURNING upload_id", "upload_id", seconds, 0, new ArrayList<>())
-            .compose(uploads -> removeFiles(uploads.stream().map(layout::uploadDir).toList())
-                .map(new Removed(jobs, uploads.size()))))
+    return inBatches(() -> jobs.deleteFinishedBefore(seconds, BATCH), 0, new ArrayList<>())
+        .compose(gone -> forgotten(gone).compose(x -> removeFiles(gone.stream().map(layout::resultsDir).toList()))
+            .map(gone.size()))
+        .compose(jobCount -> inBatches(() -> uploads.deleteUnusedBefore(seconds, BATCH), 0, new ArrayList<>())
+            .compose(gone -> removeFiles(gone.stream().map(layout::uploadDir).toList())
+                .map(new Removed(jobCount, gone.size()))))
         .compose(removed -> orphanResults().map(removed))
         .onSuccess(removed -> {
           jobsRemoved.increment(removed.jobs());
@@ -141,13 +131,14 @@ public final class Retention {
         });
   }
 
-  private Future<List<String>> deleteInBatches(String sql, String column, long seconds, int round,
-                                               List<String> removed) {
-    return pool.preparedQuery(sql).execute(Tuple.of((double) seconds)).compose((RowSet<Row> rows) -> {
-      rows.forEach(r -> removed.add(r.getUUID(column).toString()));
+  /** Runs {@code batch} (one DELETE of at most BATCH rows) until it removes fewer than BATCH; answers every id. */
+  private static Future<List<String>> inBatches(java.util.function.Supplier<Future<List<String>>> batch, int round,
+                                                List<String> removed) {
+    return batch.get().compose(ids -> {
+      removed.addAll(ids);
       // Bounded: a sweep removes at most 200 batches; the next sweep continues.
-      return rows.size() < BATCH || round >= 200 ? Future.succeededFuture(removed)
-          : deleteInBatches(sql, column, seconds, round + 1, removed);
+      return ids.size() < BATCH || round >= 200 ? Future.succeededFuture(removed)
+          : inBatches(batch, round + 1, removed);
     });
   }
 
@@ -180,11 +171,8 @@ public final class Retention {
       if (ids.isEmpty()) {
         return Future.succeededFuture();
       }
-      UUID[] array = ids.stream().map(UUID::fromString).toArray(UUID[]::new);
-      return pool.preparedQuery("SELECT job_id FROM jobs WHERE job_id = ANY($1)").execute(Tuple.of(array))
-          .compose(rows -> {
-            Set<String> kept = new java.util.HashSet<>();
-            rows.forEach(r -> kept.add(r.getUUID("job_id").toString()));
+      return jobs.existing(ids)
+          .compose(kept -> {
             return removeFiles(ids.stream().filter(i -> !kept.contains(i)).map(layout::resultsDir).toList());
           });
     });

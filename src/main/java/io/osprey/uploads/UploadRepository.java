@@ -47,6 +47,38 @@ public final class UploadRepository {
         }));
   }
 
+  /**
+   * Locks an upload's row on {@code conn} (inside the caller's transaction) for its deletion; false when there is
+   * no such upload. A job created meanwhile (its foreign key takes a share lock on that row) waits, and then fails
+   * to reference a deleted upload.
+   */
+  public static Future<Boolean> lockForDelete(io.vertx.sqlclient.SqlConnection conn, UUID uploadId) {
+    return conn.preparedQuery("SELECT upload_id FROM uploads WHERE upload_id = $1 FOR UPDATE")
+        .execute(Tuple.of(uploadId)).map(rows -> rows.size() > 0);
+  }
+
+  /** Deletes an upload (its files' rows cascade) on {@code conn}, inside the caller's transaction. */
+  public static Future<Void> delete(io.vertx.sqlclient.SqlConnection conn, UUID uploadId) {
+    return conn.preparedQuery("DELETE FROM uploads WHERE upload_id = $1").execute(Tuple.of(uploadId)).mapEmpty();
+  }
+
+  /**
+   * Deletes at most {@code limit} uploads created more than {@code seconds} ago that no job uses any more (the
+   * subquery reads the jobs table, which refers to uploads); answers their ids.
+   */
+  public Future<List<String>> deleteUnusedBefore(long seconds, int limit) {
+    return pool.preparedQuery("DELETE FROM uploads WHERE upload_id IN (SELECT u.upload_id FROM uploads u"
+            + " WHERE u.created_at < now() - $1::float8 * interval '1 second'"
+            + " AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.upload_id = u.upload_id) LIMIT $2)"
+            + " RETURNING upload_id")
+        .execute(Tuple.of((double) seconds, limit))
+        .map(rows -> {
+          List<String> ids = new ArrayList<>();
+          rows.forEach(r -> ids.add(r.getUUID("upload_id").toString()));
+          return ids;
+        });
+  }
+
   /** Which of these upload ids have a row; the storage janitor keeps only those folders. */
   public Future<Set<String>> existing(List<String> uploadIds) {
     UUID[] ids = uploadIds.stream().map(UUID::fromString).toArray(UUID[]::new);

@@ -210,6 +210,40 @@ class AnnotationsApiTest {
     }
   }
 
+  /** The first entry of a 400's errors[]: its field; the answer must be INVALID_REQUEST. */
+  private static String badField(Http.Response r) {
+    assertEquals(400, r.status(), r.body());
+    assertEquals("INVALID_REQUEST", r.json().getString("code"), r.body());
+    return r.json().getJsonArray("errors").getJsonObject(0).getString("field");
+  }
+
+  @Test
+  void requestsThatBreakTheOpenApiSchemasAnswer400NamingTheField() throws Exception {
+    String id = created(image(), "flight-contract").getString("id");
+    assertEquals("status", badField(Http.json("PATCH", base + "/dataset/" + id + "/status", DATASET,
+        new JsonObject().put("status", new JsonArray().add("Validated")))));
+    assertEquals("annotationIds", badField(Http.json("POST", base + "/dataset/bulk-status", DATASET,
+        new JsonObject().put("annotationIds", id).put("status", "Validated"))));
+    assertEquals("status[1]", badField(Http.get(base + "/annotations?status=Validated,Shiny", ANN)));
+    assertEquals("pageSize", badField(Http.get(base + "/annotations?PageSize=many", ANN)));
+    assertEquals("detections[0].classNum", badField(Http.json("PUT", base + "/annotations/" + id, ANN,
+        new JsonObject().put("detections", new JsonArray().add(detection(1, "x", 0.5, 0.5).put("classNum", "1"))))));
+    assertEquals("purge", badField(Http.json("DELETE", base + "/annotations/" + id + "?purge=yes", ADMIN, null)));
+    assertEquals("Created", Http.get(base + "/annotations/" + id, ANN).json().getString("status"),
+        "nothing was changed by the refused requests");
+    assertEquals(404, Http.get(base + "/annotations/" + id.toUpperCase(java.util.Locale.ROOT), ANN).status(),
+        "a path id that breaks its pattern is not found, as before");
+
+    // Names and enum values in any case, and fields the schema does not name, are accepted.
+    Http.Response upper = Http.json("PATCH", base + "/dataset/" + id + "/status", DATASET,
+        new JsonObject().put("STATUS", "validated").put("reason", "an extra field"));
+    assertEquals(200, upper.status(), upper.body());
+    assertEquals("Validated", upper.json().getString("status"));
+    Http.Response extra = create(base, ANN, request(image(), "flight-contract", detection(2, "car", 0.5, 0.5)
+        .put("trackId", 7)).put("detectorVersion", "v9"));
+    assertEquals(201, extra.status(), extra.body());
+  }
+
   @Test
   void listingFiltersPaginatesInStableOrderAndCountsTotal() throws Exception {
     String flight = "flight-list";

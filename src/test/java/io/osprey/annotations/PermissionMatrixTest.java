@@ -57,6 +57,8 @@ class PermissionMatrixTest {
         Arguments.of("POST", "/annotations", new JsonObject(), Permission.ANN, Permission.DATASET),
         Arguments.of("GET", "/annotations", null, Permission.ANN, null),
         Arguments.of("GET", "/annotations", null, Permission.DATASET, null),
+        Arguments.of("GET", "/annotations/export?format=yolo", null, Permission.ANN, null),
+        Arguments.of("GET", "/annotations/export?format=coco", null, Permission.DATASET, null),
         Arguments.of("GET", "/annotations/" + ID, null, Permission.ANN, null),
         Arguments.of("GET", "/annotations/" + ID + "/image", null, Permission.DATASET, null),
         Arguments.of("GET", "/annotations/" + ID + "/thumbnail", null, Permission.ANN, null),

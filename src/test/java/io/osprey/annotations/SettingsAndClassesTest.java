@@ -109,17 +109,26 @@ class SettingsAndClassesTest {
 
   @Test
   void classCatalogChangesReachEveryInstanceAndClassesInUseAreNotDeleted() throws Exception {
-    assertEquals(200, Http.get(baseB + "/classes", ANN).status()); // B caches the catalog
+    // The catalog starts seeded with conf/classes.json (ids 0..79, the COCO names); B caches it.
+    JsonArray seeded = new JsonArray(Http.get(baseB + "/classes", ANN).body());
+    assertEquals(80, seeded.size());
+    assertEquals("person", seeded.getJsonObject(0).getString("name"));
+    assertEquals(79, seeded.getJsonObject(79).getInteger("id"));
+    Http.Response taken = Http.json("POST", baseA + "/classes", ADMIN,
+        new JsonObject().put("id", 40).put("name", "tractor"));
+    assertEquals(409, taken.status(), "id 40 is the seeded 'wine glass': " + taken.body());
+    assertEquals("CLASS_EXISTS", taken.json().getString("code"));
+
     Http.Response created = Http.json("POST", baseA + "/classes", ADMIN,
-        new JsonObject().put("id", 40).put("name", "tractor").put("shortName", "tr").put("color", "#00FF00"));
+        new JsonObject().put("id", 90).put("name", "tractor").put("shortName", "tr").put("color", "#00FF00"));
     assertEquals(201, created.status(), created.body());
-    assertEquals("/classes/40", created.header("Location"));
+    assertEquals("/classes/90", created.header("Location"));
     eventually(() -> has(baseB, "tractor"), "instance B never saw the new class");
 
     // The catalog names detections sent without a label.
     Http.Response ann = create(baseB, ANN, new JsonObject().put("image", java.util.Base64.getEncoder()
         .encodeToString(Fixtures.uniqueJpeg(500))).put("detections", new JsonArray().add(new JsonObject()
-        .put("classNum", 40).put("centerX", 0.5).put("centerY", 0.5).put("width", 0.2).put("height", 0.2))));
+        .put("classNum", 90).put("centerX", 0.5).put("centerY", 0.5).put("width", 0.2).put("height", 0.2))));
     assertEquals(201, ann.status(), ann.body());
     assertEquals("tractor", ann.json().getJsonArray("detections").getJsonObject(0).getString("label"));
 
@@ -128,23 +137,54 @@ class SettingsAndClassesTest {
     assertEquals("CLASS_EXISTS", dup.json().getString("code"));
     Http.Response auto = Http.json("POST", baseA + "/classes", ADMIN, new JsonObject().put("name", "harvester"));
     assertEquals(201, auto.status());
-    assertEquals(41, auto.json().getInteger("id"), "an id left out takes the next free one");
+    assertEquals(91, auto.json().getInteger("id"), "an id left out takes the next free one");
 
-    Http.Response renamed = Http.json("PUT", baseA + "/classes/40", ADMIN,
+    Http.Response renamed = Http.json("PUT", baseA + "/classes/90", ADMIN,
         new JsonObject().put("name", "farm tractor").put("color", "#112233"));
     assertEquals(200, renamed.status(), renamed.body());
     eventually(() -> has(baseB, "farm tractor"), "instance B kept the old name");
 
-    Http.Response inUse = Http.json("DELETE", baseA + "/classes/40", ADMIN, null);
+    Http.Response inUse = Http.json("DELETE", baseA + "/classes/90", ADMIN, null);
     assertEquals(409, inUse.status());
     assertEquals("CLASS_IN_USE", inUse.json().getString("code"));
     assertEquals(1, inUse.json().getJsonObject("details").getInteger("uses"));
-    assertEquals(204, Http.json("DELETE", baseA + "/classes/41", ADMIN, null).status());
+    assertEquals(204, Http.json("DELETE", baseA + "/classes/91", ADMIN, null).status());
     eventually(() -> !has(baseB, "harvester"), "instance B still lists the deleted class");
-    assertEquals(404, Http.json("DELETE", baseA + "/classes/41", ADMIN, null).status());
+    assertEquals(404, Http.json("DELETE", baseA + "/classes/91", ADMIN, null).status());
     assertEquals(404, Http.json("PUT", baseA + "/classes/12345", ADMIN, new JsonObject().put("name", "x")).status());
     assertEquals(400, Http.json("POST", baseA + "/classes", ADMIN, new JsonObject().put("name", "y")
         .put("color", "green")).status());
+  }
+
+  /**
+   * The seed is loaded once per database: a catalog emptied on purpose is not filled again when another process
+   * starts, and a detection sent with only a seeded classNum is named from the catalog.
+   */
+  @Test
+  void theSeededCatalogNamesDetectionsAndIsNotLoadedAgainOnceEmptied() throws Exception {
+    Http.Response ann = create(baseA, ANN, new JsonObject().put("image", java.util.Base64.getEncoder()
+        .encodeToString(Fixtures.uniqueJpeg(501))).put("detections", new JsonArray().add(new JsonObject()
+        .put("classNum", 2).put("centerX", 0.5).put("centerY", 0.5).put("width", 0.2).put("height", 0.2))));
+    assertEquals(201, ann.status(), ann.body());
+    assertEquals("car", ann.json().getJsonArray("detections").getJsonObject(0).getString("label"));
+    try (var c = a.jdbc(); var st = c.createStatement()) {
+      try (var rs = st.executeQuery("SELECT source, loaded FROM detection_classes_seed")) {
+        assertTrue(rs.next());
+        assertEquals("conf/classes.json", rs.getString(1));
+        assertEquals(80, rs.getInt(2));
+      }
+      st.execute("CREATE TEMP TABLE kept AS SELECT * FROM detection_classes");
+      st.execute("DELETE FROM detection_classes");
+      OspreyApp c2 = a.startPeer(Role.API, new JsonObject());
+      try {
+        assertEquals(new JsonArray(), new JsonArray(Http.get("http://127.0.0.1:" + c2.port() + "/classes", ANN)
+            .body()), "an emptied catalog stays empty at the next start");
+      } finally {
+        TestService.stop(c2);
+        st.execute("INSERT INTO detection_classes SELECT * FROM kept");
+        st.execute("SELECT pg_notify('osprey_cache', 'classes')");
+      }
+    }
   }
 
   private static boolean has(String base, String name) {

@@ -34,8 +34,9 @@ import org.bytedeco.opencv.opencv_core.Mat;
  *   <li>engine: {@code DetectionEngine.detect(file)} end to end (decode, slicing, tensor fill, inference, decoding,
  *       per-tile NMS, merging), divided by the number of tiles.</li>
  * </ul>
- * Rounds alternate raw and engine so machine noise hits both alike. Optional soak: N tiles through the engine,
- * printing resident memory and JavaCPP's native byte count at the start and end.
+ * Rounds alternate raw and engine so machine noise hits both alike. "cpu ratio" is the engine's process CPU time
+ * over raw's (all threads), which other processes on the machine do not inflate. Optional soak: N tiles through the
+ * engine, printing resident memory and JavaCPP's native byte count at the start and end.
  *
  * <p>Usage: {@code scripts/bench-inference.sh [--models a,b] [--images x,y] [--rounds N] [--threads T]
  * [--soak TILES]}
@@ -64,8 +65,8 @@ public final class EngineBenchmark {
     System.out.printf("machine: %d cores, %s %s, java %s; ONNX Runtime intra-op threads %d, rounds %d%n",
         Runtime.getRuntime().availableProcessors(), System.getProperty("os.name"), System.getProperty("os.arch"),
         System.getProperty("java.version"), threads, rounds);
-    System.out.printf("%-14s %-22s %5s %5s %-10s %12s %12s %8s%n", "model", "image", "tiles", "batch", "prep",
-        "raw ms/tile", "engine ms/t", "overhead");
+    System.out.printf("%-14s %-22s %5s %5s %-10s %12s %12s %8s %9s%n", "model", "image", "tiles", "batch", "prep",
+        "raw ms/tile", "engine ms/t", "overhead", "cpu ratio");
     for (String modelName : models) {
       OnnxModel model = registry.get(modelName);
       for (String imageName : images) {
@@ -109,10 +110,13 @@ public final class EngineBenchmark {
     engine.detect(image, params); // warm caches and the prep thread
     long rawNanos = 0;
     long engineNanos = 0;
+    long rawCpu = 0;
+    long engineCpu = 0;
     long engineInference = 0;
     long engineDecode = 0;
     int tiles = 0;
     for (int r = 0; r < rounds; r++) {
+      long c0 = processCpu();
       long t0 = System.nanoTime();
       for (OnnxTensor input : inputs) {
         try (OrtSession.Result ignored = model.session().run(Map.of(model.inputName(), input), Set.of(),
@@ -121,9 +125,12 @@ public final class EngineBenchmark {
         }
       }
       rawNanos += System.nanoTime() - t0;
+      long c1 = processCpu();
+      rawCpu += c1 - c0;
       long t1 = System.nanoTime();
       ImageDetections result = engine.detect(image, params);
       engineNanos += System.nanoTime() - t1;
+      engineCpu += processCpu() - c1;
       engineInference += result.inferenceNanos();
       engineDecode += result.decodeNanos();
       tiles += result.tiles();
@@ -132,10 +139,19 @@ public final class EngineBenchmark {
     pinned.close();
     double raw = rawNanos / 1e6 / (rounds * windows.size());
     double eng = engineNanos / 1e6 / tiles;
-    System.out.printf("%-14s %-22s %5d %5d %-10s %12.2f %12.2f %7.1f%%   (in engine: run %.2f, file decode %.2f"
-            + " ms/tile)%n", model.name(), image.getFileName(), windows.size(), engine.batchSize(),
-        overlap ? "overlapped" : "in turn", raw, eng, 100 * (eng / raw - 1),
+    System.out.printf("%-14s %-22s %5d %5d %-10s %12.2f %12.2f %7.1f%% %9.3f   (in engine: run %.2f, file decode"
+            + " %.2f ms/tile)%n", model.name(), image.getFileName(), windows.size(), engine.batchSize(),
+        overlap ? "overlapped" : "in turn", raw, eng, 100 * (eng / raw - 1), (double) engineCpu / rawCpu,
         engineInference / 1e6 / tiles, engineDecode / 1e6 / tiles);
+  }
+
+  /**
+   * CPU time of the whole process (all threads: ONNX Runtime's, the engine's): unlike wall time it does not grow
+   * when other processes take the cores, so engine/raw in CPU is the steadier figure on a shared machine.
+   */
+  private static long processCpu() {
+    return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory
+        .getOperatingSystemMXBean()).getProcessCpuTime();
   }
 
   private static void soak(OnnxModel model, Path image, int tiles) throws Exception {

@@ -113,7 +113,7 @@ public final class OutboxBenchmark {
       List<Double> latencies = Collections.synchronizedList(new ArrayList<>());
       List<Double> createMs = new ArrayList<>();
       CountDownLatch arrived = new CountDownLatch(samples);
-      try (Environment env = StreamPublisher.environment(service.config())) {
+      try (Environment env = StreamPublisher.environment(io.osprey.outbox.OutboxSettings.Broker.from(service.config()))) {
         Consumer consumer = env.consumerBuilder().stream(service.config().string("stream.name"))
             .offset(OffsetSpecification.next()).messageHandler((ctx, m) -> {
               long now = System.nanoTime();
@@ -162,7 +162,7 @@ public final class OutboxBenchmark {
   }
 
   private static int messageSize(TestService service) throws Exception {
-    try (Environment env = StreamPublisher.environment(service.config())) {
+    try (Environment env = StreamPublisher.environment(io.osprey.outbox.OutboxSettings.Broker.from(service.config()))) {
       CountDownLatch one = new CountDownLatch(1);
       int[] size = new int[1];
       Consumer c = env.consumerBuilder().stream(service.config().string("stream.name"))
@@ -180,7 +180,7 @@ public final class OutboxBenchmark {
 
   private static double raw(TestService service, int size, int count) throws Exception {
     String stream = service.config().string("stream.name") + "-raw";
-    try (Environment env = StreamPublisher.environment(service.config())) {
+    try (Environment env = StreamPublisher.environment(io.osprey.outbox.OutboxSettings.Broker.from(service.config()))) {
       env.streamCreator().stream(stream).create();
       Producer producer = env.producerBuilder().stream(stream).build();
       byte[] body = new byte[size];

@@ -253,4 +253,34 @@ class CliTest {
     return new Run(cli.execute(all.toArray(String[]::new)), out.toString(), err.toString());
   }
 
+
+  @Test
+  void evalThroughTheServiceScoresTheSameAsInProcess() throws Exception {
+    // terrain2 (1024x682, 5 cars) with 512-px slices: the service's predict + results against the in-process engine.
+    Path gt = Fixtures.imagesDir().resolve("terrain2_coco.json");
+    Path api = tmp.resolve("eval-api");
+    Run run = osprey("eval", "--gt", gt.toString(), "--model", "yolov8n_int8", "--map", "car=car,truck,bus",
+        "--slice", "512", "--class-names", Models.dir().resolve("coco80.names").toString(), "--out", api.toString());
+    assertEquals(0, run.exit(), run.out() + run.err());
+    Path local = tmp.resolve("eval-local");
+    Run inProcess = osprey("eval", "--local", "--models-dir", Models.dir().toString(), "--threads", "2",
+        "--native-cache", Path.of("target", "native-cache").toString(), "--gt", gt.toString(), "--model",
+        "yolov8n_int8", "--map", "car=car,truck,bus", "--slice", "512", "--out", local.toString());
+    assertEquals(0, inProcess.exit(), inProcess.out() + inProcess.err());
+    JsonObject viaApi = new JsonObject(Files.readString(Path.of(api + ".json")));
+    JsonObject viaEngine = new JsonObject(Files.readString(Path.of(local + ".json")));
+    assertTrue(Files.readString(Path.of(api + ".md")).contains("| metric | full | sliced 512 |"));
+    for (int i = 0; i < 2; i++) {
+      JsonObject a = viaApi.getJsonArray("configurations").getJsonObject(i);
+      JsonObject e = viaEngine.getJsonArray("configurations").getJsonObject(i);
+      System.out.printf("[eval] %s: api AP %.4f AP50 %.4f, local AP %.4f AP50 %.4f%n", a.getString("label"),
+          a.getJsonObject("overall").getDouble("AP"), a.getJsonObject("overall").getDouble("AP50"),
+          e.getJsonObject("overall").getDouble("AP"), e.getJsonObject("overall").getDouble("AP50"));
+      assertEquals(e.getInteger("detections"), a.getInteger("detections"), a.getString("label"));
+      assertEquals(e.getJsonObject("overall").getJsonObject("counts_at_iou50"),
+          a.getJsonObject("overall").getJsonObject("counts_at_iou50"), a.getString("label"));
+      // the service rounds boxes to 0.1 px and scores to 4 decimals: the same boxes, AP equal to well within .01
+      assertEquals(e.getJsonObject("overall").getDouble("AP"), a.getJsonObject("overall").getDouble("AP"), 0.01);
+    }
+  }
 }

@@ -76,8 +76,9 @@ class ConsoleJobsBrowserTest {
     Path work = Files.createTempDirectory("console-jobs-");
     Path notAnImage = Files.writeString(work.resolve("notes.jpg"), "field notes, not a JPEG\n".repeat(20));
     Path downloads = Files.createDirectories(work.resolve("downloads"));
-    // A catalog colour for "person": the viewer and the chart must use it instead of the palette's.
-    assertEquals(201, Http.json("POST", service.baseUrl() + "/classes", TestAuth.admin(), new JsonObject()
+    // A catalog colour for "person" (class 0 of the seeded catalog): the viewer and the chart must use it instead
+    // of the palette's.
+    assertEquals(200, Http.json("PUT", service.baseUrl() + "/classes/0", TestAuth.admin(), new JsonObject()
         .put("name", "person").put("color", "#FF00AA")).status());
 
     try (Browser browser = Browser.open(1280, 900, downloads)) {

@@ -36,7 +36,7 @@ class HttpInstancesTest {
 
   @Test
   void instancesOnPortZeroShareOneRandomPortAndEachServesConnectionsOnItsOwnEventLoop() throws Exception {
-    Readiness readiness = new Readiness(vertx, ConfigLoader.load(Map.of()), null, null);
+    Readiness readiness = new Readiness(vertx, Readiness.Settings.from(ConfigLoader.load(Map.of())), null, null);
     List<HttpVerticle> created = new CopyOnWriteArrayList<>();
     HttpVerticle first = HttpVerticle.deploy(vertx, 3, () -> {
       HttpVerticle verticle = new HttpVerticle("127.0.0.1", 0, metrics, readiness,

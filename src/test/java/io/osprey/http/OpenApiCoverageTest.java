@@ -177,6 +177,9 @@ class OpenApiCoverageTest {
         .anyMatch(a -> "AI".equals(a.getString("source")) && "coverage-wp".equals(a.getString("waypointId"))),
         page.encode());
     served(doc, strict, problems, "get", "/classes", "/classes", admin, null, 200);
+    served(doc, strict, problems, "get", "/annotations/export", "/annotations/export?format=coco&flightId=nowhere",
+        admin, null, 404);
+    served(doc, strict, problems, "get", "/annotations/export", "/annotations/export?format=tar", admin, null, 400);
     served(doc, strict, problems, "get", "/settings/directories", "/settings/directories", admin, null, 200);
 
     assertEquals(List.of(), problems, "served answers that differ from openapi.yaml");

@@ -51,6 +51,61 @@ class TensorDecoderTest {
     assertEquals((36 - 16) / 0.64f, car.y2(), 1e-3);
   }
 
+  @Test
+  void yolov8TwoPassSweepFindsWhatAFullArgmaxFindsWithTiesAndNaN() {
+    // 84 x 8400 like a 640 model, mostly low scores; some anchors pass, some tie between classes (the first class
+    // wins), one has NaN in class 0 (a plain argmax keeps NaN as its best and reports it), one NaN later (ignored).
+    int anchors = 8400;
+    int rows = 84;
+    java.util.Random random = new java.util.Random(19);
+    float[] t = new float[rows * anchors];
+    for (int i = 0; i < t.length; i++) {
+      t[i] = i < 4 * anchors ? 10 + random.nextFloat() * 600 : random.nextFloat() * 0.2f;
+    }
+    for (int k = 0; k < 300; k++) {
+      int a = random.nextInt(anchors);
+      float s = 0.2f + random.nextFloat() * 0.8f;
+      t[(4 + random.nextInt(80)) * anchors + a] = s;
+      if (k % 3 == 0) {
+        t[(4 + random.nextInt(80)) * anchors + a] = s; // a tie, maybe before the first
+      }
+    }
+    t[4 * anchors + 17] = Float.NaN;
+    t[(4 + 40) * anchors + 18] = Float.NaN;
+    t[(4 + 3) * anchors + 18] = 0.7f;
+    List<String> names = new java.util.ArrayList<>();
+    for (int c = 0; c < 80; c++) {
+      names.add("c" + c);
+    }
+    Letterbox box = Letterbox.of(640, 640, 640, 640, true);
+    java.util.function.IntPredicate notFive = c -> c != 5;
+    List<Detection> got = TensorDecoder.decode(ModelLayout.YOLOV8, FloatBuffer.wrap(t), 0, rows, anchors, box,
+        0.25f, notFive, names);
+    // The reference: a full argmax per anchor, as the decoder did before its max-only first pass.
+    List<Detection> want = new java.util.ArrayList<>();
+    for (int a = 0; a < anchors; a++) {
+      float best = t[4 * anchors + a];
+      int cls = 0;
+      for (int c = 1; c < 80; c++) {
+        if (t[(4 + c) * anchors + a] > best) {
+          best = t[(4 + c) * anchors + a];
+          cls = c;
+        }
+      }
+      if (best < 0.25f || !notFive.test(cls)) {
+        continue;
+      }
+      float cx = t[a];
+      float cy = t[anchors + a];
+      float w = t[2 * anchors + a];
+      float h = t[3 * anchors + a];
+      want.add(new Detection(cls, names.get(cls), best, box.toImageX(cx - w / 2), box.toImageY(cy - h / 2),
+          box.toImageX(cx + w / 2), box.toImageY(cy + h / 2)));
+    }
+    assertEquals(want, got);
+    assertEquals(true, want.size() > 200, "only " + want.size() + " anchors passed; the test would prove little");
+  }
+
   private static void set(float[] t, int anchors, int anchor, int unused, float cx, float cy, float w, float h,
                           float... scores) {
     t[anchor] = cx;

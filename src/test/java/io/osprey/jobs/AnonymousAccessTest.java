@@ -114,6 +114,17 @@ class AnonymousAccessTest {
   }
 
   @Test
+  void aListFilterOutsideTheDocumentedEnumOrRangeIs400NamingTheParameter() throws Exception {
+    for (String[] c : List.of(new String[] {"?status=done", "status"}, new String[] {"?page_size=101", "page_size"},
+        new String[] {"?page=0", "page"}, new String[] {"?page=99999999999", "page"})) {
+      Http.Response r = Http.get(base + "/api/v1/jobs" + c[0], TestAuth.token("alice"));
+      assertEquals(400, r.status(), c[0] + ": " + r.body());
+      assertEquals("INVALID_REQUEST", r.json().getString("code"));
+      assertEquals(c[1], r.json().getJsonArray("errors").getJsonObject(0).getString("field"), r.body());
+    }
+  }
+
+  @Test
   void noOtherRouteShowsAnonymousCallersTheIdsOfJobsOrFiles() throws Exception {
     for (String path : List.of("/api/v1/monitoring/dashboard", "/metrics", "/health/ready", "/openapi.yaml")) {
       Http.Response r = Http.get(base + path);

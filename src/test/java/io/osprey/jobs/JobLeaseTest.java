@@ -104,7 +104,8 @@ class JobLeaseTest {
   @Test
   void aSecondDeliveryOfAJobHeldByALiveWorkerIsDroppedAndTheJobCompletesOnce() throws Exception {
     OspreyApp peer = service.startPeer(Role.WORKER, new JsonObject());
-    JobQueue copies = new JobQueue(service.app().vertx(), service.config(), "osprey-test-duplicates");
+    JobQueue copies = new JobQueue(service.app().vertx(), service.config().string("jobs.queue"),
+        JobQueue.brokerOptions(service.config(), "osprey-test-duplicates"));
     try {
       copies.start().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
       // Small slices make the job long enough (many slices per photo) that it is still running when the copy

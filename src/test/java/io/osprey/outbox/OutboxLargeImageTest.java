@@ -182,9 +182,9 @@ class OutboxLargeImageTest {
         .put("stream", new JsonObject().put("name", "osprey-test-frames-" + UUID.randomUUID())
             .put("max_message_bytes", wanted))
         .put("annotations", new JsonObject().put("max_image_bytes", wanted)));
-    StreamFrames frames = new StreamFrames(config);
+    StreamFrames frames = new StreamFrames(io.osprey.outbox.OutboxSettings.from(config));
     assertNull(frames.tune(), "nothing agreed before a connection");
-    StreamPublisher.probe(config, frames);
+    StreamPublisher.probe(io.osprey.outbox.OutboxSettings.from(config), frames);
     assertEquals(new StreamFrames.Tune(BROKER_FRAME_MAX, BROKER_FRAME_MAX), frames.tune(),
         "read from the real broker's Tune exchange");
     assertEquals(BROKER_FRAME_MAX - StreamFrames.FRAME_OVERHEAD, frames.maxMessageBytes(),
@@ -208,8 +208,8 @@ class OutboxLargeImageTest {
     Config config = ConfigLoader.load(System.getenv()).with(new JsonObject()
         .put("stream", new JsonObject().put("name", "osprey-test-frames-" + UUID.randomUUID())
             .put("producer_name", "osprey-test-frames").put("max_message_bytes", 1 << 20)));
-    StreamFrames frames = new StreamFrames(config);
-    StreamPublisher publisher = new StreamPublisher(config, frames);
+    StreamFrames frames = new StreamFrames(io.osprey.outbox.OutboxSettings.from(config));
+    StreamPublisher publisher = new StreamPublisher(io.osprey.outbox.OutboxSettings.from(config), frames);
     try {
       byte[] body = new byte[frames.maxMessageBytes()];
       new java.util.Random(7).nextBytes(body);
@@ -223,7 +223,7 @@ class OutboxLargeImageTest {
       assertTrue(publisher.publish(List.of(message), nanos -> { })[0], "confirmed by the broker");
     } finally {
       publisher.close();
-      try (Environment env = StreamPublisher.environment(config)) {
+      try (Environment env = StreamPublisher.environment(io.osprey.outbox.OutboxSettings.Broker.from(config))) {
         env.deleteStream(config.string("stream.name"));
       }
     }

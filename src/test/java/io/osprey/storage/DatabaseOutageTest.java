@@ -109,6 +109,7 @@ class DatabaseOutageTest {
         new JsonObject().put("imagesDir", "images").put("labelsDir", "labels")));
     r.put("classes", () -> Http.json("POST", base + "/classes", ADMIN,
         new JsonObject().put("id", 500 + seed).put("name", "outage-" + seed)));
+    r.put("dataset export", () -> Http.get(base + "/annotations/export?format=yolo", ADMIN));
     r.put("job status", () -> Http.get(base + "/api/v1/jobs/" + UUID.randomUUID() + "/status"));
     r.put("job list", () -> Http.get(base + "/api/v1/jobs", ADMIN));
     r.put("job events", () -> Http.send(HttpRequest.newBuilder(URI.create(base + "/api/v1/jobs/"
@@ -159,7 +160,8 @@ class DatabaseOutageTest {
     long recoveredMs = System.currentTimeMillis() - onAt;
     Map<String, Integer> expected = Map.ofEntries(Map.entry("annotation list", 200), Map.entry("annotation get", 200),
         Map.entry("annotation create", 201), Map.entry("media get", 200), Map.entry("dataset status", 200),
-        Map.entry("settings", 204), Map.entry("classes", 201), Map.entry("job status", 404),
+        Map.entry("settings", 204), Map.entry("classes", 201), Map.entry("dataset export", 200),
+        Map.entry("job status", 404),
         Map.entry("job list", 200), Map.entry("job events", 404), Map.entry("upload", 200),
         Map.entry("predict", 202));
     for (Map.Entry<String, Callable<Http.Response>> route : routes(20).entrySet()) {

@@ -28,7 +28,7 @@ public final class StreamMessages {
   public static List<Received> read(Config config, int atLeast, Duration timeout, Duration settle)
       throws InterruptedException {
     List<Received> out = new ArrayList<>();
-    try (Environment env = StreamPublisher.environment(config)) {
+    try (Environment env = StreamPublisher.environment(io.osprey.outbox.OutboxSettings.Broker.from(config))) {
       Consumer consumer = env.consumerBuilder().stream(config.string("stream.name"))
           .offset(OffsetSpecification.first())
           .messageHandler((ctx, m) -> {

@@ -204,10 +204,44 @@ public final class TestService implements AutoCloseable {
 
   /** Streams outlive their tests too; a test's own is removed (absent when nothing was ever published). */
   private void deleteStream() {
-    try (com.rabbitmq.stream.Environment env = io.osprey.outbox.StreamPublisher.environment(config)) {
+    try (com.rabbitmq.stream.Environment env = io.osprey.outbox.StreamPublisher.environment(io.osprey.outbox.OutboxSettings.Broker.from(config))) {
       env.deleteStream(config.string("stream.name"));
     } catch (Exception e) {
       // never created, or the broker is away: nothing to clean
+    }
+  }
+
+  /**
+   * Redis keys outlive their tests too (the live event log {@code <db>:annotation-events}, status caches,
+   * heartbeats, rate windows): every key under this test's prefix is removed, found with SCAN (never KEYS, which
+   * would stall a Redis that other helpers share).
+   */
+  private void deleteRedisKeys() {
+    String prefix = config.string("redis.key_prefix");
+    if (prefix == null || prefix.isEmpty()) {
+      return; // never the whole keyspace
+    }
+    String pattern = prefix.replaceAll("([*?\\[\\]\\\\])", "\\\\$1") + "*";
+    io.vertx.core.Vertx vertx = io.vertx.core.Vertx.vertx();
+    try {
+      io.vertx.redis.client.RedisAPI redis = io.vertx.redis.client.RedisAPI.api(
+          io.osprey.storage.RedisClients.create(vertx, config));
+      String cursor = "0";
+      do {
+        io.vertx.redis.client.Response page = redis.scan(java.util.List.of(cursor, "MATCH", pattern, "COUNT", "1000"))
+            .toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+        cursor = page.get(0).toString();
+        java.util.List<String> keys = new java.util.ArrayList<>();
+        page.get(1).forEach(k -> keys.add(k.toString()));
+        if (!keys.isEmpty()) {
+          redis.unlink(keys).toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+        }
+      } while (!"0".equals(cursor));
+      redis.close();
+    } catch (Exception e) {
+      System.err.println("could not delete the test's Redis keys " + pattern + ": " + e);
+    } finally {
+      vertx.close();
     }
   }
 
@@ -218,6 +252,7 @@ public final class TestService implements AutoCloseable {
     } finally {
       deleteQueues();
       deleteStream();
+      deleteRedisKeys();
       Database.drop(config, database);
       try (Stream<Path> walk = Files.walk(storage)) {
         walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());

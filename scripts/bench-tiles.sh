@@ -1,0 +1,5 @@
+#!/usr/bin/env bash
+# Per-tile CPU stages of the detection engine, each timed alone on one core (src/test/java/io/osprey/bench/
+# TileStagesBenchmark.java). Needs ../shared (models and images) or OSPREY_SHARED.
+# e.g. scripts/bench-tiles.sh --rounds 5 --reps 5 [--slice 640] [--models yolox_nano]
+exec "$(dirname "$0")/bench.sh" TileStagesBenchmark "$@"

@@ -1,0 +1,367 @@
+package io.osprey.bench;
+
+import static org.bytedeco.opencv.global.opencv_imgcodecs.IMREAD_COLOR;
+import static org.bytedeco.opencv.global.opencv_imgcodecs.imread;
+
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OnnxValue;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtSession;
+import io.osprey.inference.Boxes;
+import io.osprey.inference.Detection;
+import io.osprey.inference.DetectionEngine;
+import io.osprey.inference.DetectionParams;
+import io.osprey.inference.Letterbox;
+import io.osprey.inference.MatchMetric;
+import io.osprey.inference.MergeType;
+import io.osprey.inference.Merging;
+import io.osprey.inference.ModelRegistry;
+import io.osprey.inference.NativeLibraries;
+import io.osprey.inference.OnnxModel;
+import io.osprey.inference.OrtRuntime;
+import io.osprey.inference.Slicing;
+import io.osprey.inference.TensorDecoder;
+import io.osprey.inference.TilePreparer;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.IntPredicate;
+import static org.bytedeco.opencv.global.opencv_imgproc.INTER_LINEAR;
+import static org.bytedeco.opencv.global.opencv_imgproc.resize;
+import static org.bytedeco.opencv.global.opencv_imgproc.sepFilter2D;
+
+import org.bytedeco.opencv.global.opencv_core;
+import org.bytedeco.opencv.opencv_core.Mat;
+
+/**
+ * Every per-tile CPU stage of {@link DetectionEngine} timed alone on the calling thread, OpenCV limited to one
+ * thread, so the sum is the CPU a tile costs one core besides inference:
+ * <ul>
+ *   <li>decode: the image file to BGR pixels ({@code imread}), the image's time divided by its tiles;</li>
+ *   <li>slicing: {@link DetectionEngine#windows}, per tile;</li>
+ *   <li>resize: {@link TilePreparer.Source#fit} as the engine runs it (antialiasing filter, once per image for the
+ *       slices, and bilinear resize of each window);</li>
+ *   <li>fill: {@link TilePreparer#fill} (channel split, scale and float conversion into the tensor, padding);</li>
+ *   <li>out decode: {@link TensorDecoder#decode} on the model's real output for that tile;</li>
+ *   <li>tile NMS: the per-tile NMS and the shift/clip into image pixels, as the engine does them;</li>
+ *   <li>merge: SAHI's merge of all tiles' detections, per tile.</li>
+ * </ul>
+ * Each stage runs over all the image's windows {@code --reps} times per round; the figure is the median round, in
+ * CPU time of the calling thread (not wall time), so that other work on a shared machine does not count.
+ * Inference is run once per tile beforehand only to get real outputs to decode.
+ *
+ * <p>Usage: {@code scripts/bench-tiles.sh [--models a,b] [--images x,y] [--rounds N] [--reps N] [--slice PX]
+ * [--cv-threads N]}
+ */
+public final class TileStagesBenchmark {
+  private static final String[] STAGES = {"decode", "slicing", "resize", "fill", "out decode", "tile NMS", "merge"};
+  /** Measured alongside but not part of the total: the same stage as it was before (see {@link Before}). */
+  private static final String[] BEFORE = {"resize was", "decode was"};
+
+  public static void main(String[] args) throws Exception {
+    List<String> models = List.of("yolov8n_int8", "yolox_nano");
+    List<String> images = List.of("terrain1.jpg", "small-vehicles1.jpeg");
+    int rounds = 5;
+    int reps = 5;
+    Integer slice = null;
+    int cvThreads = 1;
+    for (int i = 0; i < args.length; i++) {
+      switch (args[i]) {
+        case "--models" -> models = List.of(args[++i].split(","));
+        case "--images" -> images = List.of(args[++i].split(","));
+        case "--rounds" -> rounds = Integer.parseInt(args[++i]);
+        case "--reps" -> reps = Integer.parseInt(args[++i]);
+        case "--slice" -> slice = Integer.parseInt(args[++i]);
+        case "--cv-threads" -> cvThreads = Integer.parseInt(args[++i]);
+        default -> throw new IllegalArgumentException("unknown argument " + args[i]);
+      }
+    }
+    Path shared = Path.of(System.getenv().getOrDefault("OSPREY_SHARED", "../shared"));
+    NativeLibraries.configure(Path.of("target", "native-cache").toAbsolutePath());
+    opencv_core.setNumThreads(cvThreads);
+    ModelRegistry registry = new ModelRegistry(new OrtRuntime(OrtRuntime.Device.CPU, 1, 1),
+        shared.resolve("models"), models.get(0));
+    System.out.printf("machine: %d cores, %s %s, java %s; OpenCV threads %d; rounds %d x reps %d; slicing %s%n",
+        Runtime.getRuntime().availableProcessors(), System.getProperty("os.name"), System.getProperty("os.arch"),
+        System.getProperty("java.version"), opencv_core.getNumThreads(), rounds, reps,
+        slice == null ? "SAHI auto, 0.2 overlap, full-image pass" : slice + " px, 0.2 overlap, full-image pass");
+    System.out.printf("%-13s %-21s %5s", "model", "image", "tiles");
+    for (String s : STAGES) {
+      System.out.printf(" %10s", s);
+    }
+    System.out.printf(" %10s %9s %10s %10s%n", "total", "tiles/s", BEFORE[0], BEFORE[1]);
+    for (String modelName : models) {
+      OnnxModel model = registry.get(modelName);
+      for (String imageName : images) {
+        DetectionParams params = DetectionParams.defaults();
+        if (slice != null) {
+          params = params.withSlices(slice, slice, 0.2, 0.2);
+        }
+        measure(model, shared.resolve("data/images").resolve(imageName), params, rounds, reps);
+      }
+    }
+    registry.close();
+  }
+
+  private static void measure(OnnxModel model, Path file, DetectionParams params, int rounds, int reps)
+      throws Exception {
+    Mat image = imread(file.toString(), IMREAD_COLOR);
+    int width = image.cols();
+    int height = image.rows();
+    List<Slicing.Window> windows = DetectionEngine.windows(width, height, params);
+    int n = windows.size();
+    int plane = 3 * model.inputWidth() * model.inputHeight();
+    FloatBuffer tensor = direct(plane);
+    FloatBuffer output = direct(model.outputRows() * model.outputCols());
+    OrtEnvironment env = OrtEnvironment.getEnvironment();
+    IntPredicate all = c -> true;
+    TilePreparer preparer = new TilePreparer(model.layout(), model.inputWidth(), model.inputHeight());
+    TilePreparer.Planes planes = new TilePreparer.Planes(tensor, 0, model.inputWidth(), model.inputHeight());
+    Letterbox[] boxes = new Letterbox[n];
+    Mat[] fitted = new Mat[n];
+    FloatBuffer[] outputs = new FloatBuffer[n];
+    List<List<Detection>> decoded = new ArrayList<>();
+    try (OnnxTensor input = OnnxTensor.createTensor(env, tensor,
+             new long[] {1, 3, model.inputHeight(), model.inputWidth()});
+         OnnxTensor pinned = OnnxTensor.createTensor(env, output, new long[] {1, model.outputRows(),
+             model.outputCols()})) {
+      for (int k = 0; k < n; k++) {
+        boxes[k] = preparer.letterbox(windows.get(k));
+        fitted[k] = preparer.fit(image, windows.get(k), boxes[k]).clone();
+        preparer.fill(fitted[k], boxes[k], planes);
+        try (OrtSession.Result ignored = model.session().run(Map.of(model.inputName(), input), Set.of(),
+            Map.<String, OnnxValue>of(model.outputName(), pinned))) {
+          outputs[k] = direct(output.capacity());
+          outputs[k].put(output.duplicate().rewind());
+        }
+        decoded.add(TensorDecoder.decode(model.layout(), outputs[k], 0, model.outputRows(), model.outputCols(),
+            boxes[k], params.confidence(), all, model.classNames()));
+      }
+    }
+    List<Detection> placedAll = new ArrayList<>();
+    for (int k = 0; k < n; k++) {
+      placedAll.addAll(perTile(model, params, decoded.get(k), windows.get(k), width, height));
+    }
+
+    long[][] nanos = new long[STAGES.length + BEFORE.length][rounds];
+    Before before = new Before();
+    long sink = 0;
+    long[] fullPass = new long[rounds + 1];
+    for (int r = -1; r < rounds; r++) { // round -1 warms up the JIT and is not counted
+      long[] t = new long[STAGES.length + BEFORE.length];
+      for (int rep = 0; rep < reps; rep++) {
+        long t0 = cpu();
+        Mat again = imread(file.toString(), IMREAD_COLOR);
+        t[0] += cpu() - t0;
+        sink += again.cols();
+        again.close();
+
+        t0 = cpu();
+        sink += DetectionEngine.windows(width, height, params).size();
+        t[1] += cpu() - t0;
+
+        t0 = cpu();
+        try (TilePreparer.Source source = preparer.source(image)) {
+          for (int k = 0; k < n; k++) {
+            long tk = cpu();
+            sink += source.fit(windows.get(k), preparer.letterbox(windows.get(k))).cols();
+            if (k == n - 1 && n > 1) {
+              fullPass[r + 1] += cpu() - tk;
+            }
+          }
+        }
+        t[2] += cpu() - t0;
+
+        t0 = cpu();
+        for (int k = 0; k < n; k++) {
+          preparer.fill(fitted[k], boxes[k], planes);
+        }
+        t[3] += cpu() - t0;
+
+        t0 = cpu();
+        for (int k = 0; k < n; k++) {
+          sink += TensorDecoder.decode(model.layout(), outputs[k], 0, model.outputRows(), model.outputCols(),
+              boxes[k], params.confidence(), all, model.classNames()).size();
+        }
+        t[4] += cpu() - t0;
+
+        t0 = cpu();
+        for (int k = 0; k < n; k++) {
+          sink += perTile(model, params, decoded.get(k), windows.get(k), width, height).size();
+        }
+        t[5] += cpu() - t0;
+
+        t0 = cpu();
+        sink += Merging.merge(placedAll, params.postprocessType(), params.matchMetric(), params.matchThreshold(),
+            params.classAgnostic()).size();
+        t[6] += cpu() - t0;
+
+        t0 = cpu();
+        for (int k = 0; k < n; k++) {
+          sink += before.fit(image, windows.get(k), boxes[k]).cols();
+        }
+        t[7] += cpu() - t0;
+
+        t0 = cpu();
+        if (model.layout() == io.osprey.inference.ModelLayout.YOLOV8) {
+          for (int k = 0; k < n; k++) {
+            sink += before.yolov8Candidates(outputs[k], model.outputRows(), model.outputCols(), params.confidence());
+          }
+        }
+        t[8] += cpu() - t0;
+      }
+      if (r >= 0) {
+        for (int s = 0; s < t.length; s++) {
+          nanos[s][r] = t[s];
+        }
+      }
+    }
+    System.out.printf("%-13s %-21s %5d", model.name(), file.getFileName(), n);
+    double total = 0;
+    double[] ms = new double[nanos.length];
+    for (int s = 0; s < nanos.length; s++) {
+      long[] sorted = nanos[s].clone();
+      Arrays.sort(sorted);
+      ms[s] = sorted[rounds / 2] / 1e6 / reps / n;
+    }
+    for (int s = 0; s < STAGES.length; s++) {
+      total += ms[s];
+      System.out.printf(" %10.3f", ms[s]);
+    }
+    long[] full = Arrays.copyOfRange(fullPass, 1, rounds + 1);
+    Arrays.sort(full);
+    System.out.printf(" %10.3f %9.0f %10.3f %10s   (full-image pass resize: %.2f ms per image)%s%n", total,
+        1000 / total, ms[7], model.layout() == io.osprey.inference.ModelLayout.YOLOV8 ? String.format("%.3f", ms[8])
+            : "-", full[rounds / 2] / 1e6 / reps, sink == 42 ? " " : "");
+    before.close();
+    for (Mat m : fitted) {
+      m.close();
+    }
+    planes.close();
+    preparer.close();
+    image.close();
+  }
+
+  /** What the engine does to one tile's detections after decoding: per-tile NMS, then shift and clip. */
+  private static List<Detection> perTile(OnnxModel model, DetectionParams params, List<Detection> tile,
+                                         Slicing.Window w, int width, int height) {
+    if (!model.layout().selectsItself() && tile.size() > 1) {
+      tile = Merging.merge(tile, MergeType.NMS, MatchMetric.IOU, params.modelNmsIou(), false);
+    }
+    List<Detection> placed = new ArrayList<>(tile.size());
+    for (Detection d : tile) {
+      Detection p = Boxes.clip(Boxes.shift(d, w.x1(), w.y1()), width, height);
+      if (p != null && p.area() >= params.minBoxArea()) {
+        placed.add(p);
+      }
+    }
+    return placed;
+  }
+
+  /**
+   * The two stages as they were before the per-tile work was cut (commit 1c604f9), kept here so that each run
+   * measures before and after side by side: the resize filtered every source pixel with the full-width triangle,
+   * and the YOLOv8 decode copied all class scores out and kept an argmax for every anchor.
+   */
+  static final class Before implements AutoCloseable {
+    private final Mat blurred = new Mat();
+    private final Mat resized = new Mat();
+    private Mat kernel;
+    private double support;
+
+    Mat fit(Mat image, Slicing.Window window, Letterbox box) {
+      Mat source = image.apply(new org.bytedeco.opencv.opencv_core.Rect(window.x1(), window.y1(), window.width(),
+          window.height()));
+      Mat input = source;
+      if (box.scale() < 1.0) {
+        sepFilter2D(source, blurred, -1, triangle(1.0 / box.scale()), triangle(1.0 / box.scale()));
+        input = blurred;
+      }
+      resize(input, resized, new org.bytedeco.opencv.opencv_core.Size(box.resizedWidth(), box.resizedHeight()),
+          0, 0, INTER_LINEAR);
+      source.close();
+      return resized;
+    }
+
+    private Mat triangle(double s) {
+      if (kernel != null && support == s) {
+        return kernel;
+      }
+      int radius = Math.max(0, (int) Math.ceil(s) - 1);
+      float[] w = new float[2 * radius + 1];
+      float sum = 0;
+      for (int k = -radius; k <= radius; k++) {
+        w[k + radius] = (float) Math.max(0, 1 - Math.abs(k) / s);
+        sum += w[k + radius];
+      }
+      kernel = new Mat(w.length, 1, opencv_core.CV_32FC1);
+      try (org.bytedeco.javacpp.FloatPointer data = new org.bytedeco.javacpp.FloatPointer(kernel.data())) {
+        for (int i = 0; i < w.length; i++) {
+          data.put(i, w[i] / sum);
+        }
+      }
+      support = s;
+      return kernel;
+    }
+
+    private float[] scores = new float[0];
+
+    int yolov8Candidates(FloatBuffer out, int rows, int anchors, float threshold) {
+      int classes = rows - 4;
+      if (scores.length < classes * anchors) {
+        scores = new float[classes * anchors];
+      }
+      out.get(4 * anchors, scores, 0, classes * anchors);
+      float[] bestScore = new float[anchors];
+      int[] bestClass = new int[anchors];
+      System.arraycopy(scores, 0, bestScore, 0, anchors);
+      for (int c = 1; c < classes; c++) {
+        int row = c * anchors;
+        for (int a = 0; a < anchors; a++) {
+          float v = scores[row + a];
+          if (v > bestScore[a]) {
+            bestScore[a] = v;
+            bestClass[a] = c;
+          }
+        }
+      }
+      int found = 0;
+      for (int a = 0; a < anchors; a++) {
+        if (bestScore[a] >= threshold) {
+          found += 1 + bestClass[a]; // uses the argmax, so the JIT keeps it
+        }
+      }
+      return found;
+    }
+
+    @Override
+    public void close() {
+      blurred.close();
+      resized.close();
+      if (kernel != null) {
+        kernel.close();
+      }
+    }
+  }
+
+  private static final java.lang.management.ThreadMXBean THREADS =
+      java.lang.management.ManagementFactory.getThreadMXBean();
+
+  /**
+   * This thread's CPU time: on a machine shared with other work, wall time counts the time the thread waited for a
+   * core; CPU time counts only what the stage cost. (Every stage runs on this thread, OpenCV on one thread.)
+   */
+  private static long cpu() {
+    return THREADS.getCurrentThreadCpuTime();
+  }
+
+  private static FloatBuffer direct(int floats) {
+    return ByteBuffer.allocateDirect(floats * 4).order(ByteOrder.nativeOrder()).asFloatBuffer();
+  }
+}
