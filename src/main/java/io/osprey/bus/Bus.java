@@ -107,8 +107,9 @@ public final class Bus {
 
   /**
    * Annotation events as the event hub reads them back from the shared log (produced by any instance), published
-   * locally to this instance's event streams; each stream consumes them on its own connection's context. Body
-   * {@link LoggedEvent}, passed by reference ({@link #registerLocalCodecs}).
+   * locally to this instance's event streams. Each HTTP instance consumes them once, on its own context, and hands
+   * every entry to the streams of its connections (a consumer per connection would cost a message, a task and its
+   * metrics per subscriber and event). Body {@link LoggedEvent}, passed by reference ({@link #registerLocalCodecs}).
    */
   public static final String EVENTS_ANNOTATIONS = "osprey.events.annotations";
 
@@ -126,11 +127,18 @@ public final class Bus {
   public static final String EVENTS_JOB_RESYNC = "osprey.events.jobs.resync";
 
   /**
-   * One entry of the shared annotation event log: its id (the SSE event id), the event (or control) JSON, and its
-   * SSE frame, encoded once for every subscriber. {@code control}: a reset entry every subscriber gets whatever its
-   * filter. Shared between contexts: nobody modifies {@code event}.
+   * One entry of the shared annotation event log: its id (the SSE event id, "ms-seq", also held as the two numbers
+   * {@code ms} and {@code seq} so that streams compare positions without parsing text), the event (or control) JSON,
+   * and its SSE frame, encoded to bytes once for every subscriber (each connection writes the same buffer).
+   * {@code control}: a reset entry every subscriber gets whatever its filter. Shared between contexts: nobody modifies
+   * {@code event} or {@code frame}.
    */
-  public record LoggedEvent(String id, JsonObject event, String frame, boolean control) {
+  public record LoggedEvent(String id, long ms, long seq, JsonObject event, Buffer frame, boolean control) {
+    /** Negative, zero or positive as this entry comes before, at or after the position {@code ms}-{@code seq}. */
+    public int compareTo(long otherMs, long otherSeq) {
+      int c = Long.compare(ms, otherMs);
+      return c != 0 ? c : Long.compare(seq, otherSeq);
+    }
   }
 
   /** A job's new status JSON (the job status DTO, with {@code job_id}). Shared between contexts: read only. */

@@ -18,8 +18,8 @@ import org.slf4j.LoggerFactory;
 /**
  * One per API instance: follows the shared annotation event log (a blocking XREAD on a connection of its own) and
  * job status changes (PSUBSCRIBE), and publishes each on this instance's local event bus
- * ({@link Bus#EVENTS_ANNOTATIONS}, {@link Bus#EVENTS_JOB_STATUS}), where every event stream consumes it on its own
- * connection's context. Reading the shared log rather than {@link Bus#ANNOTATION_EVENTS} is what makes an event
+ * ({@link Bus#EVENTS_ANNOTATIONS}, {@link Bus#EVENTS_JOB_STATUS}): each HTTP instance takes annotation events once
+ * and hands them to its connections' streams, each job stream consumes job changes on its own connection's context. Reading the shared log rather than {@link Bus#ANNOTATION_EVENTS} is what makes an event
  * produced by any instance reach the subscribers of every instance.
  */
 public final class EventHub extends VerticleBase {

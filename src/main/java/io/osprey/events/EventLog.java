@@ -2,6 +2,7 @@ package io.osprey.events;
 
 import io.osprey.bus.Bus.LoggedEvent;
 import io.vertx.core.Future;
+import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.JsonObject;
 import io.vertx.redis.client.Command;
 import io.vertx.redis.client.Redis;
@@ -23,8 +24,8 @@ public final class EventLog {
   static final String CONTROL_FIELD = "c";
 
   /**
-   * One logged event, with its SSE frame made once: the hub hands the same entry to every subscriber, and encoding
-   * per subscriber would repeat the work thousands of times per event. The frame is a default-type SSE frame
+   * One logged event, with its SSE frame made once, as bytes: the hub hands the same entry to every subscriber, and
+   * encoding per subscriber would repeat the work (JSON, then UTF-8) thousands of times per event. The frame is a default-type SSE frame
    * ({@code id:} and {@code data:}, no {@code event:} line, so EventSource.onmessage gets it) whose JSON has
    * {@code "type"}: {@code "annotation"} before the AnnotationEventDto fields, or {@code "reset"} for a control
    * entry, which every subscriber gets whatever its filter.
@@ -33,7 +34,9 @@ public final class EventLog {
     JsonObject body = new JsonObject(json);
     boolean control = CONTROL_FIELD.equals(field);
     JsonObject data = control ? body : new JsonObject().put("type", "annotation").mergeIn(body);
-    return new LoggedEvent(id, body, EventStreams.frame(id, data), control);
+    int dash = id.indexOf('-');
+    return new LoggedEvent(id, Long.parseLong(id.substring(0, dash)), Long.parseLong(id.substring(dash + 1)), body,
+        Buffer.buffer(EventStreams.frame(id, data), "UTF-8"), control);
   }
 
   private final Redis redis;
