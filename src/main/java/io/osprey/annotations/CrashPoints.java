@@ -21,6 +21,11 @@ public final class CrashPoints {
 
   /** The outbox drainer: after the broker confirmed a batch, before its rows are deleted. */
   public static final String OUTBOX_AFTER_CONFIRM = "outbox.after_confirm";
+  /**
+   * The outbox drainer: after the broker confirmed a batch while the next batch was already sent, before the first
+   * batch's rows are deleted (two batches in flight).
+   */
+  public static final String OUTBOX_AFTER_CONFIRM_NEXT_SENT = "outbox.after_confirm_next_sent";
 
   private CrashPoints() {
   }

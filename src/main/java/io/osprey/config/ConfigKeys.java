@@ -180,7 +180,8 @@ public final class ConfigKeys {
         + " or /media/batch (streamed to disk; one byte more gets 413).");
     num("media.max_files", Type.INT, 1, 10000, "Most files in one POST /media/batch.");
     bool("outbox.enabled", "Run an outbox drainer in this API process (several may run; one publishes at a time).");
-    num("outbox.batch_size", Type.INT, 1, 10000, "Outbox rows published per round trip to the broker.");
+    num("outbox.batch_size", Type.INT, 1, 10000, "Outbox rows per drain batch (three PostgreSQL statements each);"
+        + " two batches are in flight, the next one read and sent while the broker confirms the previous one.");
     num("outbox.poll_interval_ms", Type.INT, 10, 3600000, "Safety-net polling of the outbox; new rows wake the"
         + " drainer at once through PostgreSQL NOTIFY.");
     num("outbox.confirm_timeout_seconds", Type.INT, 1, 3600,

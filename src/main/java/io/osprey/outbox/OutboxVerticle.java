@@ -11,6 +11,7 @@ import io.osprey.annotations.PathResolver;
 import io.osprey.outbox.OutboxRepository.AnnotationInfo;
 import io.osprey.outbox.OutboxRepository.OutboxRow;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.WorkerExecutor;
 import io.vertx.core.json.JsonObject;
@@ -39,6 +40,8 @@ import org.slf4j.LoggerFactory;
  *   <li>the leader gives rows their publishing ids when it leases them, in publish order, from a counter per
  *   producer name; a row keeps its id until it is confirmed and deleted, so a re-publish after a crash between
  *   confirm and delete is dropped by the broker's deduplication; rows whose send failed get new, higher ids;</li>
+ *   <li>a batch costs three statements (read rows with their annotations, assign ids, delete), and two batches are
+ *   in flight: the next one is read, built and sent while the broker confirms the previous one;</li>
  *   <li>new rows wake the leader through LISTEN/NOTIFY; a poll is the safety net; while the broker is away it backs
  *   off (doubling up to outbox.max_backoff_ms) and resumes by itself.</li>
  * </ul>
@@ -47,10 +50,12 @@ public final class OutboxVerticle extends VerticleBase {
   private static final Logger LOG = LoggerFactory.getLogger(OutboxVerticle.class);
   public static final String CHANNEL = "osprey_outbox";
   /**
-   * Bodies built per round, at most (one larger message still goes alone): images may be 50 MB each, and a round
-   * holds every body of its batch in memory until the broker confirms.
+   * Bodies built per batch, at most (one larger message still goes alone): images may be 50 MB each, a batch holds
+   * every body in memory until the broker confirms, and two batches are in flight: 64 MiB in all.
    */
-  private static final long ROUND_BYTES = 64L << 20;
+  private static final long ROUND_BYTES = 32L << 20;
+  /** Batches per run before the run hands back to the event loop and starts another (see {@link #run()}). */
+  private static final int BATCHES_PER_RUN = 64;
 
   private final OutboxSettings settings;
   private final OutboxRepository repo;
@@ -82,7 +87,10 @@ public final class OutboxVerticle extends VerticleBase {
   private long nextAttemptAt;
   private volatile String lastError;
   private StreamPublisher publisher;
+  private Future<StreamPublisher> connectingPublisher;
   private long brokerLast = -1;
+  /** Whether rows may still carry publishing ids from a crash or a failed run (publish those first). */
+  private boolean recovering = true;
 
   public OutboxVerticle(OutboxSettings settings, OutboxRepository repo, PathResolver paths, MeterRegistry registry) {
     this.settings = settings;
@@ -208,6 +216,7 @@ public final class OutboxVerticle extends VerticleBase {
     }
     leaderConnection = null;
     leaderGauge.set(0);
+    recovering = true;
     if (!stopping) {
       LOG.warn("outbox drainer: lost the database connection holding the leader lock; will try to lead again");
       closePublisher();
@@ -226,7 +235,7 @@ public final class OutboxVerticle extends VerticleBase {
     }
   }
 
-  /** One round at a time; a wake-up during a round runs another round after it. */
+  /** One run at a time; a wake-up during a run runs another after it. */
   private void drain() {
     if (leaderConnection == null || stopping) {
       return;
@@ -240,9 +249,11 @@ public final class OutboxVerticle extends VerticleBase {
     }
     draining = true;
     again = false;
-    round().onComplete(r -> {
+    run().onComplete(r -> {
       draining = false;
       if (r.failed()) {
+        // Rows a failed run left with publishing ids are published first, under those ids, next time.
+        recovering = true;
         backoffMs = backoffMs == 0 ? Math.min(500, maxBackoffMs) : Math.min(backoffMs * 2, maxBackoffMs);
         nextAttemptAt = System.currentTimeMillis() + backoffMs;
         lastError = r.cause().getMessage();
@@ -256,38 +267,97 @@ public final class OutboxVerticle extends VerticleBase {
       }
       backoffMs = 0;
       lastError = null;
-      if (r.result() > 0 || again) {
+      if (r.result() || again) {
         vertx.runOnContext(v -> drain());
       }
     });
   }
 
-  /** Publishes one batch; answers how many rows left the outbox. */
-  private Future<Integer> round() {
+  /**
+   * Publishes what is ready: first any rows that still carry publishing ids (a crash or a failed run left them),
+   * then new batches, two in flight. Answers whether it stopped with rows maybe left (after
+   * {@link #BATCHES_PER_RUN} batches, so that the chain of futures stays short).
+   */
+  private Future<Boolean> run() {
+    return ensurePublisher().compose(p -> (recovering ? recover(p) : Future.<Void>succeededFuture())
+        .compose(v -> pipeline(p, null, BATCHES_PER_RUN)));
+  }
+
+  /** Re-publishes leased rows in publishing-id order, one batch at a time, until there are none. */
+  private Future<Void> recover(StreamPublisher p) {
     return repo.leased(batch).compose(leased -> {
-      if (!leased.isEmpty()) {
-        // A previous leader (or this one) died or failed between assigning and deleting: same ids again.
-        Map<Long, Long> ids = new HashMap<>();
-        leased.forEach(r -> ids.put(r.id(), r.publishingId()));
-        return ensurePublisher().compose(p -> materialize(leased, false).compose(ready -> publish(p, ready, ids)));
+      if (leased.isEmpty()) {
+        recovering = false;
+        return Future.succeededFuture();
       }
-      return repo.next(batch).compose(rows -> rows.isEmpty() ? Future.succeededFuture(0)
-          : ensurePublisher().compose(p -> materialize(rows, true).compose(ready -> repo.assign(producerName,
-              ready.stream().map(m -> m.row().id()).toList(), brokerLast).compose(ids -> publish(p, ready, ids)))));
+      // A previous leader (or this one) died or failed between assigning and deleting: same ids again.
+      Map<Long, Long> ids = new HashMap<>();
+      leased.forEach(r -> ids.put(r.id(), r.publishingId()));
+      return materialize(leased, false).compose(ready -> send(p, ready, ids))
+          .compose(sent -> settle(sent, false)).compose(n -> recover(p));
     });
+  }
+
+  /** A batch that was claimed: how many rows, and what was sent of them (null when none was). */
+  private record Claimed(int rows, Sent sent) {
+  }
+
+  /** Messages handed to the client, and their outcomes to come (one flag per row of {@code ready}). */
+  private record Sent(List<Ready> ready, Future<boolean[]> outcomes) {
+  }
+
+  /**
+   * Claims and sends the next batch while the previous one ({@code inFlight}) waits for its confirms, then
+   * settles the previous one (deletes what the broker confirmed), and goes on with the one just sent. At most
+   * two batches are in flight; publishing ids grow along the sends, so whatever a crash leaves is a tail of
+   * publishing ids that the next leader re-sends in order, and the broker drops the part it already has.
+   */
+  private Future<Boolean> pipeline(StreamPublisher p, Sent inFlight, int batchesLeft) {
+    if (batchesLeft == 0) {
+      return settle(inFlight, false).map(true);
+    }
+    return claim(p).transform(claimed -> {
+      if (claimed.failed()) {
+        return settleQuietly(inFlight).compose(x -> Future.failedFuture(claimed.cause()));
+      }
+      Claimed next = claimed.result();
+      return settle(inFlight, next.sent() != null).transform(previous -> {
+        if (previous.failed()) {
+          return settleQuietly(next.sent()).compose(x -> Future.failedFuture(previous.cause()));
+        }
+        if (next.rows() == 0) {
+          return Future.succeededFuture(false);
+        }
+        return pipeline(p, next.sent(), batchesLeft - 1);
+      });
+    });
+  }
+
+  /** Reads the next rows, builds their bodies, gives them publishing ids, and sends them. */
+  private Future<Claimed> claim(StreamPublisher p) {
+    return repo.next(batch).compose(rows -> rows.isEmpty() ? Future.succeededFuture(new Claimed(0, null))
+        : materialize(rows, true).compose(ready -> ready.isEmpty() ? Future.succeededFuture((Sent) null)
+            : repo.assign(producerName, ready.stream().map(m -> m.row().id()).toList(), brokerLast)
+                .compose(ids -> send(p, ready, ids)))
+            .map(sent -> new Claimed(rows.size(), sent)));
   }
 
   private Future<StreamPublisher> ensurePublisher() {
     if (publisher != null) {
       return Future.succeededFuture(publisher);
     }
-    return executor.executeBlocking(() -> new StreamPublisher(settings, frames)).map(p -> {
+    if (connectingPublisher != null) {
+      // The start and a first wake-up may both ask: one connection, one producer of this name.
+      return connectingPublisher;
+    }
+    connectingPublisher = executor.executeBlocking(() -> new StreamPublisher(settings, frames)).map(p -> {
       publisher = p;
       brokerLast = p.lastPublishingId();
       LOG.info("outbox drainer: connected to stream {}; the broker's last publishing id for {} is {}", stream,
           producerName, brokerLast);
       return p;
-    });
+    }).onComplete(x -> connectingPublisher = null);
+    return connectingPublisher;
   }
 
   /** A row turned into its message body, ready for a publishing id. */
@@ -296,61 +366,59 @@ public final class OutboxVerticle extends VerticleBase {
 
   /**
    * Builds the message bodies (reading images off the event loop). A Created row whose image is not there yet is
-   * held, and so is every later row of this batch about the same annotations; with {@code mayHold} false (rows
-   * that already carry publishing ids) nothing is held: the image is sent if present, else flagged.
+   * held, and every later row of this batch about the same annotations is left for a later read (which skips rows
+   * behind a held one); with {@code mayHold} false (rows that already carry publishing ids) nothing is held: the
+   * image is sent if present, else flagged.
    */
   private Future<List<Ready>> materialize(List<OutboxRow> rows, boolean mayHold) {
-    Future<Map<String, AnnotationInfo>> infos = repo.annotations(rows.stream()
-        .flatMap(r -> r.annotationIds().size() == 1 ? r.annotationIds().stream() : java.util.stream.Stream.empty())
-        .distinct().toList());
-    Future<Directories> roots = paths.get();
-    return Future.all(infos, roots).compose(x -> {
-      Map<String, AnnotationInfo> info = infos.result();
-      Directories dirs = roots.result();
-      return executor.executeBlocking(() -> {
-        List<Ready> ready = new ArrayList<>();
-        List<Object[]> holds = new ArrayList<>();
-        Set<String> blocked = new HashSet<>();
-        long bytes = 0;
-        for (OutboxRow row : rows) {
-          if (bytes >= ROUND_BYTES) {
-            // The rest waits for the next round, which follows at once; stopping here keeps the order.
-            break;
-          }
-          if (mayHold && row.annotationIds().stream().anyMatch(blocked::contains)) {
-            holds.add(new Object[] {row.id(), 0.5, "an earlier change of the same annotation is held"});
-            blocked.addAll(row.annotationIds());
-            continue;
-          }
-          Built built = build(row, info, dirs, mayHold);
-          if (built.holdSeconds > 0) {
-            holds.add(new Object[] {row.id(), built.holdSeconds, built.holdReason});
-            blocked.addAll(row.annotationIds());
-            continue;
-          }
-          ready.add(new Ready(row, built.body, row.operation(), row.annotationIds().size() == 1
-              ? row.annotationIds().get(0) : null, row.annotationIds().size()));
-          bytes += built.body.length;
+    return paths.get().compose(dirs -> executor.executeBlocking(() -> {
+      List<Ready> ready = new ArrayList<>();
+      List<OutboxRepository.Hold> holds = new ArrayList<>();
+      Set<String> blocked = new HashSet<>();
+      long bytes = 0;
+      for (OutboxRow row : rows) {
+        if (bytes >= ROUND_BYTES) {
+          // The rest waits for the next batch, which follows at once; stopping here keeps the order.
+          break;
         }
-        return new Object[] {ready, holds};
-      });
-    }).compose(result -> {
+        if (mayHold && row.annotationIds().stream().anyMatch(blocked::contains)) {
+          // Not sent, and not held either: while the earlier row is held, reading the outbox skips this one.
+          blocked.addAll(row.annotationIds());
+          continue;
+        }
+        Built built = build(row, dirs, mayHold);
+        if (built.holdSeconds > 0) {
+          holds.add(new OutboxRepository.Hold(row.id(), built.holdSeconds, built.holdReason,
+              built.holdReason.equals(IMAGE_PENDING)));
+          blocked.addAll(row.annotationIds());
+          continue;
+        }
+        ready.add(new Ready(row, built.body, row.operation(), row.annotationIds().size() == 1
+            ? row.annotationIds().get(0) : null, row.annotationIds().size()));
+        bytes += built.body.length;
+      }
+      return new Object[] {ready, holds};
+    })).compose(result -> {
       @SuppressWarnings("unchecked")
       List<Ready> ready = (List<Ready>) result[0];
       @SuppressWarnings("unchecked")
-      List<Object[]> holds = (List<Object[]>) result[1];
-      Future<Void> chain = Future.succeededFuture();
-      for (Object[] h : holds) {
-        chain = chain.compose(v -> repo.hold((Long) h[0], ((Number) h[1]).doubleValue(), (String) h[2]));
+      List<OutboxRepository.Hold> holds = (List<OutboxRepository.Hold>) result[1];
+      if (!holds.isEmpty()) {
+        // The files' completion wakes the drainer; this timer is for the holds that nothing else ends.
+        double shortest = holds.stream().mapToDouble(OutboxRepository.Hold::seconds).min().orElse(1);
+        vertx.setTimer(Math.max(10, Math.round(shortest * 1000) + 10), t -> drain());
       }
-      return chain.map(ready);
+      return repo.hold(holds).map(ready);
     });
   }
+
+  /** The hold reason that the annotation's file completion clears (AnnotationRepository#filesState). */
+  private static final String IMAGE_PENDING = "image not written yet";
 
   private record Built(byte[] body, double holdSeconds, String holdReason) {
   }
 
-  private Built build(OutboxRow row, Map<String, AnnotationInfo> info, Directories dirs, boolean mayHold)
+  private Built build(OutboxRow row, Directories dirs, boolean mayHold)
       throws java.io.IOException {
     JsonObject payload = row.payload();
     JsonObject fields = new JsonObject().put("schemaVersion", StreamContract.SCHEMA_VERSION)
@@ -363,7 +431,7 @@ public final class OutboxVerticle extends VerticleBase {
     }
     if (fields.getString("kind").equals("annotation")) {
       String id = row.annotationIds().get(0);
-      AnnotationInfo a = info.get(id);
+      AnnotationInfo a = row.annotation();
       if (a != null) {
         fields.put("name", a.name()).put("source", a.source()).put("createdBy", a.createdBy());
       }
@@ -390,7 +458,7 @@ public final class OutboxVerticle extends VerticleBase {
         } else if (mayHold && !graceOver && a != null && !"missing".equals(a.filesState())) {
           // Files are written just after the commit that woke us; their completion wakes us again (NOTIFY).
           if ("pending".equals(a.filesState())) {
-            return new Built(null, 0.5, "image not written yet");
+            return new Built(null, 0.5, IMAGE_PENDING);
           }
           return new Built(null, Math.max(1, Math.min(5, graceSeconds - ageSeconds)), "image file missing");
         } else {
@@ -407,12 +475,19 @@ public final class OutboxVerticle extends VerticleBase {
     return new Built(StreamContract.encode(fields, null), 0, null);
   }
 
-  private Future<Integer> publish(StreamPublisher p, List<Ready> ready, Map<Long, Long> publishingIds) {
+  /**
+   * Hands the messages to the client on the drainer's one thread (so sends keep the order of publishing ids);
+   * the outcomes complete on this verticle's context, when the last arrives or at the client's confirm timeout
+   * plus a margin.
+   */
+  private Future<Sent> send(StreamPublisher p, List<Ready> ready, Map<Long, Long> publishingIds) {
     if (ready.isEmpty()) {
-      return Future.succeededFuture(0);
+      return Future.succeededFuture(null);
     }
+    Promise<boolean[]> outcomes = Promise.promise();
+    io.vertx.core.Context here = context;
     return executor.executeBlocking(() -> {
-      List<Message> messages = new ArrayList<>();
+      List<Message> messages = new ArrayList<>(ready.size());
       for (Ready r : ready) {
         var props = p.messageBuilder().publishingId(publishingIds.get(r.row().id()))
             .properties().messageId(r.row().id()).contentType(StreamContract.CONTENT_TYPE)
@@ -426,21 +501,48 @@ public final class OutboxVerticle extends VerticleBase {
         }
         messages.add(props.messageBuilder().addData(r.body()).build());
       }
-      return p.publish(messages, nanos -> confirmLatency.record(nanos, TimeUnit.NANOSECONDS));
-    }).compose(ok -> {
+      return p.send(messages, nanos -> confirmLatency.record(nanos, TimeUnit.NANOSECONDS),
+          all -> here.runOnContext(v -> outcomes.tryComplete(all.confirmed())));
+    }).map(pending -> {
+      long timer = vertx.setTimer(p.outcomeDeadline().toMillis(), t -> outcomes.tryComplete(pending.confirmed()));
+      outcomes.future().onComplete(x -> vertx.cancelTimer(timer));
+      return new Sent(ready, outcomes.future());
+    });
+  }
+
+  /**
+   * Waits for a sent batch's outcomes, deletes the confirmed rows and releases the others (they get new ids);
+   * answers how many rows left the outbox, or fails when some were not confirmed.
+   */
+  private Future<Integer> settle(Sent sent, boolean nextInFlight) {
+    if (sent == null) {
+      return Future.succeededFuture(0);
+    }
+    return sent.outcomes().compose(ok -> {
       List<Long> confirmed = new ArrayList<>();
       List<Long> failed = new ArrayList<>();
       for (int i = 0; i < ok.length; i++) {
-        (ok[i] ? confirmed : failed).add(ready.get(i).row().id());
+        (ok[i] ? confirmed : failed).add(sent.ready().get(i).row().id());
       }
       if (!confirmed.isEmpty()) {
         CrashPoints.reach(CrashPoints.OUTBOX_AFTER_CONFIRM);
+        if (nextInFlight) {
+          CrashPoints.reach(CrashPoints.OUTBOX_AFTER_CONFIRM_NEXT_SENT);
+        }
       }
       published.increment(confirmed.size());
       failures.increment(failed.size());
       return repo.delete(confirmed).compose(x -> repo.release(failed)).compose(x -> failed.isEmpty()
           ? Future.succeededFuture(confirmed.size())
           : Future.failedFuture(failed.size() + " of " + ok.length + " messages not confirmed by the broker"));
+    });
+  }
+
+  /** Settles a batch on the way out of a failed run: what the broker confirmed still leaves the outbox. */
+  private Future<Void> settleQuietly(Sent sent) {
+    return settle(sent, false).<Void>mapEmpty().otherwise(e -> {
+      LOG.debug("outbox drainer: settling the other batch in flight failed too: {}", e.toString());
+      return null;
     });
   }
 }

@@ -11,7 +11,9 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicIntegerArray;
+import java.util.function.Consumer;
 import java.util.function.LongConsumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -115,38 +117,81 @@ public final class StreamPublisher implements AutoCloseable {
     return producer.messageBuilder();
   }
 
+  /** How long to wait for a batch's outcomes at most: the confirm timeout, plus a margin for the client's own. */
+  public Duration outcomeDeadline() {
+    return confirmTimeout.plusSeconds(5);
+  }
+
+  /** The outcomes of one batch as they arrive: confirmed by the broker, failed, or not known yet. */
+  public static final class Outcomes {
+    private final AtomicIntegerArray outcome;
+    private final AtomicInteger left;
+    private final Consumer<Outcomes> whenAll;
+
+    private Outcomes(int size, Consumer<Outcomes> whenAll) {
+      this.outcome = new AtomicIntegerArray(size);
+      this.left = new AtomicInteger(size);
+      this.whenAll = whenAll;
+    }
+
+    private void set(int index, boolean confirmed) {
+      if (outcome.compareAndSet(index, 0, confirmed ? 1 : 2) && left.decrementAndGet() == 0) {
+        whenAll.accept(this);
+      }
+    }
+
+    /** One flag per message: confirmed (a deduplicated re-send counts as confirmed), or not (failed or unknown). */
+    public boolean[] confirmed() {
+      boolean[] ok = new boolean[outcome.length()];
+      for (int i = 0; i < ok.length; i++) {
+        ok[i] = outcome.get(i) == 1;
+      }
+      return ok;
+    }
+  }
+
   /**
-   * Sends every message and waits for each outcome (at most the confirm timeout plus a margin). Answers one flag
-   * per message: confirmed by the broker (a deduplicated re-send counts as confirmed) or not.
+   * Sends every message, in this order, without waiting for the broker: {@code whenAll} runs (on a client thread,
+   * or on this one when a send fails at once)
+   * once each message is confirmed or failed. Sends of a later call follow those of an earlier one, so publishing
+   * ids reach the broker in the order they were given. Blocks only while the client's window of unconfirmed
+   * messages is full.
    */
-  public boolean[] publish(List<Message> messages, LongConsumer confirmNanos) throws InterruptedException {
-    AtomicIntegerArray outcome = new AtomicIntegerArray(messages.size());
-    CountDownLatch done = new CountDownLatch(messages.size());
+  public Outcomes send(List<Message> messages, LongConsumer confirmNanos, Consumer<Outcomes> whenAll) {
+    Outcomes outcomes = new Outcomes(messages.size(), whenAll);
+    if (messages.isEmpty()) {
+      whenAll.accept(outcomes);
+      return outcomes;
+    }
     for (int i = 0; i < messages.size(); i++) {
       int index = i;
       long sent = System.nanoTime();
       try {
         producer.send(messages.get(i), status -> {
-          outcome.set(index, status.isConfirmed() ? 1 : 2);
           if (status.isConfirmed()) {
             confirmNanos.accept(System.nanoTime() - sent);
           } else {
             LOG.debug("message {} not confirmed: code {}", index, status.getCode());
           }
-          done.countDown();
+          outcomes.set(index, status.isConfirmed());
         });
       } catch (RuntimeException e) {
         LOG.warn("stream send failed: {}", e.toString());
-        outcome.set(index, 2);
-        done.countDown();
+        outcomes.set(index, false);
       }
     }
-    done.await(confirmTimeout.toMillis() + 5000, TimeUnit.MILLISECONDS);
-    boolean[] ok = new boolean[messages.size()];
-    for (int i = 0; i < ok.length; i++) {
-      ok[i] = outcome.get(i) == 1;
-    }
-    return ok;
+    return outcomes;
+  }
+
+  /**
+   * Sends every message and waits for each outcome (at most the confirm timeout plus a margin). Answers one flag
+   * per message: confirmed by the broker (a deduplicated re-send counts as confirmed) or not.
+   */
+  public boolean[] publish(List<Message> messages, LongConsumer confirmNanos) throws InterruptedException {
+    CountDownLatch done = new CountDownLatch(1);
+    Outcomes outcomes = send(messages, confirmNanos, all -> done.countDown());
+    done.await(outcomeDeadline().toMillis(), TimeUnit.MILLISECONDS);
+    return outcomes.confirmed();
   }
 
   @Override

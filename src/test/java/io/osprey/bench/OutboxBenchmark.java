@@ -31,25 +31,34 @@ import java.util.concurrent.TimeUnit;
  * <ol>
  *   <li>raw floor: the stream client's own producer publishing messages of the drain's size, confirms awaited
  *   (what stream-perf-test measures; that tool is not on Maven Central and could not be fetched here);</li>
- *   <li>drain rate: N annotations created with no drainer running, then a drainer started: rows per second until
- *   the outbox is empty;</li>
+ *   <li>drain rate: N annotations created with no drainer running, their outbox rows copied K times over in SQL
+ *   (each copy a Created message with the same body and image file, so the backlog is N*K real messages without
+ *   N*K HTTP creates), then a drainer started: rows per second until the outbox is empty;</li>
  *   <li>create-to-stream latency: a consumer on the stream, annotations created one at a time; from the create
  *   request being sent to the message reaching the consumer.</li>
  * </ol>
- * Usage: {@code scripts/bench-outbox.sh [--rows N] [--latency-samples N]}
+ * The raw producer publishes as many messages as the drain did, in the same run, and the last lines are the
+ * ratio drain/raw and each goal of issue 19 (drain >= 20,000 messages/s, >= 0.2x raw, create-to-stream p99 < 50
+ * ms) met or not.
+ * Usage: {@code scripts/bench-outbox.sh [--rows N] [--copies K] [--batch B] [--latency-samples N]}
  */
 public final class OutboxBenchmark {
   public static void main(String[] args) throws Exception {
-    int rows = 2000;
+    int created = 1000;
+    int copies = 30;
+    int batch = 0;
     int samples = 300;
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
-        case "--rows" -> rows = Integer.parseInt(args[++i]);
+        case "--rows" -> created = Integer.parseInt(args[++i]);
+        case "--copies" -> copies = Integer.parseInt(args[++i]);
+        case "--batch" -> batch = Integer.parseInt(args[++i]);
         case "--latency-samples" -> samples = Integer.parseInt(args[++i]);
         default -> throw new IllegalArgumentException("unknown argument " + args[i]);
       }
     }
-    byte[][] images = new byte[rows + samples + 50][];
+    final int rows = created * copies;
+    byte[][] images = new byte[created + samples + 50][];
     for (int i = 0; i < images.length; i++) {
       images[i] = Fixtures.uniqueJpeg(900_000 + i);
     }
@@ -64,11 +73,20 @@ public final class OutboxBenchmark {
         new JsonObject().put("outbox", new JsonObject().put("enabled", false)))) {
       String url = service.baseUrl() + "/annotations";
       // 2. Backlog first (no drainer), then one drainer in a peer instance.
-      for (int i = 0; i < rows; i++) {
+      for (int i = 0; i < created; i++) {
         create(client, url, token, images[i], detections);
       }
-      OspreyApp drainer = service.startPeer(Role.API, new JsonObject().put("outbox",
-          new JsonObject().put("enabled", true)));
+      try (var c = service.jdbc(); var s = c.createStatement()) {
+        // The copies follow the originals in id order, as a burst of later changes would.
+        s.execute("INSERT INTO annotation_outbox (operation, annotation_ids, payload, created_at)"
+            + " SELECT o.operation, o.annotation_ids, o.payload, o.created_at FROM annotation_outbox o,"
+            + " generate_series(2, " + copies + ") g ORDER BY g, o.id");
+      }
+      JsonObject outbox = new JsonObject().put("enabled", true);
+      if (batch > 0) {
+        outbox.put("batch_size", batch);
+      }
+      OspreyApp drainer = service.startPeer(Role.API, new JsonObject().put("outbox", outbox));
       // Timed from the first row leaving the outbox (the drainer's start and stream connection excluded).
       long t0 = 0;
       long left;
@@ -79,15 +97,16 @@ public final class OutboxBenchmark {
             t0 = System.nanoTime();
             measured = (int) left;
           }
-          Thread.sleep(5);
+          Thread.sleep(10);
         }
       }
       double drainSeconds = (System.nanoTime() - t0) / 1e9;
       int size = messageSize(service);
       System.out.printf("machine: %d cores, java %s; message body ~%d bytes (Created with a %d-byte JPEG, 5 detections)%n",
           Runtime.getRuntime().availableProcessors(), System.getProperty("java.version"), size, images[0].length);
-      System.out.printf("drain: %d rows in %.2f s = %.0f messages/s%n", measured, drainSeconds,
-          measured / drainSeconds);
+      double drainRate = measured / drainSeconds;
+      System.out.printf("drain: %d rows (%d created x %d copies, batch %s) in %.2f s = %.0f messages/s%n", measured,
+          created, copies, batch > 0 ? Integer.toString(batch) : "from conf/osprey.json", drainSeconds, drainRate);
 
       // 3. Create-to-stream latency with the drainer running.
       Map<String, Long> sent = new ConcurrentHashMap<>();
@@ -107,7 +126,7 @@ public final class OutboxBenchmark {
             }).build();
         Thread.sleep(500);
         for (int i = 0; i < samples; i++) {
-          byte[] img = images[rows + i];
+          byte[] img = images[created + i];
           String id = io.osprey.annotations.ContentId.of(img);
           long start = System.nanoTime();
           sent.put(id, start);
@@ -118,13 +137,19 @@ public final class OutboxBenchmark {
         arrived.await(60, TimeUnit.SECONDS);
         consumer.close();
       }
+      double p99 = pct(latencies, 99);
       System.out.printf("create (HTTP 201): p50 %.1f ms, p99 %.1f ms; create-to-stream: p50 %.1f ms, p99 %.1f ms,"
           + " max %.1f ms (%d samples)%n", pct(createMs, 50), pct(createMs, 99), pct(latencies, 50),
           pct(latencies, 99), pct(latencies, 100), latencies.size());
       TestService.stop(drainer);
 
       // 1. Raw floor: the client's producer alone, same body size, confirms awaited.
-      raw(service, size, rows);
+      double rawRate = raw(service, size, rows);
+      System.out.printf("RESULT drain %.0f msg/s, raw %.0f msg/s, ratio drain/raw %.3f, create-to-stream p99 %.1f ms%n",
+          drainRate, rawRate, drainRate / rawRate, p99);
+      System.out.printf("goals: drain >= 20000 msg/s %s; ratio >= 0.2 %s; p99 < 50 ms %s%n",
+          drainRate >= 20_000 ? "MET" : "NOT MET", drainRate / rawRate >= 0.2 ? "MET" : "NOT MET",
+          p99 < 50 ? "MET" : "NOT MET");
     }
     System.exit(0);
   }
@@ -153,7 +178,7 @@ public final class OutboxBenchmark {
     }
   }
 
-  private static void raw(TestService service, int size, int count) throws Exception {
+  private static double raw(TestService service, int size, int count) throws Exception {
     String stream = service.config().string("stream.name") + "-raw";
     try (Environment env = StreamPublisher.environment(io.osprey.outbox.OutboxSettings.Broker.from(service.config()))) {
       env.streamCreator().stream(stream).create();
@@ -172,6 +197,7 @@ public final class OutboxBenchmark {
           size, count, s, count / s);
       producer.close();
       env.deleteStream(stream);
+      return count / s;
     }
   }
 
