@@ -222,7 +222,10 @@ class JobLeaseTest {
         .put("max_processing_seconds", 3)));
     try {
       String url = "http://127.0.0.1:" + api.port();
-      String jobId = predict(url, IMAGES, plainConfig());
+      // Small slices: each photo costs many tiles, so the job outlasts the 3 s limit on any machine (the whole-image
+      // pass alone ran 40 photos in under 3 s once tile preparation got cheaper).
+      String jobId = predict(url, IMAGES, plainConfig()
+          .put("sahi", new JsonObject().put("slice_width", 160).put("slice_height", 160)));
       JsonObject failed = Jobs.waitFor(url, jobId, 60_000, "completed", "failed");
       assertEquals("failed", failed.getString("status"), failed.encode());
       JsonObject error = failed.getJsonObject("error");
