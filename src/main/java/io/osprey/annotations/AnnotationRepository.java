@@ -266,46 +266,13 @@ public final class AnnotationRepository {
   }
 
   public Future<Page> list(Query q) {
-    List<String> where = new ArrayList<>();
     Tuple args = Tuple.tuple();
-    if (q.flightId() != null) {
-      args.addString(q.flightId());
-      where.add("flight_id = $" + args.size());
-    }
-    if (q.waypointId() != null) {
-      args.addString(q.waypointId());
-      where.add("waypoint_id = $" + args.size());
-    }
-    if (q.mediaId() != null) {
-      args.addString(q.mediaId());
-      where.add("media_id = $" + args.size());
-    }
-    if (q.statuses().isEmpty()) {
-      where.add("status <> 40");
-    } else {
-      args.addValue(q.statuses().stream().map(s -> (short) s.code()).toArray(Short[]::new));
-      where.add("status = ANY($" + args.size() + ")");
-    }
+    List<String> where = sharedFilters(q.flightId(), q.waypointId(), q.mediaId(), q.statuses(), q.source(), q.from(),
+        q.to(), q.createdBy(), args);
     if (q.classNum() != null) {
       args.addInteger(q.classNum());
       where.add("EXISTS (SELECT 1 FROM detections d WHERE d.annotation_id = annotations.id AND d.class_num = $"
           + args.size() + ")");
-    }
-    if (q.from() != null) {
-      args.addOffsetDateTime(q.from());
-      where.add("created_at >= $" + args.size());
-    }
-    if (q.to() != null) {
-      args.addOffsetDateTime(q.to());
-      where.add("created_at < $" + args.size());
-    }
-    if (q.createdBy() != null) {
-      args.addString(q.createdBy());
-      where.add("created_by = $" + args.size());
-    }
-    if (q.source() != null) {
-      args.addString(q.source());
-      where.add("source = $" + args.size());
     }
     where.add("files_state <> 'purging'");
     String filter = " WHERE " + String.join(" AND ", where);
@@ -334,6 +301,51 @@ public final class AnnotationRepository {
     });
   }
 
+  /**
+   * The filters the listing and the dataset export share, as SQL conditions on {@code annotations} whose values are
+   * appended to {@code args}: deleted annotations only when asked for by status.
+   */
+  private static List<String> sharedFilters(String flightId, String waypointId, String mediaId,
+                                            List<AnnotationStatus> statuses, String source, OffsetDateTime from,
+                                            OffsetDateTime to, String createdBy, Tuple args) {
+    List<String> where = new ArrayList<>();
+    if (flightId != null) {
+      args.addString(flightId);
+      where.add("flight_id = $" + args.size());
+    }
+    if (waypointId != null) {
+      args.addString(waypointId);
+      where.add("waypoint_id = $" + args.size());
+    }
+    if (mediaId != null) {
+      args.addString(mediaId);
+      where.add("media_id = $" + args.size());
+    }
+    if (statuses.isEmpty()) {
+      where.add("status <> 40");
+    } else {
+      args.addValue(statuses.stream().map(st -> (short) st.code()).toArray(Short[]::new));
+      where.add("status = ANY($" + args.size() + ")");
+    }
+    if (source != null) {
+      args.addString(source);
+      where.add("source = $" + args.size());
+    }
+    if (from != null) {
+      args.addOffsetDateTime(from);
+      where.add("created_at >= $" + args.size());
+    }
+    if (to != null) {
+      args.addOffsetDateTime(to);
+      where.add("created_at < $" + args.size());
+    }
+    if (createdBy != null) {
+      args.addString(createdBy);
+      where.add("created_by = $" + args.size());
+    }
+    return where;
+  }
+
   // ------------------------------------------------------------------ dataset export
 
   /**
@@ -360,41 +372,8 @@ public final class AnnotationRepository {
   }
 
   private static String exportFilter(ExportQuery q, Tuple args) {
-    List<String> where = new ArrayList<>();
-    if (q.flightId() != null) {
-      args.addString(q.flightId());
-      where.add("flight_id = $" + args.size());
-    }
-    if (q.waypointId() != null) {
-      args.addString(q.waypointId());
-      where.add("waypoint_id = $" + args.size());
-    }
-    if (q.mediaId() != null) {
-      args.addString(q.mediaId());
-      where.add("media_id = $" + args.size());
-    }
-    if (q.statuses().isEmpty()) {
-      where.add("status <> 40");
-    } else {
-      args.addValue(q.statuses().stream().map(s -> (short) s.code()).toArray(Short[]::new));
-      where.add("status = ANY($" + args.size() + ")");
-    }
-    if (q.source() != null) {
-      args.addString(q.source());
-      where.add("source = $" + args.size());
-    }
-    if (q.from() != null) {
-      args.addOffsetDateTime(q.from());
-      where.add("created_at >= $" + args.size());
-    }
-    if (q.to() != null) {
-      args.addOffsetDateTime(q.to());
-      where.add("created_at < $" + args.size());
-    }
-    if (q.createdBy() != null) {
-      args.addString(q.createdBy());
-      where.add("created_by = $" + args.size());
-    }
+    List<String> where = sharedFilters(q.flightId(), q.waypointId(), q.mediaId(), q.statuses(), q.source(), q.from(),
+        q.to(), q.createdBy(), args);
     if (!q.classes().isEmpty()) {
       args.addValue(q.classes().toArray(Integer[]::new));
       where.add("EXISTS (SELECT 1 FROM detections d WHERE d.annotation_id = annotations.id AND d.class_num = ANY($"

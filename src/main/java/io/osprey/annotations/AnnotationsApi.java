@@ -326,7 +326,8 @@ public final class AnnotationsApi {
     }).onFailure(e -> fail(ctx, e));
   }
 
-  private static OffsetDateTime time(String v, String name, List<String> errors) {
+  /** An ISO-8601 instant, local time (UTC) or date (its start, UTC); the listing and the export read them alike. */
+  static OffsetDateTime time(String v, String name, List<String> errors) {
     if (v == null) {
       return null;
     }

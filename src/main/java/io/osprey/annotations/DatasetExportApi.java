@@ -19,7 +19,6 @@ import io.vertx.ext.web.RoutingContext;
 import io.vertx.pgclient.PgConnectOptions;
 import io.vertx.pgclient.PgConnection;
 import java.time.OffsetDateTime;
-import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -200,24 +199,7 @@ final class DatasetExportApi {
   }
 
   private static OffsetDateTime time(MultiMap p, String name, List<String> errors) {
-    String v = Wire.query(p, name);
-    if (v == null) {
-      return null;
-    }
-    try {
-      return OffsetDateTime.parse(v);
-    } catch (DateTimeParseException e) {
-      try {
-        return java.time.LocalDateTime.parse(v).atOffset(java.time.ZoneOffset.UTC);
-      } catch (DateTimeParseException e2) {
-        try {
-          return java.time.LocalDate.parse(v).atStartOfDay().atOffset(java.time.ZoneOffset.UTC);
-        } catch (DateTimeParseException e3) {
-          errors.add(name + ": must be an ISO-8601 time such as 2026-05-14T10:00:00Z");
-          return null;
-        }
-      }
-    }
+    return AnnotationsApi.time(Wire.query(p, name), name, errors);
   }
 
   /** The export's own connection, in a read-only snapshot, read a page at a time in seq order. */

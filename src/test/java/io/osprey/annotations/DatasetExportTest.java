@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.osprey.auth.Permission;
 import io.osprey.cli.OspreyCli;
 import io.osprey.testing.Assets;
+import io.osprey.testing.ChunkedBody;
 import io.osprey.testing.Fixtures;
 import io.osprey.testing.Http;
 import io.osprey.testing.IntegrationTest;
@@ -18,7 +19,6 @@ import io.osprey.testing.TestService;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.io.ByteArrayInputStream;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -449,14 +449,14 @@ class DatasetExportTest {
       os.flush();
       InputStream in = new java.io.BufferedInputStream(socket.getInputStream());
       Map<String, String> headers = new HashMap<>();
-      String status = line(in);
-      for (String l = line(in); !l.isEmpty(); l = line(in)) {
+      String status = ChunkedBody.line(in);
+      for (String l = ChunkedBody.line(in); !l.isEmpty(); l = ChunkedBody.line(in)) {
         headers.put(l.substring(0, l.indexOf(':')).toLowerCase(Locale.ROOT), l.substring(l.indexOf(':') + 1).strip());
       }
       assertTrue(status.startsWith("HTTP/1.1 200"), status);
       assertEquals("chunked", headers.get("transfer-encoding"));
       assertNull(headers.get("content-length"), "a streamed export has no length up front");
-      InputStream body = new Chunked(in);
+      InputStream body = new ChunkedBody(in);
       byte[] head = body.readNBytes(64 * 1024);
       assertEquals(64 * 1024, head.length);
       // Time for a server that ignored backpressure to run ahead and read every file; no condition to await: a
@@ -534,59 +534,6 @@ class DatasetExportTest {
       }
     }
     return out;
-  }
-
-  private static String line(InputStream in) throws IOException {
-    ByteArrayOutputStream b = new ByteArrayOutputStream();
-    for (int c = in.read(); c != '\n'; c = in.read()) {
-      if (c < 0) {
-        throw new java.io.EOFException();
-      }
-      if (c != '\r') {
-        b.write(c);
-      }
-    }
-    return b.toString(StandardCharsets.US_ASCII);
-  }
-
-  /** The body of a chunked HTTP/1.1 response. */
-  private static final class Chunked extends InputStream {
-    private final InputStream in;
-    private int left;
-    private boolean done;
-
-    Chunked(InputStream in) {
-      this.in = in;
-    }
-
-    @Override
-    public int read() throws IOException {
-      byte[] one = new byte[1];
-      return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
-    }
-
-    @Override
-    public int read(byte[] b, int off, int len) throws IOException {
-      if (done) {
-        return -1;
-      }
-      if (left == 0) {
-        left = Integer.parseInt(line(in).split(";")[0].strip(), 16);
-        if (left == 0) {
-          done = true;
-          return -1;
-        }
-      }
-      int n = in.read(b, off, Math.min(len, left));
-      if (n < 0) {
-        throw new java.io.EOFException("cut off");
-      }
-      left -= n;
-      if (left == 0) {
-        line(in);
-      }
-      return n;
-    }
   }
 
   /**

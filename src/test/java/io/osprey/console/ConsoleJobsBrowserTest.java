@@ -85,6 +85,7 @@ class ConsoleJobsBrowserTest {
       WebDriver driver = browser.driver();
       JavascriptExecutor js = browser.driver();
       WebDriverWait wait = new WebDriverWait(driver, Duration.ofSeconds(30));
+      wait.ignoring(org.openqa.selenium.StaleElementReferenceException.class); // lists re-render as events arrive
 
       // Sign in with a pasted token.
       driver.get(service.baseUrl() + "/console/#/signin");

@@ -82,7 +82,9 @@ class ConsoleReviewBrowserTest {
         create(Fixtures.uniqueJpeg(SEED.incrementAndGet()), 2));
     browser = Browser.open(1280, 900);
     driver = browser.driver();
+    // The pages re-render lists as events arrive: an element found a moment ago may be replaced before it is read.
     wait = new WebDriverWait(driver, Duration.ofSeconds(20));
+    wait.ignoring(org.openqa.selenium.StaleElementReferenceException.class);
     signIn(TOKEN, "ADM");
   }
 
@@ -208,7 +210,8 @@ class ConsoleReviewBrowserTest {
 
     String id = create(Fixtures.uniqueJpeg(SEED.incrementAndGet()), 2);
     long created = System.nanoTime();
-    new WebDriverWait(driver, Duration.ofSeconds(2), Duration.ofMillis(50)).until(ExpectedConditions
+    new WebDriverWait(driver, Duration.ofSeconds(2), Duration.ofMillis(50))
+        .ignoring(org.openqa.selenium.StaleElementReferenceException.class).until(ExpectedConditions
         .presenceOfElementLocated(By.cssSelector("#feed-list li[data-annotation-id='" + id + "']")));
     long shownMs = (System.nanoTime() - created) / 1_000_000;
     assertTrue(shownMs <= 2000, "shown after " + shownMs + " ms");

@@ -6,14 +6,13 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.osprey.testing.ChunkedBody;
 import io.osprey.testing.IntegrationTest;
 import io.osprey.testing.TestService;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.io.BufferedInputStream;
 import java.io.ByteArrayInputStream;
-import java.io.ByteArrayOutputStream;
-import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -258,80 +257,15 @@ class ResultsExportStreamingTest {
         + "\r\nConnection: close\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
     out.flush();
     InputStream in = new BufferedInputStream(socket.getInputStream());
-    String statusLine = line(in);
+    String statusLine = ChunkedBody.line(in);
     int status = Integer.parseInt(statusLine.split(" ")[1]);
     Map<String, String> headers = new HashMap<>();
-    for (String h = line(in); !h.isEmpty(); h = line(in)) {
+    for (String h = ChunkedBody.line(in); !h.isEmpty(); h = ChunkedBody.line(in)) {
       int colon = h.indexOf(':');
       headers.put(h.substring(0, colon).trim().toLowerCase(Locale.ROOT), h.substring(colon + 1).trim());
     }
-    InputStream body = "chunked".equals(headers.get("transfer-encoding")) ? new Chunked(in)
+    InputStream body = "chunked".equals(headers.get("transfer-encoding")) ? new ChunkedBody(in)
         : new ByteArrayInputStream(in.readNBytes(Integer.parseInt(headers.get("content-length"))));
     return new Response(status, headers, body);
-  }
-
-  private static String line(InputStream in) throws IOException {
-    ByteArrayOutputStream b = new ByteArrayOutputStream();
-    for (int c = in.read(); c != '\n'; c = in.read()) {
-      if (c < 0) {
-        throw new EOFException("the connection closed inside a line");
-      }
-      if (c != '\r') {
-        b.write(c);
-      }
-    }
-    return b.toString(StandardCharsets.ISO_8859_1);
-  }
-
-  /** A chunked body; the connection closing before the last (empty) chunk is an error, as for any client. */
-  private static final class Chunked extends InputStream {
-    private final InputStream in;
-    private int left;
-    private boolean done;
-
-    Chunked(InputStream in) {
-      this.in = in;
-    }
-
-    @Override
-    public int read() throws IOException {
-      byte[] one = new byte[1];
-      return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
-    }
-
-    @Override
-    public int read(byte[] b, int off, int len) throws IOException {
-      if (done) {
-        return -1;
-      }
-      if (left == 0) {
-        left = Integer.parseInt(chunkLine().split(";")[0].trim(), 16);
-        if (left == 0) {
-          while (!line(in).isEmpty()) {
-            // trailers: none expected
-          }
-          done = true;
-          return -1;
-        }
-      }
-      int n = in.read(b, off, Math.min(len, left));
-      if (n < 0) {
-        // Not an EOFException: ZipInputStream takes that, between entries, for a normal end.
-        throw new IOException("the connection closed inside a chunk");
-      }
-      left -= n;
-      if (left == 0) {
-        chunkLine(); // the CRLF after the chunk's data
-      }
-      return n;
-    }
-
-    private String chunkLine() throws IOException {
-      try {
-        return line(in);
-      } catch (EOFException e) {
-        throw new IOException("the connection closed before the last chunk", e);
-      }
-    }
   }
 }
