@@ -27,6 +27,8 @@ import org.slf4j.LoggerFactory;
 public final class AnnotationsModule implements OspreyModule {
   private static final Logger LOG = LoggerFactory.getLogger(AnnotationsModule.class);
   private final AnnotationsSettings settings;
+  /** Dataset exports running in this process, over every HTTP instance: each holds a database connection. */
+  private final java.util.concurrent.Semaphore exportSlots;
   private final boolean api;
   private final StorageLayout layout;
   private final TokenVerifier verifier;
@@ -45,6 +47,7 @@ public final class AnnotationsModule implements OspreyModule {
                            ImageBudget imageBudget, TokenVerifier verifier,
                            Handler<RoutingContext> diskGate) {
     this.settings = settings;
+    this.exportSlots = new java.util.concurrent.Semaphore(settings.maxConcurrentExports());
     this.api = api;
     this.layout = layout;
     this.verifier = verifier;
@@ -101,7 +104,7 @@ public final class AnnotationsModule implements OspreyModule {
     router.post("/annotations").handler(diskGate);
     router.post("/media").handler(diskGate);
     router.post("/media/batch").handler(diskGate);
-    new DatasetExportApi(service, classes, verifier, settings.notifications()).mount(router);
+    new DatasetExportApi(service, classes, verifier, settings.notifications(), exportSlots).mount(router);
     new AnnotationsApi(service, classes, verifier, layout.tmp(), settings.maxImageBytes()).mount(router);
     new MediaApi(service, verifier, layout.tmp(), settings.mediaMaxRequestBytes(), settings.mediaMaxFiles(),
         settings.maxImageBytes()).mount(router);

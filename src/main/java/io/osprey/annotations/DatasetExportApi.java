@@ -26,6 +26,8 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -44,18 +46,22 @@ final class DatasetExportApi {
   static final Set<String> PARAMETERS = Set.of("format", "flightid", "waypointid", "mediaid", "status", "source",
       "from", "to", "createdby", "classes", "split", "seed");
   static final String COUNT_HEADER = "X-Export-Images";
+  static final int BUSY_RETRY_SECONDS = 5;
 
   private final AnnotationService service;
   private final ClassCatalog classes;
   private final TokenVerifier verifier;
   private final PgConnectOptions database;
+  private final Semaphore slots;
 
+  /** {@code slots}: the exports this process may run at once (annotations.max_concurrent_exports), shared. */
   DatasetExportApi(AnnotationService service, ClassCatalog classes, TokenVerifier verifier,
-                   PgConnectOptions database) {
+                   PgConnectOptions database, Semaphore slots) {
     this.service = service;
     this.classes = classes;
     this.verifier = verifier;
     this.database = database;
+    this.slots = slots;
   }
 
   /** Before the annotation routes: {@code /annotations/:id} would take "export" for an id. */
@@ -69,6 +75,21 @@ final class DatasetExportApi {
   }
 
   private void export(RoutingContext ctx) {
+    // Each export holds a database connection of its own for as long as its client takes to download: without a
+    // bound, clients that start many exports and read slowly would take every connection the server allows.
+    if (!slots.tryAcquire()) {
+      ctx.response().putHeader("Retry-After", Integer.toString(BUSY_RETRY_SECONDS));
+      AnnotationsApi.fail(ctx, new ApiException(ApiError.of(ErrorCode.TOO_MANY_EXPORTS, "Already "
+          + "exporting as many datasets as this server allows at once (annotations.max_concurrent_exports); retry"
+          + " when one has finished")));
+      return;
+    }
+    AtomicBoolean released = new AtomicBoolean();
+    Runnable release = () -> {
+      if (released.compareAndSet(false, true)) {
+        slots.release();
+      }
+    };
     classes.get().compose(catalog -> {
       Request request = parse(ctx.queryParams(), catalog);
       return service.paths().get().compose(dirs -> Snapshot.open(ctx.vertx(), database, service.repository(),
@@ -86,10 +107,13 @@ final class DatasetExportApi {
                 .putHeader("Content-Type", "application/zip")
                 .putHeader("Content-Disposition", "attachment; filename=\"osprey-" + request.format() + ".zip\"")
                 .putHeader(COUNT_HEADER, Long.toString(n)), "dataset export").start()
-                .onComplete(x -> snapshot.close());
+                .onComplete(x -> snapshot.close().onComplete(y -> release.run()));
             return Future.succeededFuture();
           }).recover(e -> snapshot.close().transform(x -> Future.failedFuture(e)))));
-    }).onFailure(e -> AnnotationsApi.fail(ctx, e));
+    }).onFailure(e -> {
+      release.run();
+      AnnotationsApi.fail(ctx, e);
+    });
   }
 
   /** Reads the parameters; every problem is collected into one 400. */

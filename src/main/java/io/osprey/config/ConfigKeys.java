@@ -172,6 +172,9 @@ public final class ConfigKeys {
     num("annotations.reconcile_after_seconds", Type.INT, 0, 86400, "An annotation or media whose files are still"
         + " pending this long after its last change is repaired by the reconciler (the writer is presumed dead).");
     num("annotations.reconcile_interval_seconds", Type.INT, 1, 86400, "How often the reconciler looks for work.");
+    num("annotations.max_concurrent_exports", Type.INT, 1, 1000, "Dataset exports (GET /annotations/export) one"
+        + " process runs at once; each holds a database connection of its own until its download ends, so this bounds"
+        + " what slow clients can hold. One more gets 429 TOO_MANY_EXPORTS with Retry-After.");
     str("annotations.classes_file", true, "JSON file of detection classes ([{id, name, shortName, color}], the shape"
         + " of GET /classes) loaded into the class catalog once, at the first start that finds the catalog empty;"
         + " default: the 80 COCO classes of the shared models. Empty: nothing is loaded. A file that cannot be read"

@@ -19,6 +19,7 @@ public enum ErrorCode {
   UPLOAD_NOT_FOUND(404, "Upload not found"),
   UPLOAD_IN_USE(409, "A queued or processing job uses this upload"),
   RATE_LIMIT_EXCEEDED(429, "Rate limited"),
+  TOO_MANY_EXPORTS(429, "Too many dataset exports at once; retry when one has finished"),
   INVALID_REQUEST(400, "The request is malformed"),
   MALFORMED_REQUEST(400, "The request body could not be decoded"),
   ANNOTATION_NOT_FOUND(404, "Annotation not found"),

@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.osprey.auth.Permission;
 import io.osprey.cli.OspreyCli;
 import io.osprey.testing.Assets;
+import io.osprey.testing.Await;
 import io.osprey.testing.ChunkedBody;
 import io.osprey.testing.Fixtures;
 import io.osprey.testing.Http;
@@ -30,6 +31,7 @@ import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -393,6 +395,85 @@ class DatasetExportTest {
     return new String[] {Integer.toString(cli.execute(args)), out.toString(), err.toString()};
   }
 
+  /**
+   * {@code count} annotations of {@code flight} with 100 KB images, written straight into the database and storage
+   * (far more zip than the socket buffers between server and client hold).
+   */
+  private static void insertBulk(String flight, String media, long firstId, int count, Path images, List<String> ids,
+                                 Map<String, byte[]> original) throws Exception {
+    try (var c = service.jdbc()) {
+      try (var st = c.createStatement()) {
+        st.execute("INSERT INTO media (id, name, media_type, format, size_bytes, path, created_by, files_state)"
+            + " VALUES ('" + media + "', 'bulk', 'Image', 'JPEG', 1, '/nowhere', 't', 'complete')");
+      }
+      try (var ann = c.prepareStatement("INSERT INTO annotations (id, media_id, name, flight_id, source, status,"
+          + " image_format, width, height, files_state, created_by) VALUES (?, '" + media + "', 'b', ?, 'AI', 30,"
+          + " 'jpg', 640, 480, 'complete', 't')");
+           var det = c.prepareStatement("INSERT INTO detections (annotation_id, idx, class_num, label, center_x,"
+               + " center_y, width, height, confidence) VALUES (?, 0, 2, 'car', 0.5, 0.5, 0.1, 0.1, 0.9)")) {
+        for (int i = 0; i < count; i++) {
+          String id = String.format(Locale.ROOT, "%032x", firstId + i);
+          ids.add(id);
+          byte[] bytes = new byte[100_000];
+          new Random(i).nextBytes(bytes);
+          original.put(id, bytes);
+          Files.write(images.resolve(id + ".jpg"), bytes);
+          ann.setString(1, id);
+          ann.setString(2, flight);
+          ann.addBatch();
+          det.setString(1, id);
+          det.addBatch();
+        }
+        ann.executeBatch();
+        det.executeBatch();
+      }
+    }
+  }
+
+  /** Sends an export request on a raw socket with a small receive window and returns the status line. */
+  private static String startExport(Socket socket, int port, String flight) throws Exception {
+    socket.setReceiveBufferSize(16 * 1024);
+    socket.connect(new java.net.InetSocketAddress("127.0.0.1", port), 5000);
+    OutputStream os = socket.getOutputStream();
+    os.write(("GET /annotations/export?format=yolo&flightId=" + flight + " HTTP/1.1\r\nHost: x\r\nAuthorization:"
+        + " Bearer " + DATASET + "\r\nConnection: close\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+    os.flush();
+    return ChunkedBody.line(new java.io.BufferedInputStream(socket.getInputStream()));
+  }
+
+  /**
+   * Each export holds a database connection until its client has taken the zip, so a process runs at most
+   * annotations.max_concurrent_exports at once: one more is refused with 429 TOO_MANY_EXPORTS and Retry-After (not
+   * queued, not a connection more), and the slot comes back when the holder's client goes away mid-download.
+   */
+  @Test
+  void exportsBeyondTheLimitAreRefusedUntilOneEnds() throws Exception {
+    String flight = "slots-flight";
+    Path images = service.storage().resolve("annotations").resolve("images");
+    Files.createDirectories(images);
+    insertBulk(flight, "slotsmedia", 0xc0000L, 100, images, new ArrayList<>(), new HashMap<>());
+    io.osprey.OspreyApp peer = service.startPeer(io.osprey.Role.API, new JsonObject()
+        .put("annotations", new JsonObject().put("max_concurrent_exports", 1)));
+    try {
+      String peerBase = "http://127.0.0.1:" + peer.port();
+      try (Socket holder = new Socket()) {
+        String status = startExport(holder, peer.port(), flight);
+        assertTrue(status.startsWith("HTTP/1.1 200"), status);
+        // The holder reads nothing more: its export waits on the client, holding its slot and connection.
+        Http.Response refused = Http.get(peerBase + "/annotations/export?format=coco&flightId=" + flight, DATASET);
+        assertEquals(429, refused.status(), refused.body());
+        assertEquals("TOO_MANY_EXPORTS", refused.json().getString("code"));
+        assertEquals("5", refused.header("Retry-After"));
+      }
+      // The holder hung up mid-download: its export ends and gives the slot back.
+      Await.until("the slot back after the holder hung up", Duration.ofSeconds(20),
+          () -> Http.get(peerBase + "/annotations/export?format=voc&flightId=" + flight, DATASET).status(),
+          s -> s == 200);
+    } finally {
+      TestService.stop(peer);
+    }
+  }
+
   // ------------------------------------------------------------------ streaming
 
   /**
@@ -411,33 +492,7 @@ class DatasetExportTest {
     Files.createDirectories(images);
     List<String> ids = new ArrayList<>();
     Map<String, byte[]> original = new HashMap<>();
-    try (var c = service.jdbc()) {
-      try (var st = c.createStatement()) {
-        st.execute("INSERT INTO media (id, name, media_type, format, size_bytes, path, created_by, files_state)"
-            + " VALUES ('bulkmedia', 'bulk', 'Image', 'JPEG', 1, '/nowhere', 't', 'complete')");
-      }
-      try (var ann = c.prepareStatement("INSERT INTO annotations (id, media_id, name, flight_id, source, status,"
-          + " image_format, width, height, files_state, created_by) VALUES (?, 'bulkmedia', 'b', ?, 'AI', 30, 'jpg',"
-          + " 640, 480, 'complete', 't')");
-           var det = c.prepareStatement("INSERT INTO detections (annotation_id, idx, class_num, label, center_x,"
-               + " center_y, width, height, confidence) VALUES (?, 0, 2, 'car', 0.5, 0.5, 0.1, 0.1, 0.9)")) {
-        for (int i = 0; i < count; i++) {
-          String id = String.format(Locale.ROOT, "%032x", 0xb0000L + i);
-          ids.add(id);
-          byte[] bytes = new byte[100_000];
-          new Random(i).nextBytes(bytes);
-          original.put(id, bytes);
-          Files.write(images.resolve(id + ".jpg"), bytes);
-          ann.setString(1, id);
-          ann.setString(2, flight);
-          ann.addBatch();
-          det.setString(1, id);
-          det.addBatch();
-        }
-        ann.executeBatch();
-        det.executeBatch();
-      }
-    }
+    insertBulk(flight, "bulkmedia", 0xb0000L, count, images, ids, original);
     URI uri = URI.create(base);
     try (Socket socket = new Socket()) {
       // A small receive window, so what the server may send ahead of the client is bounded by its buffers.
