@@ -19,7 +19,9 @@ import io.vertx.core.json.JsonObject;
 import io.vertx.pgclient.PgConnection;
 import io.vertx.sqlclient.Tuple;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Duration;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
@@ -44,8 +46,10 @@ import org.slf4j.LoggerFactory;
  *   only rows that certainly never reached the broker get new, higher ids;</li>
  *   <li>after a failure nothing more is sent on that connection: the next run opens a new one and first re-sends
  *   the rows that kept their ids, in id order;</li>
- *   <li>a batch costs three statements (read rows with their annotations, assign ids, delete), and two batches are
- *   in flight: the next one is read, built and sent while the broker confirms the previous one;</li>
+ *   <li>a batch costs three statements (read rows with their annotations, assign ids, delete), and its stages
+ *   overlap: once one batch has its ids, the next is read and its bodies built on a thread of their own while this
+ *   one is sent and the one before it waits for its confirms and is deleted; at most two sent batches await their
+ *   confirms;</li>
  *   <li>new rows wake the leader through LISTEN/NOTIFY; a poll is the safety net; while the broker is away it backs
  *   off (doubling up to outbox.max_backoff_ms) and resumes by itself.</li>
  * </ul>
@@ -55,9 +59,12 @@ public final class OutboxVerticle extends VerticleBase {
   public static final String CHANNEL = "osprey_outbox";
   /**
    * Bodies built per batch, at most (one larger message still goes alone): images may be 50 MB each, a batch holds
-   * every body in memory until the broker confirms, and two batches are in flight: 64 MiB in all.
+   * every body in memory until the broker confirms, and three batches' bodies live at once (two sent, awaiting
+   * their confirms, and the next one built): 60 MiB in all.
    */
-  private static final long ROUND_BYTES = 32L << 20;
+  private static final long ROUND_BYTES = 20L << 20;
+  /** How often at most the drainer looks whether the planner's statistics know about a backlog. */
+  private static final long STATISTICS_CHECK_NANOS = TimeUnit.SECONDS.toNanos(60);
   /** Batches per run before the run hands back to the event loop and starts another (see {@link #run()}). */
   private static final int BATCHES_PER_RUN = 64;
 
@@ -80,7 +87,12 @@ public final class OutboxVerticle extends VerticleBase {
   private final AtomicLong oldestAgeSeconds = new AtomicLong();
   private final AtomicLong leaderGauge = new AtomicLong();
 
+  /** The publisher's thread: sends (one thread keeps them in publishing-id order), connecting and closing. */
   private WorkerExecutor executor;
+  /** The bodies' thread: image files are read and bodies encoded here, while the other thread sends. */
+  private WorkerExecutor builder;
+  private long statisticsCheckedAt;
+  private final DrainTimes times = new DrainTimes();
   private long timer = -1;
   private PgConnection leaderConnection;
   private boolean connecting;
@@ -124,6 +136,7 @@ public final class OutboxVerticle extends VerticleBase {
   @Override
   public Future<?> start() {
     executor = vertx.createSharedWorkerExecutor("osprey-outbox-" + deploymentID(), 1);
+    builder = vertx.createSharedWorkerExecutor("osprey-outbox-build-" + deploymentID(), 1);
     // Learn the agreed frame size at start (logged once, shown in readiness), on the drainer's own thread; the
     // start does not wait for it: with the broker away, the publisher's first connection tells it later.
     executor.executeBlocking(() -> {
@@ -152,7 +165,7 @@ public final class OutboxVerticle extends VerticleBase {
           return null;
         });
     return closed.eventually(() -> leaderConnection == null ? Future.succeededFuture() : leaderConnection.close())
-        .eventually(() -> executor.close());
+        .eventually(() -> executor.close()).eventually(() -> builder.close());
   }
 
   /** Whether this instance publishes now. */
@@ -255,8 +268,10 @@ public final class OutboxVerticle extends VerticleBase {
     }
     draining = true;
     again = false;
+    times.begin();
     run().onComplete(r -> {
       draining = false;
+      times.end();
       if (r.failed()) {
         // Rows a failed run left with publishing ids are published first, under those ids, next time.
         recovering = true;
@@ -281,12 +296,12 @@ public final class OutboxVerticle extends VerticleBase {
 
   /**
    * Publishes what is ready: first any rows that still carry publishing ids (a crash or a failed run left them),
-   * then new batches, two in flight. Answers whether it stopped with rows maybe left (after
-   * {@link #BATCHES_PER_RUN} batches, so that the chain of futures stays short).
+   * then new batches, each read and built while the one before it is sent. Answers whether it stopped with rows
+   * maybe left (after {@link #BATCHES_PER_RUN} batches, so that the chain of futures stays short).
    */
   private Future<Boolean> run() {
     return ensurePublisher().compose(p -> (recovering ? recover(p) : Future.<Void>succeededFuture())
-        .compose(v -> pipeline(p, null, BATCHES_PER_RUN)));
+        .compose(v -> pipeline(p, null, readAndBuild(), BATCHES_PER_RUN)));
   }
 
   /** Re-publishes leased rows in publishing-id order, one batch at a time, until there are none. */
@@ -304,48 +319,106 @@ public final class OutboxVerticle extends VerticleBase {
     });
   }
 
-  /** A batch that was claimed: how many rows, and what was sent of them (null when none was). */
-  private record Claimed(int rows, Sent sent) {
-  }
-
   /** Messages handed to the client, and their outcomes to come (one flag per row of {@code ready}). */
   private record Sent(List<Ready> ready, Future<Outcome[]> outcomes) {
   }
 
+  /** A batch read and built: how many rows were read, and the messages ready for their publishing ids. */
+  private record Batch(int rows, List<Ready> ready) {
+  }
+
   /**
-   * Claims and sends the next batch while the previous one ({@code inFlight}) waits for its confirms, then
-   * settles the previous one (deletes what the broker confirmed), and goes on with the one just sent. At most
-   * two batches are in flight; publishing ids grow along the sends, so whatever a crash leaves is a tail of
-   * publishing ids that the next leader re-sends in order, and the broker drops the part it already has.
+   * Gives the batch {@code next} (read and built meanwhile) its publishing ids and sends it while the previous one
+   * ({@code inFlight}) waits for its confirms, then settles the previous one (deletes what the broker confirmed), and
+   * goes on with the one just sent. Once this batch has its ids, the next one is read and built (on the bodies'
+   * thread) while this one is sent (on the publisher's thread) and the previous one settles. At most two batches
+   * are sent and unsettled; publishing ids are given batch after batch, each after the previous batch was handed to
+   * the client, so they grow along the sends, and whatever a crash leaves is a tail of publishing ids that the next
+   * leader re-sends in order, and the broker drops the part it already has.
+   *
+   * <p>The next batch is read only after this one's ids are committed, so the read needs nothing but "no publishing
+   * id yet" to leave this batch's rows alone, and it starts from the oldest row as every read does: a row whose
+   * transaction committed late, after rows with higher ids were read, is in the next batch, ahead of any later
+   * change of its annotations.
    */
-  private Future<Boolean> pipeline(StreamPublisher p, Sent inFlight, int batchesLeft) {
-    if (batchesLeft == 0) {
-      return settle(inFlight, false).map(true);
-    }
-    return claim(p).transform(claimed -> {
-      if (claimed.failed()) {
-        return settleQuietly(inFlight).compose(x -> Future.failedFuture(claimed.cause()));
+  private Future<Boolean> pipeline(StreamPublisher p, Sent inFlight, Future<Batch> next, int batchesLeft) {
+    return next.transform(built -> {
+      if (built.failed()) {
+        return settleQuietly(inFlight).compose(x -> Future.failedFuture(built.cause()));
       }
-      Claimed next = claimed.result();
-      return settle(inFlight, next.sent() != null).transform(previous -> {
-        if (previous.failed()) {
-          return settleQuietly(next.sent()).compose(x -> Future.failedFuture(previous.cause()));
+      Batch b = built.result();
+      if (b.rows() == 0) {
+        return settle(inFlight, false).map(false);
+      }
+      Future<Map<Long, Long>> ids = assign(b.ready());
+      Future<Batch> following = batchesLeft > 1 ? ids.compose(x -> readAndBuild()) : null;
+      return ids.compose(x -> send(p, b.ready(), x)).transform(sent -> {
+        if (sent.failed()) {
+          return settleQuietly(inFlight).compose(x -> Future.failedFuture(sent.cause()));
         }
-        if (next.rows() == 0) {
-          return Future.succeededFuture(false);
-        }
-        return pipeline(p, next.sent(), batchesLeft - 1);
+        Sent s = sent.result();
+        return settle(inFlight, s != null).transform(previous -> {
+          if (previous.failed()) {
+            return settleQuietly(s).compose(x -> Future.failedFuture(previous.cause()));
+          }
+          if (following == null) {
+            return settle(s, false).map(true);
+          }
+          return pipeline(p, s, following, batchesLeft - 1);
+        });
       });
     });
   }
 
-  /** Reads the next rows, builds their bodies, gives them publishing ids, and sends them. */
-  private Future<Claimed> claim(StreamPublisher p) {
-    return repo.next(batch).compose(rows -> rows.isEmpty() ? Future.succeededFuture(new Claimed(0, null))
-        : materialize(rows, true).compose(ready -> ready.isEmpty() ? Future.succeededFuture((Sent) null)
-            : repo.assign(producerName, ready.stream().map(m -> m.row().id()).toList(), brokerLast)
-                .compose(ids -> send(p, ready, ids)))
-            .map(sent -> new Claimed(rows.size(), sent)));
+  /**
+   * Reads the next rows and builds their bodies. (If the run fails meanwhile, the rows are left as they are: nothing
+   * was leased.)
+   */
+  private Future<Batch> readAndBuild() {
+    long start = System.nanoTime();
+    return repo.next(batch).compose(rows -> {
+      times.read(start, rows.size());
+      if (rows.isEmpty()) {
+        return Future.succeededFuture(new Batch(0, List.of()));
+      }
+      if (rows.size() == batch) {
+        checkStatistics();
+      }
+      return materialize(rows, true).map(ready -> new Batch(rows.size(), ready));
+    });
+  }
+
+  /** Gives the built messages their publishing ids, in this order. */
+  private Future<Map<Long, Long>> assign(List<Ready> ready) {
+    if (ready.isEmpty()) {
+      return Future.succeededFuture(Map.of());
+    }
+    long start = System.nanoTime();
+    return repo.assign(producerName, ready.stream().map(m -> m.row().id()).toList(), brokerLast)
+        .onSuccess(x -> times.assign(start));
+  }
+
+  /**
+   * While a backlog is drained (a read returned a whole batch), at most once a minute: refreshes the outbox's
+   * planner statistics when they do not show that most rows are unleased (see
+   * {@link OutboxRepository#statisticsKnowBacklog()}). Runs beside the drain; the reads after it get the plan.
+   */
+  private void checkStatistics() {
+    long now = System.nanoTime();
+    if (statisticsCheckedAt != 0 && now - statisticsCheckedAt < STATISTICS_CHECK_NANOS) {
+      return;
+    }
+    statisticsCheckedAt = now;
+    repo.statisticsKnowBacklog().compose(known -> known ? Future.succeededFuture(false)
+            : repo.analyze().map(true))
+        .onSuccess(analyzed -> {
+          if (analyzed) {
+            LOG.info("outbox drainer: refreshed the planner statistics of annotation_outbox (a backlog the last"
+                + " statistics did not show: reading each batch scanned the whole table)");
+          }
+        })
+        .onFailure(e -> LOG.warn("outbox drainer: could not refresh the outbox's planner statistics: {}",
+            e.toString()));
   }
 
   private Future<StreamPublisher> ensurePublisher() {
@@ -376,13 +449,15 @@ public final class OutboxVerticle extends VerticleBase {
   }
 
   /**
-   * Builds the message bodies (reading images off the event loop). A Created row whose image is not there yet is
-   * held, and every later row of this batch about the same annotations is left for a later read (which skips rows
-   * behind a held one); with {@code mayHold} false (rows that already carry publishing ids) nothing is held: the
-   * image is sent if present, else flagged.
+   * Builds the message bodies on the bodies' thread (reading images off the event loop). A Created row whose image is
+   * not there yet is held, and every later row of this batch about the same annotations is left for a later read
+   * (which skips rows behind a held one); with {@code mayHold} false (rows that already carry publishing ids) nothing
+   * is held: the image is sent if present, else flagged. The holds are written before the batch is returned, so the
+   * next read (which starts once this batch has its ids) already skips what they hold back.
    */
   private Future<List<Ready>> materialize(List<OutboxRow> rows, boolean mayHold) {
-    return paths.get().compose(dirs -> executor.executeBlocking(() -> {
+    long start = System.nanoTime();
+    return paths.get().compose(dirs -> builder.executeBlocking(() -> {
       List<Ready> ready = new ArrayList<>();
       List<OutboxRepository.Hold> holds = new ArrayList<>();
       Set<String> blocked = new HashSet<>();
@@ -419,7 +494,10 @@ public final class OutboxVerticle extends VerticleBase {
         double shortest = holds.stream().mapToDouble(OutboxRepository.Hold::seconds).min().orElse(1);
         vertx.setTimer(Math.max(10, Math.round(shortest * 1000) + 10), t -> drain());
       }
-      return repo.hold(holds).map(ready);
+      return repo.hold(holds).map(x -> {
+        times.build(start, ready.size());
+        return ready;
+      });
     });
   }
 
@@ -431,7 +509,7 @@ public final class OutboxVerticle extends VerticleBase {
 
   private Built build(OutboxRow row, Directories dirs, boolean mayHold)
       throws java.io.IOException {
-    JsonObject payload = row.payload();
+    JsonObject payload = new JsonObject(row.payloadText());
     JsonObject fields = new JsonObject().put("schemaVersion", StreamContract.SCHEMA_VERSION)
         .put("kind", row.annotationIds().size() == 1 && payload.containsKey("annotationId") ? "annotation" : "bulk")
         .put("outboxId", row.id());
@@ -453,8 +531,9 @@ public final class OutboxVerticle extends VerticleBase {
         if (a != null && fields.getString("imageFormat") == null) {
           fields.put("imageFormat", a.imageFormat());
         }
-        if (file != null && Files.isRegularFile(file)) {
-          long size = Files.size(file);
+        BasicFileAttributes attributes = file == null ? null : attributes(file);
+        if (attributes != null && attributes.isRegularFile()) {
+          long size = attributes.size();
           int maxBody = frames.maxMessageBytes();
           if (size < maxBody) {
             // The exact test is on the encoded body (gzip and the other fields add a little).
@@ -486,6 +565,15 @@ public final class OutboxVerticle extends VerticleBase {
     return new Built(StreamContract.encode(fields, null), 0, null);
   }
 
+  /** The file's attributes (one stat for "is it there" and its size), or null when there is no such file. */
+  private static BasicFileAttributes attributes(Path file) throws java.io.IOException {
+    try {
+      return Files.readAttributes(file, BasicFileAttributes.class);
+    } catch (NoSuchFileException e) {
+      return null;
+    }
+  }
+
   /**
    * Hands the messages to the client on the drainer's one thread (so sends keep the order of publishing ids);
    * the outcomes complete on this verticle's context, when the last arrives or at the client's confirm timeout
@@ -497,6 +585,7 @@ public final class OutboxVerticle extends VerticleBase {
     }
     Promise<Outcome[]> outcomes = Promise.promise();
     io.vertx.core.Context here = context;
+    long start = System.nanoTime();
     return executor.executeBlocking(() -> {
       List<Message> messages = new ArrayList<>(ready.size());
       for (Ready r : ready) {
@@ -515,6 +604,7 @@ public final class OutboxVerticle extends VerticleBase {
       return p.send(messages, nanos -> confirmLatency.record(nanos, TimeUnit.NANOSECONDS),
           all -> here.runOnContext(v -> outcomes.tryComplete(all.outcomes())));
     }).map(pending -> {
+      times.send(start);
       long timer = vertx.setTimer(p.outcomeDeadline().toMillis(), t -> outcomes.tryComplete(pending.outcomes()));
       outcomes.future().onComplete(x -> vertx.cancelTimer(timer));
       return new Sent(ready, outcomes.future());
@@ -532,7 +622,10 @@ public final class OutboxVerticle extends VerticleBase {
     if (sent == null) {
       return Future.succeededFuture(0);
     }
+    long waiting = System.nanoTime();
     return sent.outcomes().compose(outcomes -> {
+      times.confirms(waiting);
+      long deleting = System.nanoTime();
       List<Long> confirmed = new ArrayList<>();
       List<Long> notSent = new ArrayList<>();
       int unknown = 0;
@@ -554,7 +647,8 @@ public final class OutboxVerticle extends VerticleBase {
       published.increment(confirmed.size());
       failures.increment(failed);
       int unknownRows = unknown;
-      return repo.delete(confirmed).compose(x -> repo.release(notSent)).compose(x -> failed == 0
+      return repo.delete(confirmed).onSuccess(x -> times.delete(deleting, confirmed.size()))
+          .compose(x -> repo.release(notSent)).compose(x -> failed == 0
           ? Future.succeededFuture(confirmed.size())
           : Future.failedFuture(failed + " of " + outcomes.length + " messages not confirmed by the broker ("
               + notSent.size() + " not sent, " + unknownRows + " unknown: re-sent under their publishing ids)"));

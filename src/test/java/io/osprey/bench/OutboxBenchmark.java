@@ -67,6 +67,9 @@ public final class OutboxBenchmark {
       detections.add(new JsonObject().put("classNum", i).put("label", "c" + i).put("centerX", 0.2 + 0.1 * i)
           .put("centerY", 0.5).put("width", 0.05).put("height", 0.05).put("confidence", 0.8));
     }
+    // The drainer logs where each run's time went (io.osprey.outbox.DrainTimes, at DEBUG).
+    ((ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger("io.osprey.outbox.DrainTimes"))
+        .setLevel(ch.qos.logback.classic.Level.DEBUG);
     String token = TestAuth.annotator();
     HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
     try (TestService service = TestService.start(OutboxBenchmark.class, Role.API,
@@ -91,14 +94,18 @@ public final class OutboxBenchmark {
       long t0 = 0;
       long left;
       int measured = rows;
+      Cpu cpu0 = null;
+      Cpu cpu1;
       try (var c = service.jdbc(); var q = c.prepareStatement("SELECT count(*) FROM annotation_outbox")) {
         while ((left = count(q)) > 0) {
           if (t0 == 0 && left < rows) {
             t0 = System.nanoTime();
             measured = (int) left;
+            cpu0 = Cpu.now(c);
           }
           Thread.sleep(10);
         }
+        cpu1 = Cpu.now(c);
       }
       double drainSeconds = (System.nanoTime() - t0) / 1e9;
       int size = messageSize(service);
@@ -107,6 +114,15 @@ public final class OutboxBenchmark {
       double drainRate = measured / drainSeconds;
       System.out.printf("drain: %d rows (%d created x %d copies, batch %s) in %.2f s = %.0f messages/s%n", measured,
           created, copies, batch > 0 ? Integer.toString(batch) : "from conf/osprey.json", drainSeconds, drainRate);
+      double[] perMessage = cpu1.minus(cpu0, measured);
+      int cores = Runtime.getRuntime().availableProcessors();
+      double drainCpu = perMessage[0] - perMessage[1] + perMessage[2] + perMessage[3];
+      System.out.printf("drain CPU per message (Linux /proc, during the drain): this JVM %.0f us (its JIT compiler"
+              + " threads %.0f us of it), PostgreSQL backends of the benchmark's database %.0f us, RabbitMQ %.0f us"
+              + " (the whole broker: shared with anything else using it); without the JIT, %.0f us per message"
+              + " = at most %.0f messages/s on %d cores; the machine was %.0f%% busy%n", perMessage[0],
+          perMessage[1], perMessage[2], perMessage[3], drainCpu, cores * 1e6 / drainCpu, cores,
+          100 * cpu1.busyShare(cpu0));
 
       // 3. Create-to-stream latency with the drainer running.
       Map<String, Long> sent = new ConcurrentHashMap<>();
@@ -147,11 +163,109 @@ public final class OutboxBenchmark {
       double rawRate = raw(service, size, rows);
       System.out.printf("RESULT drain %.0f msg/s, raw %.0f msg/s, ratio drain/raw %.3f, create-to-stream p99 %.1f ms%n",
           drainRate, rawRate, drainRate / rawRate, p99);
+      System.out.printf("DRAIN rate=%.0f raw=%.0f p50=%.1f p99=%.1f jvm_us=%.0f jit_us=%.0f pg_us=%.0f rabbit_us=%.0f"
+              + " busy=%.0f%n", drainRate, rawRate, pct(latencies, 50), p99, perMessage[0], perMessage[1],
+          perMessage[2], perMessage[3], 100 * cpu1.busyShare(cpu0));
       System.out.printf("goals: drain >= 20000 msg/s %s; ratio >= 0.2 %s; p99 < 50 ms %s%n",
           drainRate >= 20_000 ? "MET" : "NOT MET", drainRate / rawRate >= 0.2 ? "MET" : "NOT MET",
           p99 < 50 ? "MET" : "NOT MET");
     }
     System.exit(0);
+  }
+
+  /**
+   * CPU time used so far (clock ticks of /proc, 1/100 s) by this JVM, by its JIT compiler threads, by each
+   * PostgreSQL backend of the benchmark's database and by RabbitMQ's VM (beam.smp), and the machine's busy and total
+   * ticks; zeros where /proc cannot be read (not Linux).
+   */
+  private record Cpu(long jvm, long jit, Map<Integer, Long> pg, long rabbit, long busy, long total) {
+    private static final double TICK_US = 10_000;
+
+    static Cpu now(java.sql.Connection c) throws java.sql.SQLException {
+      Map<Integer, Long> pg = new java.util.HashMap<>();
+      try (var s = c.createStatement(); var rs = s.executeQuery("SELECT pid FROM pg_stat_activity"
+          + " WHERE datname = current_database() AND pid <> pg_backend_pid()")) {
+        while (rs.next()) {
+          pg.put(rs.getInt(1), ticks(java.nio.file.Path.of("/proc", rs.getString(1), "stat")));
+        }
+      }
+      long jit = 0;
+      java.nio.file.Path tasks = java.nio.file.Path.of("/proc/self/task");
+      if (java.nio.file.Files.isDirectory(tasks)) {
+        try (var list = java.nio.file.Files.list(tasks)) {
+          for (java.nio.file.Path t : list.toList()) {
+            String comm = read(t.resolve("comm")).trim();
+            if (comm.contains("CompilerThre")) {
+              jit += ticks(t.resolve("stat"));
+            }
+          }
+        } catch (java.io.IOException e) {
+          jit = 0;
+        }
+      }
+      long busy = 0;
+      long total = 0;
+      String[] machine = read(java.nio.file.Path.of("/proc/stat")).split("\n")[0].trim().split("\\s+");
+      for (int i = 1; i < machine.length; i++) {
+        long v = Long.parseLong(machine[i]);
+        total += v;
+        busy += i == 4 || i == 5 ? 0 : v; // idle, iowait
+      }
+      return new Cpu(ticks(java.nio.file.Path.of("/proc/self/stat")), jit, pg, ticks(rabbitStatFile()), busy, total);
+    }
+
+    /** Per message, in microseconds: JVM, JIT, PostgreSQL, RabbitMQ. */
+    double[] minus(Cpu before, int messages) {
+      long pgTicks = 0;
+      for (Map.Entry<Integer, Long> e : pg.entrySet()) {
+        pgTicks += e.getValue() - before.pg.getOrDefault(e.getKey(), 0L);
+      }
+      return new double[] {(jvm - before.jvm) * TICK_US / messages, (jit - before.jit) * TICK_US / messages,
+          pgTicks * TICK_US / messages, (rabbit - before.rabbit) * TICK_US / messages};
+    }
+
+    double busyShare(Cpu before) {
+      return total == before.total ? 0 : (double) (busy - before.busy) / (total - before.total);
+    }
+
+    private static java.nio.file.Path rabbitStat;
+
+    private static java.nio.file.Path rabbitStatFile() {
+      if (rabbitStat == null) {
+        rabbitStat = java.nio.file.Path.of("/nonexistent");
+        try (var list = java.nio.file.Files.list(java.nio.file.Path.of("/proc"))) {
+          for (java.nio.file.Path p : list.toList()) {
+            if (p.getFileName().toString().chars().allMatch(Character::isDigit)
+                && read(p.resolve("comm")).trim().equals("beam.smp")) {
+              rabbitStat = p.resolve("stat");
+              break;
+            }
+          }
+        } catch (java.io.IOException e) {
+          // not Linux: no figure
+        }
+      }
+      return rabbitStat;
+    }
+
+    private static String read(java.nio.file.Path p) {
+      try {
+        return java.nio.file.Files.readString(p);
+      } catch (java.io.IOException | RuntimeException e) {
+        return "";
+      }
+    }
+
+    /** utime + stime of a /proc stat file (fields 14 and 15, counted after the command name in parentheses). */
+    private static long ticks(java.nio.file.Path stat) {
+      String s = read(stat);
+      int close = s.lastIndexOf(')');
+      if (close < 0) {
+        return 0;
+      }
+      String[] f = s.substring(close + 2).split(" ");
+      return Long.parseLong(f[11]) + Long.parseLong(f[12]);
+    }
   }
 
   private static long count(java.sql.PreparedStatement q) throws java.sql.SQLException {
