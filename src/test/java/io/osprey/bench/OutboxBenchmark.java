@@ -80,6 +80,8 @@ public final class OutboxBenchmark {
         create(client, url, token, images[i], detections);
       }
       try (var c = service.jdbc(); var s = c.createStatement()) {
+        // The originals are kept aside for the second backlog.
+        s.execute("CREATE TABLE bench_outbox_originals AS SELECT * FROM annotation_outbox");
         // The copies follow the originals in id order, as a burst of later changes would.
         s.execute("INSERT INTO annotation_outbox (operation, annotation_ids, payload, created_at)"
             + " SELECT o.operation, o.annotation_ids, o.payload, o.created_at FROM annotation_outbox o,"
@@ -90,39 +92,23 @@ public final class OutboxBenchmark {
         outbox.put("batch_size", batch);
       }
       OspreyApp drainer = service.startPeer(Role.API, new JsonObject().put("outbox", outbox));
-      // Timed from the first row leaving the outbox (the drainer's start and stream connection excluded).
-      long t0 = 0;
-      long left;
-      int measured = rows;
-      Cpu cpu0 = null;
-      Cpu cpu1;
-      try (var c = service.jdbc(); var q = c.prepareStatement("SELECT count(*) FROM annotation_outbox")) {
-        while ((left = count(q)) > 0) {
-          if (t0 == 0 && left < rows) {
-            t0 = System.nanoTime();
-            measured = (int) left;
-            cpu0 = Cpu.now(c);
-          }
-          Thread.sleep(10);
-        }
-        cpu1 = Cpu.now(c);
-      }
-      double drainSeconds = (System.nanoTime() - t0) / 1e9;
+      Drain cold = drain(service);
       int size = messageSize(service);
       System.out.printf("machine: %d cores, java %s; message body ~%d bytes (Created with a %d-byte JPEG, 5 detections)%n",
           Runtime.getRuntime().availableProcessors(), System.getProperty("java.version"), size, images[0].length);
-      double drainRate = measured / drainSeconds;
-      System.out.printf("drain: %d rows (%d created x %d copies, batch %s) in %.2f s = %.0f messages/s%n", measured,
-          created, copies, batch > 0 ? Integer.toString(batch) : "from conf/osprey.json", drainSeconds, drainRate);
-      double[] perMessage = cpu1.minus(cpu0, measured);
-      int cores = Runtime.getRuntime().availableProcessors();
-      double drainCpu = perMessage[0] - perMessage[1] + perMessage[2] + perMessage[3];
-      System.out.printf("drain CPU per message (Linux /proc, during the drain): this JVM %.0f us (its JIT compiler"
-              + " threads %.0f us of it), PostgreSQL backends of the benchmark's database %.0f us, RabbitMQ %.0f us"
-              + " (the whole broker: shared with anything else using it); without the JIT, %.0f us per message"
-              + " = at most %.0f messages/s on %d cores; the machine was %.0f%% busy%n", perMessage[0],
-          perMessage[1], perMessage[2], perMessage[3], drainCpu, cores * 1e6 / drainCpu, cores,
-          100 * cpu1.busyShare(cpu0));
+      String batchSize = batch > 0 ? Integer.toString(batch) : "from conf/osprey.json";
+      cold.print(String.format("drain: %d rows (%d created x %d copies, batch %s)", cold.rows, created, copies,
+          batchSize));
+      // 2b. The same backlog again, for the same drainer: its code is compiled by now (a drainer that has run for a
+      // while), where the first drain paid for the JIT compiler on these 2 cores.
+      try (var c = service.jdbc(); var s = c.createStatement()) {
+        s.execute("INSERT INTO annotation_outbox (operation, annotation_ids, payload, created_at)"
+            + " SELECT o.operation, o.annotation_ids, o.payload, o.created_at FROM bench_outbox_originals o,"
+            + " generate_series(1, " + copies + ") g ORDER BY g, o.id");
+      }
+      Drain warm = drain(service);
+      warm.print(String.format("drain again, warm: %d rows (the same backlog once more)", warm.rows));
+      double drainRate = cold.rate();
 
       // 3. Create-to-stream latency with the drainer running.
       Map<String, Long> sent = new ConcurrentHashMap<>();
@@ -161,16 +147,71 @@ public final class OutboxBenchmark {
 
       // 1. Raw floor: the client's producer alone, same body size, confirms awaited.
       double rawRate = raw(service, size, rows);
-      System.out.printf("RESULT drain %.0f msg/s, raw %.0f msg/s, ratio drain/raw %.3f, create-to-stream p99 %.1f ms%n",
-          drainRate, rawRate, drainRate / rawRate, p99);
+      System.out.printf("RESULT drain %.0f msg/s (warm %.0f), raw %.0f msg/s, ratio drain/raw %.3f (warm %.3f),"
+          + " create-to-stream p99 %.1f ms%n", drainRate, warm.rate(), rawRate, drainRate / rawRate,
+          warm.rate() / rawRate, p99);
       System.out.printf("DRAIN rate=%.0f raw=%.0f p50=%.1f p99=%.1f jvm_us=%.0f jit_us=%.0f pg_us=%.0f rabbit_us=%.0f"
-              + " busy=%.0f%n", drainRate, rawRate, pct(latencies, 50), p99, perMessage[0], perMessage[1],
-          perMessage[2], perMessage[3], 100 * cpu1.busyShare(cpu0));
-      System.out.printf("goals: drain >= 20000 msg/s %s; ratio >= 0.2 %s; p99 < 50 ms %s%n",
-          drainRate >= 20_000 ? "MET" : "NOT MET", drainRate / rawRate >= 0.2 ? "MET" : "NOT MET",
-          p99 < 50 ? "MET" : "NOT MET");
+              + " busy=%.0f warm=%.0f warm_jvm_us=%.0f warm_jit_us=%.0f warm_pg_us=%.0f warm_rabbit_us=%.0f"
+              + " warm_busy=%.0f%n", drainRate, rawRate, pct(latencies, 50), p99, cold.cpu[0], cold.cpu[1],
+          cold.cpu[2], cold.cpu[3], cold.busy, warm.rate(), warm.cpu[0], warm.cpu[1], warm.cpu[2], warm.cpu[3],
+          warm.busy);
+      System.out.printf("goals: drain >= 20000 msg/s %s (cold), %s (warm); ratio >= 0.2 %s (cold), %s (warm);"
+          + " p99 < 50 ms %s%n", met(drainRate >= 20_000), met(warm.rate() >= 20_000), met(drainRate / rawRate >= 0.2),
+          met(warm.rate() / rawRate >= 0.2), met(p99 < 50));
     }
     System.exit(0);
+  }
+
+  private static String met(boolean met) {
+    return met ? "MET" : "NOT MET";
+  }
+
+  /** One drain timed: rows, seconds, and per message the CPU of this JVM, its JIT, PostgreSQL and RabbitMQ. */
+  private record Drain(int rows, double seconds, double[] cpu, double busy) {
+    double rate() {
+      return rows / seconds;
+    }
+
+    void print(String what) {
+      int cores = Runtime.getRuntime().availableProcessors();
+      double withoutJit = cpu[0] - cpu[1] + cpu[2] + cpu[3];
+      System.out.printf("%s in %.2f s = %.0f messages/s%n", what, seconds, rate());
+      System.out.printf("  CPU per message (Linux /proc, during the drain): this JVM %.0f us (its JIT compiler threads"
+              + " %.0f us of it), PostgreSQL backends of the benchmark's database %.0f us, RabbitMQ %.0f us (the"
+              + " whole broker: shared with anything else using it); without the JIT, %.0f us per message = at most"
+              + " %.0f messages/s on %d cores; the machine was %.0f%% busy%n", cpu[0], cpu[1], cpu[2], cpu[3],
+          withoutJit, cores * 1e6 / withoutJit, cores, busy);
+    }
+  }
+
+  /**
+   * Waits until the outbox is empty, timed from the first row leaving it (the drainer's start, its stream
+   * connection and its wake-up excluded).
+   */
+  private static Drain drain(TestService service) throws Exception {
+    long t0 = 0;
+    int measured = 0;
+    Cpu cpu0 = null;
+    Cpu cpu1;
+    // Polled off the primary key's two ends, which costs nothing: a count(*) every 10 ms scanned the whole backlog
+    // (10 ms at 30,000 rows) and so kept half a core of this 2-core machine busy during the drain.
+    try (var c = service.jdbc(); var q = c.prepareStatement("SELECT min(id), max(id) FROM annotation_outbox");
+         var all = c.prepareStatement("SELECT count(*) FROM annotation_outbox")) {
+      long first = ends(q)[0];
+      long[] now;
+      while ((now = ends(q))[1] != 0 || t0 == 0) {
+        if (t0 == 0 && now[0] != first) {
+          // The drainer deletes in id order: the first batch has left.
+          t0 = System.nanoTime();
+          cpu0 = Cpu.now(c);
+          measured = (int) count(all);
+        }
+        Thread.sleep(10);
+      }
+      cpu1 = Cpu.now(c);
+    }
+    return new Drain(measured, (System.nanoTime() - t0) / 1e9, cpu1.minus(cpu0, measured),
+        100 * cpu1.busyShare(cpu0));
   }
 
   /**
@@ -265,6 +306,14 @@ public final class OutboxBenchmark {
       }
       String[] f = s.substring(close + 2).split(" ");
       return Long.parseLong(f[11]) + Long.parseLong(f[12]);
+    }
+  }
+
+  /** The smallest and largest id in the outbox (0, 0 when it is empty). */
+  private static long[] ends(java.sql.PreparedStatement q) throws java.sql.SQLException {
+    try (var rs = q.executeQuery()) {
+      rs.next();
+      return new long[] {rs.getLong(1), rs.getLong(2)};
     }
   }
 
