@@ -60,8 +60,10 @@ import org.bytedeco.opencv.opencv_core.Mat;
  * rounds, and "total was" is the total with those three stages as they were.
  * Inference is run once per tile beforehand only to get real outputs to decode.
  *
+ * <p>With {@code --decode-floor}, each image's decode is also timed alone in several modes ({@link #decodeFloor}).
+ *
  * <p>Usage: {@code scripts/bench-tiles.sh [--models a,b] [--images x,y] [--rounds N] [--reps N] [--slice PX]
- * [--cv-threads N]}
+ * [--cv-threads N] [--decode-floor]}
  */
 public final class TileStagesBenchmark {
   private static final String[] STAGES = {"decode", "slicing", "resize", "fill", "out decode", "tile NMS", "merge"};
@@ -78,6 +80,7 @@ public final class TileStagesBenchmark {
     int reps = 5;
     Integer slice = null;
     int cvThreads = 1;
+    boolean decodeFloor = false;
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
         case "--models" -> models = List.of(args[++i].split(","));
@@ -86,6 +89,7 @@ public final class TileStagesBenchmark {
         case "--reps" -> reps = Integer.parseInt(args[++i]);
         case "--slice" -> slice = Integer.parseInt(args[++i]);
         case "--cv-threads" -> cvThreads = Integer.parseInt(args[++i]);
+        case "--decode-floor" -> decodeFloor = true;
         default -> throw new IllegalArgumentException("unknown argument " + args[i]);
       }
     }
@@ -115,6 +119,52 @@ public final class TileStagesBenchmark {
       }
     }
     registry.close();
+    if (decodeFloor) {
+      System.out.printf("%ndecode alone, ms of CPU per image (median of %d rounds of %d):%n", rounds, 2 * reps);
+      System.out.printf("%-21s %8s %11s %11s %11s %11s %11s %11s %9s%n", "image", "JPEG KB", "megapixels",
+          "imread", "ImageReader", "reduced 1/2", "reduced 1/4", "grey", "ms per MB");
+      for (String imageName : images) {
+        decodeFloor(image(shared.resolve("data/images"), imageName), rounds, 2 * reps);
+      }
+    }
+  }
+
+  /**
+   * Where the decode's CPU goes: a full decode (imread into a new Mat, and {@link ImageReader}), libjpeg-turbo's
+   * reduced decodes (1/2 and 1/4 of the size: the scaled inverse DCT skips most of the transform, upsampling and
+   * colour conversion, but not the entropy decoding) and the grey decode (no chroma). What the reduced ones still
+   * cost is the part no output size can cut: reading the Huffman-coded data, bit by bit.
+   */
+  private static void decodeFloor(Path file, int rounds, int reps) throws Exception {
+    int[] flags = {IMREAD_COLOR, -1, org.bytedeco.opencv.global.opencv_imgcodecs.IMREAD_REDUCED_COLOR_2,
+                   org.bytedeco.opencv.global.opencv_imgcodecs.IMREAD_REDUCED_COLOR_4,
+                   org.bytedeco.opencv.global.opencv_imgcodecs.IMREAD_GRAYSCALE};
+    double[] ms = new double[flags.length];
+    long pixels;
+    try (Mat probe = imread(file.toString(), IMREAD_COLOR); ImageReader reader = new ImageReader()) {
+      pixels = probe.total();
+      for (int f = 0; f < flags.length; f++) {
+        long[] round = new long[rounds];
+        for (int r = -1; r < rounds; r++) {
+          long t0 = cpu();
+          for (int i = 0; i < reps; i++) {
+            if (flags[f] < 0) {
+              reader.read(file);
+            } else {
+              imread(file.toString(), flags[f]).close();
+            }
+          }
+          if (r >= 0) {
+            round[r] = cpu() - t0;
+          }
+        }
+        Arrays.sort(round);
+        ms[f] = round[rounds / 2] / 1e6 / reps;
+      }
+    }
+    double kb = java.nio.file.Files.size(file) / 1024.0;
+    System.out.printf("%-21s %8.0f %11.2f %11.2f %11.2f %11.2f %11.2f %11.2f %9.1f%n", file.getFileName(), kb,
+        pixels / 1e6, ms[0], ms[1], ms[2], ms[3], ms[4], ms[1] / (kb / 1024));
   }
 
   private static void measure(OnnxModel model, Path file, DetectionParams params, int rounds, int reps)
