@@ -19,11 +19,11 @@ import org.bytedeco.opencv.opencv_core.Mat;
  * <p>Why: a fresh buffer per image costs CPU beside the decode itself. The kernel maps and zeroes every page of a
  * new allocation when it is first written, and glibc gives allocations of 32 MB and more (a 12 MP photo is 36 MB
  * decoded) back to the kernel as soon as they are freed, so every image pays for its pages again: a 4000x3000 JPEG
- * took 42.6 ms of CPU decoded into a new Mat, 20.5 ms of it in the kernel, and 20.9 ms into a reused buffer; smaller
- * images pay the same whenever the allocator happens to have returned the memory (docs/benchmarks.md, "Per-tile
- * CPU work"). The file is read into a reused direct buffer and decoded from memory ({@code imdecode}); its size is
- * read from the JPEG or PNG header so that the pixels land in the reused buffer. A header that cannot be read here,
- * or a size it misstates, only costs the reuse: OpenCV then allocates a buffer of the right size itself.
+ * took 48.6 ms of CPU decoded into a new Mat and 27.0 ms into a kept buffer; smaller images pay the same whenever
+ * the allocator happens to have returned the memory (docs/benchmarks.md, "Per-tile CPU work"). The file is read
+ * into a reused direct buffer and decoded from memory ({@code imdecode}); its size is read from the JPEG or PNG
+ * header so that the pixels land in the reused buffer. A header that cannot be read here, or a size it misstates,
+ * only costs the reuse: OpenCV then allocates a buffer of the right size itself.
  *
  * <p>The buffers grow to the largest image seen and are kept up to {@link #KEEP_BYTES}; {@link #trim} frees larger
  * ones once the caller is done with the image, so that an idle worker does not hold the memory of its largest
