@@ -168,8 +168,9 @@ public final class OutboxRepository {
   }
 
   /**
-   * Rows whose publish failed lose their publishing id and get a new, higher one next time: re-sending one under
-   * its old id could be dropped by the broker as a duplicate if a later id of the same batch got through.
+   * Rows that certainly never reached the broker lose their publishing id and get a new, higher one next time:
+   * re-sending one under its old id could be dropped by the broker as a duplicate if a later id got through. (Rows
+   * whose fate is unknown keep theirs: see OutboxVerticle#settle.)
    */
   public Future<Void> release(List<Long> ids) {
     if (ids.isEmpty()) {

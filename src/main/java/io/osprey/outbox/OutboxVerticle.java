@@ -10,6 +10,7 @@ import io.osprey.annotations.Directories;
 import io.osprey.annotations.PathResolver;
 import io.osprey.outbox.OutboxRepository.AnnotationInfo;
 import io.osprey.outbox.OutboxRepository.OutboxRow;
+import io.osprey.outbox.StreamPublisher.Outcome;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.VerticleBase;
@@ -39,7 +40,10 @@ import org.slf4j.LoggerFactory;
  *   lock goes with the connection, so a dead drainer's lock is freed at once); the others wait and take over;</li>
  *   <li>the leader gives rows their publishing ids when it leases them, in publish order, from a counter per
  *   producer name; a row keeps its id until it is confirmed and deleted, so a re-publish after a crash between
- *   confirm and delete is dropped by the broker's deduplication; rows whose send failed get new, higher ids;</li>
+ *   confirm and delete, or after a confirm lost with its connection, is dropped by the broker's deduplication;
+ *   only rows that certainly never reached the broker get new, higher ids;</li>
+ *   <li>after a failure nothing more is sent on that connection: the next run opens a new one and first re-sends
+ *   the rows that kept their ids, in id order;</li>
  *   <li>a batch costs three statements (read rows with their annotations, assign ids, delete), and two batches are
  *   in flight: the next one is read, built and sent while the broker confirms the previous one;</li>
  *   <li>new rows wake the leader through LISTEN/NOTIFY; a poll is the safety net; while the broker is away it backs
@@ -228,10 +232,12 @@ public final class OutboxVerticle extends VerticleBase {
     publisher = null;
     brokerLast = -1;
     if (p != null) {
-      executor.executeBlocking(() -> {
+      // Not on the drainer's own thread: a close over a connection that no longer answers waits for the client's
+      // RPC timeouts (10 s each for the producer and the locator), and the drainer has new work meanwhile.
+      vertx.executeBlocking(() -> {
         p.close();
         return null;
-      });
+      }, false);
     }
   }
 
@@ -303,7 +309,7 @@ public final class OutboxVerticle extends VerticleBase {
   }
 
   /** Messages handed to the client, and their outcomes to come (one flag per row of {@code ready}). */
-  private record Sent(List<Ready> ready, Future<boolean[]> outcomes) {
+  private record Sent(List<Ready> ready, Future<Outcome[]> outcomes) {
   }
 
   /**
@@ -343,6 +349,11 @@ public final class OutboxVerticle extends VerticleBase {
   }
 
   private Future<StreamPublisher> ensurePublisher() {
+    if (publisher != null && !publisher.usable()) {
+      // It lost its connection while idle: a new publisher, and a look for rows that kept their ids.
+      closePublisher();
+      recovering = true;
+    }
     if (publisher != null) {
       return Future.succeededFuture(publisher);
     }
@@ -484,7 +495,7 @@ public final class OutboxVerticle extends VerticleBase {
     if (ready.isEmpty()) {
       return Future.succeededFuture(null);
     }
-    Promise<boolean[]> outcomes = Promise.promise();
+    Promise<Outcome[]> outcomes = Promise.promise();
     io.vertx.core.Context here = context;
     return executor.executeBlocking(() -> {
       List<Message> messages = new ArrayList<>(ready.size());
@@ -502,27 +513,36 @@ public final class OutboxVerticle extends VerticleBase {
         messages.add(props.messageBuilder().addData(r.body()).build());
       }
       return p.send(messages, nanos -> confirmLatency.record(nanos, TimeUnit.NANOSECONDS),
-          all -> here.runOnContext(v -> outcomes.tryComplete(all.confirmed())));
+          all -> here.runOnContext(v -> outcomes.tryComplete(all.outcomes())));
     }).map(pending -> {
-      long timer = vertx.setTimer(p.outcomeDeadline().toMillis(), t -> outcomes.tryComplete(pending.confirmed()));
+      long timer = vertx.setTimer(p.outcomeDeadline().toMillis(), t -> outcomes.tryComplete(pending.outcomes()));
       outcomes.future().onComplete(x -> vertx.cancelTimer(timer));
       return new Sent(ready, outcomes.future());
     });
   }
 
   /**
-   * Waits for a sent batch's outcomes, deletes the confirmed rows and releases the others (they get new ids);
-   * answers how many rows left the outbox, or fails when some were not confirmed.
+   * Waits for a sent batch's outcomes and settles each row: confirmed rows are deleted; rows that certainly did not
+   * reach the broker are released (they get new, higher ids); rows whose fate is unknown (written to a connection
+   * that was lost, or whose confirm timed out) keep their publishing ids, so that the re-send the next run starts
+   * with is dropped by the broker if it has them already. Answers how many rows left the outbox, or fails when some
+   * were not confirmed.
    */
   private Future<Integer> settle(Sent sent, boolean nextInFlight) {
     if (sent == null) {
       return Future.succeededFuture(0);
     }
-    return sent.outcomes().compose(ok -> {
+    return sent.outcomes().compose(outcomes -> {
       List<Long> confirmed = new ArrayList<>();
-      List<Long> failed = new ArrayList<>();
-      for (int i = 0; i < ok.length; i++) {
-        (ok[i] ? confirmed : failed).add(sent.ready().get(i).row().id());
+      List<Long> notSent = new ArrayList<>();
+      int unknown = 0;
+      for (int i = 0; i < outcomes.length; i++) {
+        long id = sent.ready().get(i).row().id();
+        switch (outcomes[i]) {
+          case CONFIRMED -> confirmed.add(id);
+          case NOT_SENT -> notSent.add(id);
+          case UNKNOWN -> unknown++;
+        }
       }
       if (!confirmed.isEmpty()) {
         CrashPoints.reach(CrashPoints.OUTBOX_AFTER_CONFIRM);
@@ -530,11 +550,14 @@ public final class OutboxVerticle extends VerticleBase {
           CrashPoints.reach(CrashPoints.OUTBOX_AFTER_CONFIRM_NEXT_SENT);
         }
       }
+      int failed = notSent.size() + unknown;
       published.increment(confirmed.size());
-      failures.increment(failed.size());
-      return repo.delete(confirmed).compose(x -> repo.release(failed)).compose(x -> failed.isEmpty()
+      failures.increment(failed);
+      int unknownRows = unknown;
+      return repo.delete(confirmed).compose(x -> repo.release(notSent)).compose(x -> failed == 0
           ? Future.succeededFuture(confirmed.size())
-          : Future.failedFuture(failed.size() + " of " + ok.length + " messages not confirmed by the broker"));
+          : Future.failedFuture(failed + " of " + outcomes.length + " messages not confirmed by the broker ("
+              + notSent.size() + " not sent, " + unknownRows + " unknown: re-sent under their publishing ids)"));
     });
   }
 

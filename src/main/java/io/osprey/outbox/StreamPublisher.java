@@ -2,10 +2,13 @@ package io.osprey.outbox;
 
 import com.rabbitmq.stream.Address;
 import com.rabbitmq.stream.ByteCapacity;
+import com.rabbitmq.stream.ConfirmationStatus;
+import com.rabbitmq.stream.Constants;
 import com.rabbitmq.stream.Environment;
 import com.rabbitmq.stream.EnvironmentBuilder;
 import com.rabbitmq.stream.Message;
 import com.rabbitmq.stream.Producer;
+import com.rabbitmq.stream.Resource;
 import com.rabbitmq.stream.StreamException;
 import java.time.Duration;
 import java.util.List;
@@ -22,6 +25,11 @@ import org.slf4j.LoggerFactory;
  * The connection to the stream: declares it with its retention, and publishes through one named producer, which
  * makes the broker drop a message whose publishing id is not above the highest it has seen from that name.
  * Blocking; used from a worker thread of the drainer only.
+ *
+ * <p>One publisher lives for one connection. Once its producer loses the connection (leaves {@code OPEN}) nothing
+ * more is sent through it, and the client does not re-send what was unconfirmed when it recovers: the drainer
+ * re-sends such messages itself, under their publishing ids, on a new publisher. A later id sent on a recovered
+ * connection before an earlier, unconfirmed one would make the broker drop the earlier one if it never arrived.
  */
 public final class StreamPublisher implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(StreamPublisher.class);
@@ -29,6 +37,8 @@ public final class StreamPublisher implements AutoCloseable {
   private final Environment environment;
   private final Producer producer;
   private final Duration confirmTimeout;
+  /** Set once the producer leaves OPEN (the connection was lost, or it is closing): never cleared. */
+  private volatile boolean broken;
 
   public StreamPublisher(OutboxSettings settings, StreamFrames frames) {
     this.environment = environment(settings.broker(), frames);
@@ -39,6 +49,8 @@ public final class StreamPublisher implements AutoCloseable {
           .name(settings.stream().producerName())
           .stream(settings.streamName())
           .confirmTimeout(confirmTimeout)
+          .retryOnRecovery(false)
+          .listeners(this::stateChanged)
           .build();
     } catch (RuntimeException e) {
       environment.close();
@@ -109,6 +121,21 @@ public final class StreamPublisher implements AutoCloseable {
     }
   }
 
+  private void stateChanged(Resource.Context change) {
+    Resource.State state = change.currentState();
+    if (state == Resource.State.RECOVERING || state == Resource.State.CLOSING || state == Resource.State.CLOSED) {
+      if (!broken) {
+        LOG.info("stream producer {} -> {}: this publisher sends nothing more", change.previousState(), state);
+      }
+      broken = true;
+    }
+  }
+
+  /** Whether this publisher's producer still has the connection it started with. */
+  public boolean usable() {
+    return !broken;
+  }
+
   public long lastPublishingId() {
     return producer.getLastPublishingId();
   }
@@ -122,8 +149,41 @@ public final class StreamPublisher implements AutoCloseable {
     return confirmTimeout.plusSeconds(5);
   }
 
-  /** The outcomes of one batch as they arrive: confirmed by the broker, failed, or not known yet. */
+  /** What became of one message. */
+  public enum Outcome {
+    /** The broker has it (a deduplicated re-send is confirmed too). */
+    CONFIRMED,
+    /**
+     * It certainly did not reach the stream: it was never handed to a connection (the producer was recovering, or
+     * the client could not enqueue it), or the broker refused it. It may be sent again under a new publishing id.
+     */
+    NOT_SENT,
+    /**
+     * It was written to a connection and no confirm came back (the connection was lost, the producer closed, the
+     * confirm timed out): the broker may have it. Only a re-send under the same publishing id is safe.
+     */
+    UNKNOWN;
+
+    /** The outcome a confirmation status means. */
+    static Outcome of(ConfirmationStatus status) {
+      return status.isConfirmed() ? CONFIRMED : ofCode(status.getCode());
+    }
+
+    /** Codes below 10,000 are the broker's own refusals; the client's codes say whether the message left. */
+    static Outcome ofCode(short code) {
+      return switch (code) {
+        case Constants.CODE_MESSAGE_ENQUEUEING_FAILED, Constants.CODE_PRODUCER_NOT_AVAILABLE,
+            Constants.CODE_NO_ROUTE_FOUND -> NOT_SENT;
+        case Constants.CODE_PRODUCER_CLOSED, Constants.CODE_PUBLISH_CONFIRM_TIMEOUT -> UNKNOWN;
+        default -> code > 0 && code < 10_000 ? NOT_SENT : UNKNOWN;
+      };
+    }
+  }
+
+  /** The outcomes of one batch as they arrive; the first outcome of a message is the one that counts. */
   public static final class Outcomes {
+    private static final Outcome[] VALUES = Outcome.values();
+    /** 0 while pending, else the outcome's ordinal + 1. */
     private final AtomicIntegerArray outcome;
     private final AtomicInteger left;
     private final Consumer<Outcomes> whenAll;
@@ -134,17 +194,27 @@ public final class StreamPublisher implements AutoCloseable {
       this.whenAll = whenAll;
     }
 
-    private void set(int index, boolean confirmed) {
-      if (outcome.compareAndSet(index, 0, confirmed ? 1 : 2) && left.decrementAndGet() == 0) {
+    private void set(int index, Outcome value) {
+      if (outcome.compareAndSet(index, 0, value.ordinal() + 1) && left.decrementAndGet() == 0) {
         whenAll.accept(this);
       }
     }
 
-    /** One flag per message: confirmed (a deduplicated re-send counts as confirmed), or not (failed or unknown). */
+    /** One outcome per message; a message still waiting for its confirm counts as {@link Outcome#UNKNOWN}. */
+    public Outcome[] outcomes() {
+      Outcome[] out = new Outcome[outcome.length()];
+      for (int i = 0; i < out.length; i++) {
+        int v = outcome.get(i);
+        out[i] = v == 0 ? Outcome.UNKNOWN : VALUES[v - 1];
+      }
+      return out;
+    }
+
+    /** One flag per message: confirmed, or not (not sent, or not known). */
     public boolean[] confirmed() {
       boolean[] ok = new boolean[outcome.length()];
       for (int i = 0; i < ok.length; i++) {
-        ok[i] = outcome.get(i) == 1;
+        ok[i] = outcome.get(i) == Outcome.CONFIRMED.ordinal() + 1;
       }
       return ok;
     }
@@ -152,8 +222,7 @@ public final class StreamPublisher implements AutoCloseable {
 
   /**
    * Sends every message, in this order, without waiting for the broker: {@code whenAll} runs (on a client thread,
-   * or on this one when a send fails at once)
-   * once each message is confirmed or failed. Sends of a later call follow those of an earlier one, so publishing
+   * or on this one when a send fails at once) once each message has its outcome. Sends of a later call follow those of an earlier one, so publishing
    * ids reach the broker in the order they were given. Blocks only while the client's window of unconfirmed
    * messages is full.
    */
@@ -165,19 +234,26 @@ public final class StreamPublisher implements AutoCloseable {
     }
     for (int i = 0; i < messages.size(); i++) {
       int index = i;
+      if (broken) {
+        // Not handed to the client: whatever this producer does next, it happens on another connection.
+        outcomes.set(index, Outcome.NOT_SENT);
+        continue;
+      }
       long sent = System.nanoTime();
       try {
         producer.send(messages.get(i), status -> {
-          if (status.isConfirmed()) {
+          Outcome o = Outcome.of(status);
+          if (o == Outcome.CONFIRMED) {
             confirmNanos.accept(System.nanoTime() - sent);
           } else {
-            LOG.debug("message {} not confirmed: code {}", index, status.getCode());
+            LOG.debug("message {} not confirmed: code {} ({})", index, status.getCode(), o);
           }
-          outcomes.set(index, status.isConfirmed());
+          outcomes.set(index, o);
         });
       } catch (RuntimeException e) {
+        // Thrown before the message was enqueued (a closed producer, for instance).
         LOG.warn("stream send failed: {}", e.toString());
-        outcomes.set(index, false);
+        outcomes.set(index, Outcome.NOT_SENT);
       }
     }
     return outcomes;

@@ -13,28 +13,19 @@ import io.osprey.testing.Http;
 import io.osprey.testing.IntegrationTest;
 import io.osprey.testing.Models;
 import io.osprey.testing.SseClient;
+import io.osprey.testing.TcpForwarder;
 import io.osprey.testing.TestAuth;
 import io.osprey.testing.TestService;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
-import java.net.InetSocketAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpRequest;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.Base64;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.Callable;
-import java.util.concurrent.ConcurrentHashMap;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -49,7 +40,7 @@ import org.junit.jupiter.api.Test;
 class DatabaseOutageTest {
   private static final String ADMIN = TestAuth.admin();
   private static TestService service;
-  private static Forwarder forwarder;
+  private static TcpForwarder forwarder;
   private static OspreyApp peer;
   private static String base;
   private static String annotationId;
@@ -61,7 +52,7 @@ class DatabaseOutageTest {
   static void start() throws Exception {
     Models.assumePresent();
     service = TestService.start(DatabaseOutageTest.class);
-    forwarder = new Forwarder(service.config().string("postgres.host"), service.config().integer("postgres.port"));
+    forwarder = new TcpForwarder(service.config().string("postgres.host"), service.config().integer("postgres.port"));
     forwarder.on();
     // The peer runs its migrations through the forwarder at start, so it starts while the forwarder is on.
     peer = service.startPeer(Role.API, new JsonObject().put("postgres", new JsonObject()
@@ -215,100 +206,5 @@ class DatabaseOutageTest {
         .POST(HttpRequest.BodyPublishers.ofString(new JsonObject().put("upload_id", uploadId)
             .put("config", new JsonObject().put("model", "yolov8n_int8")).encode()))
         .build());
-  }
-
-  /**
-   * A TCP forwarder to PostgreSQL that can be switched off (its listening socket closed, so new connections are
-   * refused, and every forwarded connection cut) and on again on the same port.
-   */
-  static final class Forwarder implements AutoCloseable {
-    private final String targetHost;
-    private final int targetPort;
-    private final Set<Socket> sockets = ConcurrentHashMap.newKeySet();
-    private volatile ServerSocket server;
-    private int port;
-
-    Forwarder(String targetHost, int targetPort) {
-      this.targetHost = targetHost;
-      this.targetPort = targetPort;
-    }
-
-    int port() {
-      return port;
-    }
-
-    synchronized void on() throws IOException {
-      if (server != null) {
-        return;
-      }
-      ServerSocket s = new ServerSocket();
-      s.setReuseAddress(true);
-      s.bind(new InetSocketAddress("127.0.0.1", port));
-      port = s.getLocalPort();
-      server = s;
-      Thread accept = new Thread(() -> {
-        while (!s.isClosed()) {
-          try {
-            Socket client = s.accept();
-            Socket upstream = new Socket(targetHost, targetPort);
-            sockets.add(client);
-            sockets.add(upstream);
-            pipe(client, upstream);
-            pipe(upstream, client);
-          } catch (IOException e) {
-            // closed by off(), or one connection failed: the loop condition decides
-          }
-        }
-      }, "pg-forwarder-accept");
-      accept.setDaemon(true);
-      accept.start();
-    }
-
-    synchronized void off() throws IOException {
-      if (server != null) {
-        server.close();
-        server = null;
-      }
-      List<Socket> open = new ArrayList<>(sockets);
-      sockets.clear();
-      for (Socket socket : open) {
-        try {
-          socket.close();
-        } catch (IOException ignored) {
-          // already closed
-        }
-      }
-    }
-
-    private void pipe(Socket from, Socket to) {
-      Thread t = new Thread(() -> {
-        byte[] buffer = new byte[16384];
-        try (InputStream in = from.getInputStream(); OutputStream out = to.getOutputStream()) {
-          int n;
-          while ((n = in.read(buffer)) >= 0) {
-            out.write(buffer, 0, n);
-            out.flush();
-          }
-        } catch (IOException e) {
-          // one side closed
-        } finally {
-          try {
-            from.close();
-            to.close();
-          } catch (IOException ignored) {
-            // already closed
-          }
-          sockets.remove(from);
-          sockets.remove(to);
-        }
-      }, "pg-forwarder-pipe");
-      t.setDaemon(true);
-      t.start();
-    }
-
-    @Override
-    public void close() throws IOException {
-      off();
-    }
   }
 }
