@@ -28,7 +28,6 @@ import java.nio.file.Path;
 import java.time.OffsetDateTime;
 import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
-import java.util.Base64;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -174,7 +173,7 @@ public final class AnnotationsApi {
     String data = b64.startsWith("data:") && b64.contains(",") ? b64.substring(b64.indexOf(',') + 1) : b64;
     byte[] bytes;
     try {
-      bytes = Base64.getMimeDecoder().decode(data);
+      bytes = CreateRequests.base64(data);
     } catch (IllegalArgumentException e) {
       throw new ApiException(ApiError.of(ErrorCode.INVALID_REQUEST, "image: not valid base64"));
     }
@@ -188,47 +187,13 @@ public final class AnnotationsApi {
     return bytes;
   }
 
-  /** A CreateAnnotationRequest with its names spelled as documented; 400 INVALID_REQUEST when it breaks it. */
-  private static JsonObject createRequest(RequestContract contract, JsonObject raw) {
-    // The contract says only "a string or null" of the image, yet vertx-json-schema walks every string it checks;
-    // for a 200 KB photo (270 KB of base64) that walk was most of a create's validation. The check sees an empty
-    // string of the same type instead, and the checked body gets the image back.
-    String imageKey = null;
-    String image = null;
-    for (String key : raw.fieldNames()) {
-      if (key.equalsIgnoreCase("image") && raw.getValue(key) instanceof String s && s.length() > STAND_IN_ABOVE) {
-        imageKey = key;
-        image = s;
-        break;
-      }
-    }
-    if (imageKey != null) {
-      raw.put(imageKey, "");
-    }
-    RequestContract.CheckedBody checked = contract.checkBody("createAnnotation", raw);
-    if (imageKey != null) {
-      raw.put(imageKey, image);
-    }
-    if (!checked.ok()) {
-      throw invalidFields(checked.problems());
-    }
-    JsonObject body = (JsonObject) checked.body();
-    if (imageKey != null) {
-      body.put("image", image);
-    }
-    return body;
-  }
-
-  /** Image strings longer than this are checked as an empty stand-in (see createRequest). */
-  private static final int STAND_IN_ABOVE = 1024;
-
   private Future<JsonObject> jsonBody(RequestContract contract, RoutingContext ctx) {
     if (ctx.body().length() == 0) {
       return Future.failedFuture(new ApiException(ApiError.of(ErrorCode.INVALID_REQUEST,
           "Send a CreateAnnotationRequest as JSON, or a multipart form with 'image' and 'annotation' parts")));
     }
     // Parsed on a worker: a body with a 50 MB image is about 67 MB of JSON.
-    return service.blocking(() -> createRequest(contract, JsonBodies.object(ctx.body().buffer(),
+    return service.blocking(() -> CreateRequests.checked(contract, JsonBodies.object(ctx.body().buffer(),
         ctx.body().length())));
   }
 
@@ -253,7 +218,7 @@ public final class AnnotationsApi {
           throw new ApiException(ApiError.of(ErrorCode.INVALID_REQUEST, "annotation: "
               + e.error().message()).withErrors(e.error().errors()));
         }
-        return createRequest(contract, part);
+        return CreateRequests.checked(contract, part);
       }
       String problem = Text.firstProblem(body.fields());
       if (problem != null) {
@@ -271,7 +236,7 @@ public final class AnnotationsApi {
           out.put(e.getKey(), e.getValue());
         }
       }
-      return createRequest(contract, out);
+      return CreateRequests.checked(contract, out);
     });
   }
 

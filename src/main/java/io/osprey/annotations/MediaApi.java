@@ -25,7 +25,6 @@ import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Base64;
 import java.util.List;
 import java.util.UUID;
 
@@ -161,7 +160,7 @@ public final class MediaApi {
       JsonArray fileErrors = new JsonArray();
       try {
         if (data != null) {
-          byte[] bytes = Base64.getMimeDecoder().decode(data);
+          byte[] bytes = CreateRequests.base64(data);
           if (bytes.length > maxDataBytes) {
             throw new ApiException(ApiError.of(ErrorCode.PAYLOAD_TOO_LARGE, "data: " + bytes.length
                 + " bytes exceed the limit of " + maxDataBytes + " (annotations.max_image_bytes)"));

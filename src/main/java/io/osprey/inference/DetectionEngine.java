@@ -1,8 +1,5 @@
 package io.osprey.inference;
 
-import static org.bytedeco.opencv.global.opencv_imgcodecs.IMREAD_COLOR;
-import static org.bytedeco.opencv.global.opencv_imgcodecs.imread;
-
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OnnxValue;
 import ai.onnxruntime.OrtEnvironment;
@@ -47,6 +44,7 @@ public final class DetectionEngine implements AutoCloseable {
   private volatile int cudaBatch;
   private final Slot[] slots = new Slot[2];
   private final TilePreparer preparer;
+  private final ImageReader reader = new ImageReader();
   private final ExecutorService infer;
   private final boolean overlap;
   /** Held for the whole of a detect; close takes it, so tensors and Mats are never freed under a running image. */
@@ -140,26 +138,37 @@ public final class DetectionEngine implements AutoCloseable {
     return model.device() == OrtRuntime.Device.CUDA ? cudaBatch : batchSize;
   }
 
-  /** Decodes the file with OpenCV and detects on it. */
+  /** Decodes the file with OpenCV (into the engine's reused buffer, {@link ImageReader}) and detects on it. */
   public ImageDetections detect(Path file, DetectionParams params) throws InferenceException {
     long start = System.nanoTime();
     if (!Files.isRegularFile(file)) {
       throw new InferenceException(InferenceException.Code.FILE_NOT_FOUND, "image " + file + " does not exist");
     }
-    Mat image = imread(file.toString(), IMREAD_COLOR);
+    // Held from the decode on: the reader's buffer is freed by close, like the tensors.
+    busy.lock();
     try {
-      if (image == null || image.empty()) {
+      if (closed) {
+        throw new InferenceException(InferenceException.Code.INFERENCE_ERROR,
+            "detection engine of model " + model.name() + " is closed (the process is shutting down)");
+      }
+      Mat image;
+      try {
+        image = reader.read(file);
+      } catch (java.io.IOException e) {
+        throw new InferenceException(InferenceException.Code.CORRUPTED_FILE, "image " + file + " cannot be read: "
+            + e.getMessage(), e);
+      }
+      if (image.empty()) {
         throw new InferenceException(InferenceException.Code.CORRUPTED_FILE, "image " + file
             + " cannot be decoded");
       }
       long decoded = System.nanoTime() - start;
-      ImageDetections r = detect(image, params);
+      ImageDetections r = detectUnlocked(image, params);
       return new ImageDetections(r.width(), r.height(), r.detections(), r.tiles(), r.modelCalls(), decoded,
           r.inferenceNanos(), System.nanoTime() - start, r.device());
     } finally {
-      if (image != null) {
-        image.close();
-      }
+      reader.trim();
+      busy.unlock();
     }
   }
 
@@ -427,6 +436,7 @@ public final class DetectionEngine implements AutoCloseable {
         }
       }
       preparer.close();
+      reader.close();
       return true;
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();

@@ -23,11 +23,13 @@ import org.bytedeco.opencv.opencv_core.Size;
  * sample that aliases small objects away), split into 8-bit channel planes, and each plane converted to float
  * directly into its place inside tensor planes that alias the tensor's direct buffer. Channel order (BGR to RGB) is
  * handled by which plane receives which channel, and the grey padding is only rewritten when the letterbox geometry
- * changes, so a tile costs one resize, one split and one conversion. The engine prepares an image's tiles through a
- * {@link Source}, which applies the antialiasing filter once per row of slices, not once per slice, and shrinks of 4
- * or more (the full-image pass) are halved before their filter ({@link #HALVING_RESIDUAL}). Working matrices are
- * reused from tile to tile and the small per-tile native objects are freed when the tile is done, so native memory
- * stays flat however many tiles run. One instance per thread.
+ * changes (and then only the border around the image area), so a tile costs one resize, one split and one
+ * conversion. The engine prepares an image's tiles through a {@link Source}, which applies the antialiasing filter
+ * once per row of slices, not once per slice, and to the rows that a row of slices shares with the previous one only
+ * once; shrinks of 4 or more (the full-image pass) are halved before their filter ({@link #HALVING_RESIDUAL}).
+ * Working matrices are reused from tile to tile and from image to image (a buffer the kernel has to map afresh costs
+ * more than many of these passes), and the small per-tile native objects are freed when the tile is done, so native
+ * memory stays flat however many tiles run. One instance per thread.
  */
 public final class TilePreparer implements AutoCloseable {
   private final ModelLayout layout;
@@ -45,6 +47,8 @@ public final class TilePreparer implements AutoCloseable {
   private final Mat halfA = new Mat();
   private final Mat halfB = new Mat();
   private final Mat resized = new Mat();
+  /** The filtered rows of slices of the image a {@link Source} works on (one source at a time). */
+  private final Mat band = new Mat();
   /** Header over the last unresized window (no pixels of its own). */
   private Mat view = new Mat();
   private final MatVector bytePlanes = new MatVector(3);
@@ -140,11 +144,13 @@ public final class TilePreparer implements AutoCloseable {
    * filter of an image region reads the pixels around it (OpenCV filters a sub-matrix with its real neighbours), so
    * filtering a full-width band of the image once and cutting each slice of that row out of it gives the same
    * pixels as filtering every slice apart, without filtering the horizontal overlaps again. A band, not the whole
-   * image, so the extra memory stays one row of slices (15 MB for an 8192 px wide image and 640 px slices).
+   * image, so the extra memory stays one row of slices (15 MB for an 8192 px wide image and 640 px slices). Rows of
+   * slices overlap too (by 40 % of a slice with SAHI's automatic grid, 60 % for terrain1's last row): the rows that
+   * the next band shares with the last one are moved to its top and only the new rows are filtered, which gives the
+   * same pixels for the same reason. The band's buffer belongs to the preparer and is reused image after image.
    */
   public final class Source implements AutoCloseable {
     private final Mat image;
-    private final Mat band = new Mat();
     private double bandSupport = Double.NaN;
     private int bandTop = -1;
     private int bandBottom = -1;
@@ -169,13 +175,7 @@ public final class TilePreparer implements AutoCloseable {
       }
       double support = 1.0 / box.scale();
       if (support != bandSupport || window.y1() != bandTop || window.y2() != bandBottom) {
-        Mat filter = triangle(support);
-        try (Rect rows = new Rect(0, window.y1(), image.cols(), window.height()); Mat source = new Mat(image, rows)) {
-          sepFilter2D(source, band, -1, filter, filter);
-        }
-        bandSupport = support;
-        bandTop = window.y1();
-        bandBottom = window.y2();
+        filterBand(support, window.y1(), window.y2());
       }
       try (PointerScope scope = new PointerScope()) {
         Mat input = band.apply(new Rect(window.x1(), 0, window.width(), window.height()));
@@ -184,9 +184,44 @@ public final class TilePreparer implements AutoCloseable {
       return resized;
     }
 
+    /** Makes {@link TilePreparer#band} the filtered image rows {@code [top, bottom)}, reusing the rows it shares. */
+    private void filterBand(double support, int top, int bottom) {
+      Mat filter = triangle(support);
+      int rows = bottom - top;
+      int kept = 0;
+      if (support == bandSupport && top > bandTop && top < bandBottom && bottom >= bandBottom
+          && band.rows() == rows && band.cols() == image.cols()) {
+        kept = bandBottom - top;
+        shiftUp(top - bandTop, kept);
+      }
+      try (PointerScope scope = new PointerScope()) {
+        Mat source = image.apply(new Rect(0, top + kept, image.cols(), rows - kept));
+        // A band of the right size is written in place, the kept rows above it untouched; otherwise (first band of
+        // an image of another size) sepFilter2D allocates it.
+        Mat into = kept == 0 ? band : band.rowRange(kept, rows);
+        sepFilter2D(source, into, -1, filter, filter);
+      }
+      bandSupport = support;
+      bandTop = top;
+      bandBottom = bottom;
+    }
+
+    /**
+     * Moves band rows {@code [offset, offset + count)} to {@code [0, count)}, in blocks of at most {@code offset}
+     * rows from the top, so that no block is read after it has been overwritten and no copy overlaps itself.
+     */
+    private void shiftUp(int offset, int count) {
+      try (PointerScope scope = new PointerScope()) {
+        for (int done = 0; done < count; done += offset) {
+          int n = Math.min(offset, count - done);
+          band.rowRange(offset + done, offset + done + n).copyTo(band.rowRange(done, done + n));
+        }
+      }
+    }
+
     @Override
     public void close() {
-      band.close();
+      // The band's buffer stays with the preparer for the next image.
     }
   }
 
@@ -222,9 +257,21 @@ public final class TilePreparer implements AutoCloseable {
     double alpha = layout.rgbUnitScale() ? 1.0 / 255.0 : 1.0;
     try (PointerScope scope = new PointerScope()) {
       if (!box.equals(planes.padded)) {
+        // Only the border around the image area: the area itself is overwritten below.
+        int right = box.padLeft() + box.resizedWidth();
+        int bottom = box.padTop() + box.resizedHeight();
+        Rect[] border = {
+            new Rect(0, 0, inputWidth, box.padTop()),
+            new Rect(0, bottom, inputWidth, inputHeight - bottom),
+            new Rect(0, box.padTop(), box.padLeft(), box.resizedHeight()),
+            new Rect(right, box.padTop(), inputWidth - right, box.resizedHeight())};
         try (Scalar grey = new Scalar(114 * alpha)) {
           for (Mat channel : planes.channels) {
-            channel.put(grey);
+            for (Rect r : border) {
+              if (r.width() > 0 && r.height() > 0) {
+                channel.apply(r).put(grey);
+              }
+            }
           }
         }
         planes.padded = box;
@@ -273,6 +320,7 @@ public final class TilePreparer implements AutoCloseable {
       kernel.close();
     }
     resized.close();
+    band.close();
     view.close();
     bytePlanes.close();
   }

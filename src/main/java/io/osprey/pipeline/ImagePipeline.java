@@ -1,14 +1,12 @@
 package io.osprey.pipeline;
 
-import static org.bytedeco.opencv.global.opencv_imgcodecs.IMREAD_COLOR;
-import static org.bytedeco.opencv.global.opencv_imgcodecs.imread;
-
 import io.osprey.imaging.ImageBudget;
 import io.osprey.imaging.ImageInspector;
 import io.osprey.inference.Detection;
 import io.osprey.inference.DetectionEngine;
 import io.osprey.inference.DetectionParams;
 import io.osprey.inference.ImageDetections;
+import io.osprey.inference.ImageReader;
 import io.osprey.inference.InferenceException;
 import io.osprey.inference.OnnxModel;
 import io.osprey.rules.RulesException;
@@ -42,6 +40,8 @@ public final class ImagePipeline implements AutoCloseable {
   private final int maxBatch;
   private final boolean overlap;
   private final Map<String, DetectionEngine> engines = new HashMap<>();
+  /** Decodes into buffers kept from image to image (see {@link ImageReader}). */
+  private final ImageReader reader = new ImageReader();
 
   /**
    * @param maxBatch most tiles per model call for dynamic-batch models (inference.batch_size)
@@ -101,9 +101,15 @@ public final class ImagePipeline implements AutoCloseable {
       throw new InferenceException(InferenceException.Code.FILE_NOT_FOUND, name + " is missing from storage");
     }
     checkBeforeDecoding(name, path);
-    Mat image = imread(path.toString(), IMREAD_COLOR);
     try {
-      if (image == null || image.empty()) {
+      Mat image;
+      try {
+        image = reader.read(path);
+      } catch (IOException e) {
+        throw new InferenceException(InferenceException.Code.CORRUPTED_FILE, name + " cannot be read: "
+            + e.getMessage(), e);
+      }
+      if (image.empty()) {
         throw new InferenceException(InferenceException.Code.CORRUPTED_FILE, name + " cannot be decoded");
       }
       ImageDetections found = engine(model).detect(image, request.params());
@@ -126,9 +132,7 @@ public final class ImagePipeline implements AutoCloseable {
           image.rows(), found.device().name().toLowerCase(Locale.ROOT),
           request.keepBoxes() ? boxes(detections, image.cols(), image.rows()) : List.of());
     } finally {
-      if (image != null) {
-        image.close();
-      }
+      reader.trim();
     }
   }
 
@@ -187,11 +191,18 @@ public final class ImagePipeline implements AutoCloseable {
 
   /**
    * Frees the engines' tensors and Mats once no image runs on them, waiting up to {@code grace} for each; an
-   * engine still busy past it is left (a leak at exit is harmless, a free under a running inference is not).
+   * engine still busy past it is left (a leak at exit is harmless, a free under a running inference is not), and so
+   * is the decoded image's buffer then, which that image may still be using.
    */
   public void close(Duration grace) {
-    engines.values().forEach(e -> e.close(grace));
+    boolean idle = true;
+    for (DetectionEngine e : engines.values()) {
+      idle &= e.close(grace);
+    }
     engines.clear();
+    if (idle) {
+      reader.close();
+    }
   }
 
   @Override

@@ -56,14 +56,25 @@ public final class AnnotationsBenchmark {
       run(client, url, token, base, detections, unique, 2, 3);
       for (String c : clientsArg.split(",")) {
         int clients = Integer.parseInt(c.strip());
+        long cpu0 = processCpuNanos();
         Result r = run(client, url, token, base, detections, unique, clients, seconds);
+        long cpu = processCpuNanos() - cpu0;
         System.out.printf("clients %3d: %7.1f creates/s  p50 %6.1f ms  p99 %6.1f ms  max %6.1f ms  (%d ok, %d failed)%n",
             clients, r.ok / (double) seconds, r.pct(50), r.pct(99), r.pct(100), r.ok, r.failed);
+        // This JVM's CPU (service, load clients, GC, JIT) per create; PostgreSQL's own work is not in it.
+        System.out.printf("  cpu per create: %.2f ms (this JVM: service and clients)%n",
+            r.ok == 0 ? Double.NaN : cpu / 1e6 / r.ok);
       }
       System.out.printf("rows: %d annotations, %d outbox rows%n", service.count("SELECT count(*) FROM annotations"),
           service.count("SELECT count(*) FROM annotation_outbox"));
     }
     System.exit(0);
+  }
+
+  /** CPU time of this process so far (-1 when the JVM does not say). */
+  private static long processCpuNanos() {
+    return java.lang.management.ManagementFactory.getOperatingSystemMXBean()
+        instanceof com.sun.management.OperatingSystemMXBean os ? os.getProcessCpuTime() : -1;
   }
 
   private record Result(long ok, long failed, List<Double> latenciesMs) {

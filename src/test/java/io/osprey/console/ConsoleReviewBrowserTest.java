@@ -52,8 +52,8 @@ import org.openqa.selenium.support.ui.WebDriverWait;
 
 /**
  * The console's review side in a real headless Chromium (issue 17 items 5 to 8): the annotations grid and its live
- * feed (an annotation created through the API shows within 2 s; after a dropped connection the feed says it caught
- * up, or that it reset and reloaded), dataset status set in the console (one, then a bulk of two) as the API reads it
+ * feed (an annotation created through the API shows within 2 s; after a dropped connection, even one before any
+ * change, the feed says it caught up, or that it reset and reloaded), dataset status set in the console (one, then a bulk of two) as the API reads it
  * back, the detail view's boxes, the admin class catalog, and what a token without DATASET does not see. The browser
  * reaches the service through a small TCP relay so the test can cut its connections as a network would.
  */
@@ -229,13 +229,15 @@ class ConsoleReviewBrowserTest {
     openAnnotations();
     wait.until(d -> "live".equals(feedState()));
 
-    // Dropped before any change arrived: no resume point, so the console reloads the list and says so.
+    // Dropped before any change arrived: the stream's opening id-only block gave EventSource its Last-Event-ID,
+    // so what was created while cut off is replayed, not reloaded.
     String unseen = whileCut(() -> create(Fixtures.uniqueJpeg(SEED.incrementAndGet()), 1));
-    wait.until(d -> "reset".equals(feedState()));
+    wait.until(d -> "caught-up".equals(feedState()));
+    assertTrue(feedText().contains("1 missed change replayed"), feedText());
+    wait.until(ExpectedConditions.presenceOfElementLocated(feedItem(unseen)));
     wait.until(ExpectedConditions.presenceOfElementLocated(card(unseen)));
-    assertTrue(feedText().contains("reloaded"), feedText());
 
-    // One change seen live gives EventSource a Last-Event-ID; what is created while cut off is then replayed.
+    // The same after a change seen live.
     String seen = create(Fixtures.uniqueJpeg(SEED.incrementAndGet()), 1);
     wait.until(ExpectedConditions.presenceOfElementLocated(feedItem(seen)));
     String missed = whileCut(() -> create(Fixtures.uniqueJpeg(SEED.incrementAndGet()), 1));

@@ -234,4 +234,65 @@ class TilePreparerTest {
       }
     }
   }
+
+  @Test
+  void onePreparerOverSeveralImagesCutsEverySliceAsIfFilteredAlone() throws Exception {
+    // One preparer keeps its band buffer from image to image, and each row of slices reuses the filtered rows it
+    // shares with the row before (terrain1's rows start at 0, 410 and 683, 682 high): every value must still be
+    // what filtering that slice on its own gives, also after an image of another size.
+    try (Mat terrain = realImage("terrain1.jpg"); Mat vehicles = realImage("small-vehicles1.jpeg");
+         TilePreparer prep = new TilePreparer(ModelLayout.YOLOV8, 640, 640)) {
+      FloatBuffer alone = tensor(640, 640);
+      FloatBuffer cut = tensor(640, 640);
+      try (TilePreparer.Planes a = new TilePreparer.Planes(alone, 0, 640, 640);
+           TilePreparer.Planes c = new TilePreparer.Planes(cut, 0, 640, 640)) {
+        int checked = 0;
+        for (Mat image : new Mat[] {terrain, vehicles, terrain}) {
+          List<Slicing.Window> windows = DetectionEngine.windows(image.cols(), image.rows(),
+              DetectionParams.defaults());
+          try (TilePreparer.Source source = prep.source(image)) {
+            for (Slicing.Window w : windows) {
+              assertEquals(prep.prepare(image, w, a), source.prepare(w, c));
+              for (int i = 0; i < alone.capacity(); i++) {
+                if (alone.get(i) != cut.get(i)) {
+                  throw new AssertionError(image.cols() + "x" + image.rows() + " window " + w + " value " + i
+                      + ": alone " + alone.get(i) + ", cut " + cut.get(i));
+                }
+              }
+              checked++;
+            }
+          }
+        }
+        assertEquals(19 + 7 + 19, checked);
+      }
+    }
+  }
+
+  @Test
+  void aTileAfterOneOfAnotherShapeIsGreyWhereverItsImageIsNot() throws Exception {
+    // Only the border around the image area is repainted when the geometry changes: a wide window (padded above
+    // and below), then a tall one (padded left and right) into the same planes must give what fresh planes give.
+    try (Mat image = realImage("terrain1.jpg");
+         TilePreparer prep = new TilePreparer(ModelLayout.YOLOV8, 320, 320)) {
+      Slicing.Window wide = new Slicing.Window(0, 0, image.cols(), image.rows());
+      Slicing.Window tall = new Slicing.Window(100, 50, 400, 850);
+      for (Slicing.Window[] order : new Slicing.Window[][] {{wide, tall}, {tall, wide}}) {
+        FloatBuffer reused = tensor(320, 320);
+        FloatBuffer fresh = tensor(320, 320);
+        try (TilePreparer.Planes r = new TilePreparer.Planes(reused, 0, 320, 320);
+             TilePreparer.Planes f = new TilePreparer.Planes(fresh, 0, 320, 320)) {
+          prep.prepare(image, order[0], r);
+          Letterbox box = prep.prepare(image, order[1], r);
+          prep.prepare(image, order[1], f);
+          assertEquals(fresh, reused, "after " + order[0]);
+          int grey = 0;
+          for (int i = 0; i < fresh.capacity(); i++) {
+            grey += fresh.get(i) == (float) (114 / 255.0) ? 1 : 0;
+          }
+          int border = 3 * (320 * 320 - box.resizedWidth() * box.resizedHeight());
+          assertTrue(grey >= border, grey + " grey values, border " + border);
+        }
+      }
+    }
+  }
 }

@@ -444,7 +444,6 @@ export async function render(view, ctx, params) {
   }
 
   let es = null;
-  let lastId = null; // what EventSource sends as Last-Event-ID on its own reconnects
   let resuming = false;
   let replayed = 0;
   let settle = null;
@@ -460,22 +459,17 @@ export async function render(view, ctx, params) {
 
   // EventSource reconnects by itself after a drop and sends Last-Event-ID; the server then replays exactly what was
   // missed, or, when it no longer holds that point, starts with a "reset" frame (always before any replayed event).
+  // Every stream opens with an id-only block at the log's newest position, so a resume point exists even when the
+  // drop comes before the first change.
   function connect() {
     if (es) {
       es.close();
     }
     resuming = false;
-    lastId = null;
     setFeed('connecting', 'Connecting…');
     es = ctx.api.events('/annotations/events');
     es.onopen = () => {
-      if (resuming && !lastId) {
-        // Dropped before any change arrived: the reconnect has no resume point, so what was missed is unknown.
-        resuming = false;
-        load();
-        setFeed('reset', 'Reconnected at ' + new Date().toLocaleTimeString() + ' without a resume point: the list '
-            + 'was reloaded; following again.');
-      } else if (resuming) {
+      if (resuming) {
         setFeed('resuming', 'Reconnected; replaying what was missed…');
         settleLater();
       } else {
@@ -488,9 +482,6 @@ export async function render(view, ctx, params) {
         e = JSON.parse(m.data);
       } catch (err) {
         return;
-      }
-      if (m.lastEventId) {
-        lastId = m.lastEventId;
       }
       if (e.type === 'annotation') {
         if (resuming) {
