@@ -6,8 +6,9 @@
 # Before/after in one run: scripts/bench-outbox.sh --compare REF [--rounds N] [benchmark options]
 #   builds REF's main classes in a temporary git worktree under /tmp and runs this tree's benchmark against REF's
 #   drainer and against this tree's, alternating (the order reversed every other round, default 2 rounds); prints
-#   each run's figures, then the medians and the ratios this tree / REF. Other work on the machine moves both alike
-#   only when it stays the same through the run: read the ratios, and the CPU per message, more than the rates.
+#   each run's figures, then the medians and the ratios this tree / REF (full logs in target/bench-outbox/). Other
+#   work on the machine moves both alike only when it stays the same through the run: read the ratios, and the CPU
+#   per message, more than the rates.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 "scripts/services.sh" --quiet
@@ -32,6 +33,9 @@ mvn -q -B -DskipTests test-compile dependency:build-classpath -Dmdep.outputFile=
   -Dmdep.includeScope=test
 base_sha=$(git rev-parse --verify "$compare^{commit}")
 work=$(mktemp -d /tmp/osprey-bench-outbox.XXXXXX)
+# Each run's full output is kept in target/bench-outbox/ (replaced by the next comparison).
+rm -rf target/bench-outbox
+mkdir -p target/bench-outbox
 cleanup() {
   git worktree remove --force "$work/base" >/dev/null 2>&1 || true
   rm -rf "$work"
@@ -42,7 +46,7 @@ git worktree add --detach "$work/base" "$base_sha" >/dev/null 2>&1
 classpath="$(cat target/bench.classpath)"
 # The same benchmark class (this tree's test classes) drives both; only the service's classes differ.
 run() { # $1: before|after, $2: the service's classes, $3: round
-  local log="$work/$1.$3.log"
+  local log="target/bench-outbox/$1.$3.log"
   if ! java -Xmx2g -cp "target/test-classes:$2:$classpath" io.osprey.bench.OutboxBenchmark "${args[@]}" >"$log" 2>&1
   then
     echo "bench-outbox: the $1 run of round $3 failed:" >&2

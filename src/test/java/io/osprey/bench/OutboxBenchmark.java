@@ -150,9 +150,9 @@ public final class OutboxBenchmark {
       System.out.printf("RESULT drain %.0f msg/s (warm %.0f), raw %.0f msg/s, ratio drain/raw %.3f (warm %.3f),"
           + " create-to-stream p99 %.1f ms%n", drainRate, warm.rate(), rawRate, drainRate / rawRate,
           warm.rate() / rawRate, p99);
-      System.out.printf("DRAIN rate=%.0f raw=%.0f p50=%.1f p99=%.1f jvm_us=%.0f jit_us=%.0f pg_us=%.0f rabbit_us=%.0f"
+      System.out.printf("DRAIN rate=%.0f raw=%.0f create_p50=%.1f create_p99=%.1f p50=%.1f p99=%.1f jvm_us=%.0f jit_us=%.0f pg_us=%.0f rabbit_us=%.0f"
               + " busy=%.0f warm=%.0f warm_jvm_us=%.0f warm_jit_us=%.0f warm_pg_us=%.0f warm_rabbit_us=%.0f"
-              + " warm_busy=%.0f%n", drainRate, rawRate, pct(latencies, 50), p99, cold.cpu[0], cold.cpu[1],
+              + " warm_busy=%.0f%n", drainRate, rawRate, pct(createMs, 50), pct(createMs, 99), pct(latencies, 50), p99, cold.cpu[0], cold.cpu[1],
           cold.cpu[2], cold.cpu[3], cold.busy, warm.rate(), warm.cpu[0], warm.cpu[1], warm.cpu[2], warm.cpu[3],
           warm.busy);
       System.out.printf("goals: drain >= 20000 msg/s %s (cold), %s (warm); ratio >= 0.2 %s (cold), %s (warm);"
