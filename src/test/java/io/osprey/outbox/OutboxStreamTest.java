@@ -177,6 +177,60 @@ class OutboxStreamTest {
   }
 
   @Test
+  void aHeldRowHoldsBackOnlyItsOwnAnnotationInABatchBuiltOnSeveralThreads() throws Exception {
+    // 42 rows in one batch: more than one bodies' thread builds them; the Created row in the middle has no image
+    // file yet (held), and so the change after it about the same annotation waits too, until the file is back.
+    String id = create(base, Fixtures.uniqueJpeg(seed++), "held-batch");
+    waitOutboxEmpty(service, 20_000);
+    java.nio.file.Path image = service.storage().resolve("annotations/images").resolve(id + ".jpg");
+    java.nio.file.Path aside = image.resolveSibling(id + ".aside");
+    Files.move(image, aside);
+    List<String> others = new ArrayList<>();
+    try (var c = service.jdbc()) {
+      c.setAutoCommit(false);
+      try (var s = c.prepareStatement("INSERT INTO annotation_outbox (operation, annotation_ids, payload)"
+          + " VALUES (?, ARRAY[?], ?::jsonb)")) {
+        for (int i = 0; i < 42; i++) {
+          String about = i == 20 || i == 21 ? id : String.format("%032x", 0xbeef00L + i);
+          String operation = i == 20 ? "Created" : "StatusChanged";
+          if (!about.equals(id)) {
+            others.add(about);
+          }
+          s.setString(1, operation);
+          s.setString(2, about);
+          s.setString(3, new JsonObject().put("annotationId", about).put("operation", operation)
+              .put("status", i == 20 ? "Created" : "Edited").put("mediaId", about).put("detections", new JsonArray())
+              .put("time", "2026-11-25T00:00:00Z").encode());
+          s.executeUpdate();
+        }
+      }
+      c.createStatement().execute("NOTIFY osprey_outbox");
+      c.commit();
+    }
+    long end = System.currentTimeMillis() + 20_000;
+    while (service.count("SELECT count(*) FROM annotation_outbox") > 2) {
+      assertTrue(System.currentTimeMillis() < end, "the other annotations' rows were not published");
+      Thread.sleep(20);
+    }
+    assertEquals(2, service.count("SELECT count(*) FROM annotation_outbox WHERE annotation_ids[1] = '" + id + "'"),
+        "the held Created and the change behind it are what is left");
+    Files.move(aside, image);
+    waitOutboxEmpty(service, 20_000);
+    List<Received> all = StreamMessages.read(service.config(), 1, Duration.ofSeconds(20), Duration.ofMillis(300));
+    List<Received> mine = about(all, id);
+    List<String> operations = mine.stream().map(r -> r.body().getString("operation")).toList();
+    assertEquals("Created", operations.get(operations.size() - 2), "the held Created first: " + operations);
+    assertEquals("StatusChanged", operations.get(operations.size() - 1), "then the change held behind it");
+    assertNull(mine.get(mine.size() - 2).body().getValue("imageMissing"), "sent with its image once it was back");
+    int heldAt = all.indexOf(mine.get(mine.size() - 2));
+    for (String other : others) {
+      List<Received> theirs = about(all, other);
+      assertEquals(1, theirs.size(), other + " published once");
+      assertTrue(all.indexOf(theirs.get(0)) < heldAt, other + " was not held back with the other annotation");
+    }
+  }
+
+  @Test
   void createdRowWithoutItsImageIsHeldThenPublishedFlagged() throws Exception {
     String id = create(base, Fixtures.uniqueJpeg(seed++), "missing");
     waitOutboxEmpty(service, 20_000);
