@@ -6,9 +6,10 @@ import org.slf4j.LoggerFactory;
 /**
  * Where a drain run's time goes, stage by stage: logged at DEBUG when the run ends (the outbox benchmark turns it
  * on). Each figure is the wall time from the event loop's view, from starting a stage to its result being back on
- * the event loop (queueing and thread hops included), summed over the run's batches. The stages overlap (the next
- * batch is read and built while one is leased and sent), so they add up to more than the run's wall time; one that
- * adds up to about the wall time alone is the one the drain waits for. Used on the drainer's event loop only.
+ * the event loop (queueing and thread hops included), summed over the run's batches. Some stages overlap (the next
+ * batch is read and built while one is sent and the one before it settles), so they add up to more than the run's
+ * wall time; the ones that add up to about the wall time are the chain the drain waits for. Used on the drainer's
+ * event loop only.
  */
 final class DrainTimes {
   private static final Logger LOG = LoggerFactory.getLogger(DrainTimes.class);

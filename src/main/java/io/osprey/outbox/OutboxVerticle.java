@@ -47,7 +47,7 @@ import org.slf4j.LoggerFactory;
  *   <li>after a failure nothing more is sent on that connection: the next run opens a new one and first re-sends
  *   the rows that kept their ids, in id order;</li>
  *   <li>a batch costs three statements (read rows with their annotations, assign ids, delete), and its stages
- *   overlap: once one batch has its ids, the next is read and its bodies built on a thread of their own while this
+ *   overlap: once one batch has its ids, the next is read and its bodies built on threads of their own while this
  *   one is sent and the one before it waits for its confirms and is deleted; at most two sent batches await their
  *   confirms;</li>
  *   <li>new rows wake the leader through LISTEN/NOTIFY; a poll is the safety net; while the broker is away it backs
@@ -338,7 +338,7 @@ public final class OutboxVerticle extends VerticleBase {
    * Gives the batch {@code next} (read and built meanwhile) its publishing ids and sends it while the previous one
    * ({@code inFlight}) waits for its confirms, then settles the previous one (deletes what the broker confirmed), and
    * goes on with the one just sent. Once this batch has its ids, the next one is read and built (on the bodies'
-   * thread) while this one is sent (on the publisher's thread) and the previous one settles. At most two batches
+   * threads) while this one is sent (on the publisher's thread) and the previous one settles. At most two batches
    * are sent and unsettled; publishing ids are given batch after batch, each after the previous batch was handed to
    * the client, so they grow along the sends, and whatever a crash leaves is a tail of publishing ids that the next
    * leader re-sends in order, and the broker drops the part it already has.
