@@ -16,7 +16,6 @@ import io.osprey.testing.TcpForwarder;
 import io.osprey.testing.TestService;
 import io.vertx.core.json.JsonObject;
 import java.time.Duration;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.regex.Matcher;
@@ -75,8 +74,7 @@ class OutboxLostConfirmTest {
       OutboxStreamTest.waitOutboxEmpty(service, 60_000);
 
       List<Received> all = StreamMessages.read(direct, BEFORE + DURING, Duration.ofSeconds(30), Duration.ofSeconds(1));
-      Map<Long, Integer> copies = new HashMap<>();
-      all.forEach(r -> copies.merge(r.body().getLong("outboxId"), 1, Integer::sum));
+      Map<Long, Integer> copies = StreamMessages.copiesByOutboxId(all);
       assertEquals(BEFORE + DURING, copies.size(), "every create reached the stream");
       assertEquals(BEFORE + DURING, all.size(), "none twice (" + storedUnconfirmed + " were stored unconfirmed):"
           + " copies per outbox id " + copies);

@@ -14,13 +14,8 @@ import io.osprey.testing.StreamMessages.Received;
 import io.osprey.testing.TestAuth;
 import io.osprey.testing.TestService;
 import io.vertx.core.json.JsonObject;
-import java.io.IOException;
-import java.net.ServerSocket;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -37,23 +32,6 @@ class OutboxPipelineCrashTest {
   private static final int BATCH = 10;
   private static final int ANNOTATIONS = 12;
   private static final String[] STATUSES = {"Validated", "Edited", "Validated"};
-
-  private static int freePort() throws IOException {
-    try (ServerSocket s = new ServerSocket(0)) {
-      return s.getLocalPort();
-    }
-  }
-
-  private static Process drainer(TestService service, Path log, String crashAt) throws IOException {
-    Map<String, String> env = new HashMap<>();
-    env.put("OSPREY_HTTP_PORT", Integer.toString(freePort()));
-    env.put("OSPREY_OUTBOX_ENABLED", "true");
-    env.put("OSPREY_OUTBOX_BATCH_SIZE", Integer.toString(BATCH));
-    if (crashAt != null) {
-      env.put("OSPREY_TEST_CRASH_AT", crashAt);
-    }
-    return service.spawn(Role.API, env, log);
-  }
 
   @Test
   void crashWithTwoBatchesInFlightStillGivesEachChangeOnceAndInOrderPerAnnotation() throws Exception {
@@ -75,28 +53,20 @@ class OutboxPipelineCrashTest {
       int changes = ANNOTATIONS * (1 + STATUSES.length);
       assertEquals(changes, service.count("SELECT count(*) FROM annotation_outbox"));
 
-      List<Path> logs = new ArrayList<>();
-      List<Process> processes = new ArrayList<>();
-      try {
-        Path log = Files.createTempFile("osprey-drainer-", ".log");
-        logs.add(log);
-        Process doomed = drainer(service, log, CrashPoints.OUTBOX_AFTER_CONFIRM_NEXT_SENT);
-        processes.add(doomed);
+      try (DrainerProcesses drainers = new DrainerProcesses(service)) {
+        Map<String, String> batch = Map.of("OSPREY_OUTBOX_BATCH_SIZE", Integer.toString(BATCH));
+        Process doomed = drainers.start(CrashPoints.OUTBOX_AFTER_CONFIRM_NEXT_SENT, batch);
         assertTrue(doomed.waitFor(90, TimeUnit.SECONDS), "the drainer should halt with two batches in flight");
-        assertEquals(137, doomed.exitValue(), Files.readString(log));
+        assertEquals(137, doomed.exitValue(), drainers.log(0));
         long leased = service.count("SELECT count(*) FROM annotation_outbox WHERE publishing_id IS NOT NULL");
         assertTrue(leased > BATCH, "two batches were leased when it halted, not one: " + leased + " rows");
 
-        Path l = Files.createTempFile("osprey-drainer-", ".log");
-        logs.add(l);
-        processes.add(drainer(service, l, null));
+        drainers.start(null, batch);
         OutboxStreamTest.waitOutboxEmpty(service, 120_000);
 
         List<Received> all = StreamMessages.read(service.config(), changes, Duration.ofSeconds(60),
             Duration.ofSeconds(1));
-        Map<Long, Integer> copies = new HashMap<>();
-        all.forEach(r -> copies.merge(r.body().getLong("outboxId"), 1, Integer::sum));
-        assertEquals(changes, copies.size(), "every change reached the stream");
+        assertEquals(changes, StreamMessages.copiesByOutboxId(all).size(), "every change reached the stream");
         assertEquals(changes, all.size(), "none twice: the " + leased + " leased rows were re-sent and dropped");
         for (String id : ids) {
           List<Received> mine = all.stream().filter(r -> id.equals(r.body().getString("annotationId"))).toList();
@@ -111,14 +81,6 @@ class OutboxPipelineCrashTest {
             assertTrue(r.body().getLong("outboxId") > previous, "outbox ids grow along the stream for " + id);
             previous = r.body().getLong("outboxId");
           }
-        }
-      } finally {
-        for (Process p : processes) {
-          p.destroyForcibly();
-          p.waitFor(10, TimeUnit.SECONDS);
-        }
-        for (Path l : logs) {
-          Files.deleteIfExists(l);
         }
       }
     }

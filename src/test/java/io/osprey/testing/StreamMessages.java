@@ -54,4 +54,11 @@ public final class StreamMessages {
       return new ArrayList<>(out);
     }
   }
+
+  /** How many times each outbox id arrived (exactly-once checks: every id once). */
+  public static Map<Long, Integer> copiesByOutboxId(List<Received> messages) {
+    Map<Long, Integer> copies = new java.util.TreeMap<>();
+    messages.forEach(r -> copies.merge(r.body().getLong("outboxId"), 1, Integer::sum));
+    return copies;
+  }
 }
